@@ -1,0 +1,46 @@
+// Key and scope rules (DESIGN §2). Every store entry point validates before it writes.
+import { InvalidInputError } from '../errors';
+
+/** 1–255 printable ASCII characters (0x20–0x7E), the IETF Idempotency-Key draft's practical subset. */
+export const KEY_PATTERN = /^[\x20-\x7e]{1,255}$/;
+/** Lower-case identifier: a letter, then letters, digits, `_ . : -`; at most 64 characters. */
+export const SCOPE_PATTERN = /^[a-z][a-z0-9_.:-]{0,63}$/;
+/** Step IDs are chosen in workflow code: `create-order`, `reserve:SKU-1`, `charge`. */
+export const STEP_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/;
+
+export function validateKey(key: unknown, field = 'key'): string {
+  if (typeof key !== 'string') throw new InvalidInputError(field, 'must be a string');
+  if (key.length === 0) throw new InvalidInputError(field, 'must not be empty');
+  if (key.length > 255) throw new InvalidInputError(field, `must be at most 255 characters (got ${key.length})`);
+  if (!KEY_PATTERN.test(key)) throw new InvalidInputError(field, 'must contain only printable ASCII characters');
+  return key;
+}
+
+export function validateScope(scope: unknown): string {
+  if (typeof scope !== 'string' || !SCOPE_PATTERN.test(scope)) {
+    throw new InvalidInputError('scope', 'must match /^[a-z][a-z0-9_.:-]{0,63}$/');
+  }
+  return scope;
+}
+
+export function validateStepId(stepId: unknown): string {
+  if (typeof stepId !== 'string' || !STEP_ID_PATTERN.test(stepId)) {
+    throw new InvalidInputError('stepId', 'must match /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/');
+  }
+  return stepId;
+}
+
+/** Forward key of a saga step: `${workflowId}/${stepId}`. Never the run ID, activity ID or attempt. */
+export function forwardKey(workflowId: string, stepId: string): string {
+  return validateKey(`${workflowId}/${validateStepId(stepId)}`);
+}
+
+/** Key of the compensation of a saga step: `${workflowId}/${stepId}/compensate`. */
+export function compensationKey(workflowId: string, stepId: string): string {
+  return validateKey(`${forwardKey(workflowId, stepId)}/compensate`);
+}
+
+/** True when `key` is a forward or compensation key of `workflowId`. */
+export function keyBelongsTo(key: string, workflowId: string): boolean {
+  return key.startsWith(`${workflowId}/`) && STEP_ID_PATTERN.test(key.slice(workflowId.length + 1).replace(/\/compensate$/, ''));
+}

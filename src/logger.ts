@@ -1,0 +1,9 @@
+// One pino logger per process; entrypoints pass it down.
+import pino, { type Logger } from 'pino';
+import type { Config } from './config';
+
+export type { Logger };
+
+export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Logger {
+  return pino({ name, level: config.logLevel });
+}

@@ -1,0 +1,37 @@
+// Runs once before all test files: find Postgres (DATABASE_URL, else the embedded default),
+// then build the migrated template database each test file clones.
+import path from 'node:path';
+import { Client } from 'pg';
+import { startEmbeddedPostgres } from '../../src/db/embedded';
+import { migrate } from '../../src/db/migrate';
+import { ADMIN_URL_VAR, TEMPLATE_DB_VAR, databaseUrl } from './test-env';
+
+declare global {
+  // eslint-disable-next-line no-var
+  var __testPostgresStop: (() => Promise<void>) | undefined;
+}
+
+export default async function globalSetup(): Promise<void> {
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    const pg = await startEmbeddedPostgres({
+      dataDir: path.resolve(__dirname, '../../.data/test-postgres'),
+      port: Number(process.env.TEST_EMBEDDED_PG_PORT ?? 54339),
+      database: 'postgres',
+    });
+    adminUrl = pg.adminUrl;
+    globalThis.__testPostgresStop = pg.owned ? () => pg.stop() : undefined;
+  }
+  const template = `idem_template_${process.pid}`;
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${template}`);
+    await admin.query(`CREATE DATABASE ${template}`);
+  } finally {
+    await admin.end();
+  }
+  await migrate(databaseUrl(adminUrl, template));
+  process.env[ADMIN_URL_VAR] = adminUrl;
+  process.env[TEMPLATE_DB_VAR] = template;
+}

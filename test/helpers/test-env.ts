@@ -1,0 +1,16 @@
+// Names shared by the global setup and the per-file helpers (passed through process.env).
+export const ADMIN_URL_VAR = 'IDEMPOTENT_SAGAS_TEST_ADMIN_URL';
+export const TEMPLATE_DB_VAR = 'IDEMPOTENT_SAGAS_TEST_TEMPLATE_DB';
+
+export function requireTestEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests through jest (its globalSetup provides it)`);
+  return value;
+}
+
+/** The same server as `adminUrl`, another database. */
+export function databaseUrl(adminUrl: string, database: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}

@@ -1,0 +1,401 @@
+// The store against a real Postgres: every case counts effect rows, not just "did not throw".
+import { Client, type PoolClient } from 'pg';
+import {
+  BusinessFailure,
+  ErrorType,
+  FingerprintMismatchError,
+  InProgressError,
+  InvalidInputError,
+  KeyAbortedError,
+  StaleEpochError,
+} from '../../src/errors';
+import { IdempotencyStore } from '../../src/idempotency/store';
+import { createTestDatabase, type TestDatabase } from '../helpers/database';
+
+let db: TestDatabase;
+let store: IdempotencyStore;
+const SCOPE = 'test';
+
+beforeAll(async () => {
+  db = await createTestDatabase({ poolMax: 20 });
+  await db.pool.query('CREATE TABLE effects (id serial PRIMARY KEY, tag text NOT NULL, amount int NOT NULL)');
+});
+afterAll(async () => {
+  await db.drop();
+});
+beforeEach(() => {
+  store = new IdempotencyStore(db.pool, { defaultTtlSeconds: 3600, ttlSecondsByScope: { short: 60 } });
+});
+
+const effectRows = (tag: string): Promise<number> => db.count('SELECT count(*) AS n FROM effects WHERE tag = $1', [tag]);
+const keyRows = (key: string): Promise<number> => db.count('SELECT count(*) AS n FROM idempotency_keys WHERE key = $1', [key]);
+
+/** An effect that writes one row and returns its id. */
+function insertEffect(tag: string, amount = 1) {
+  return async (client: PoolClient): Promise<{ effectId: number; amount: number }> => {
+    const { rows } = await client.query<{ id: number }>('INSERT INTO effects (tag, amount) VALUES ($1, $2) RETURNING id', [tag, amount]);
+    return { effectId: rows[0]!.id, amount };
+  };
+}
+
+describe('runOnce (local effects)', () => {
+  test('200 concurrent calls with one key: the effect exists once and every caller gets the same result', async () => {
+    let invocations = 0;
+    const calls = Array.from({ length: 200 }, () =>
+      store.runOnce({
+        scope: SCOPE,
+        key: 'concurrent-1',
+        request: { amount: 5 },
+        effect: async (client) => {
+          invocations += 1;
+          return insertEffect('concurrent-1', 5)(client);
+        },
+      }),
+    );
+    const outcomes = await Promise.all(calls);
+    expect(await effectRows('concurrent-1')).toBe(1);
+    expect(invocations).toBe(1);
+    const first = outcomes.find((o) => !o.replayed)!;
+    expect(outcomes.filter((o) => !o.replayed)).toHaveLength(1);
+    for (const o of outcomes) expect(o.result).toEqual(first.result);
+    const counters = store.counters.snapshot();
+    expect(counters.executions).toBe(1);
+    expect(counters.replays).toBe(199);
+  });
+
+  test('a backend killed between the effect and the commit leaves neither effect nor key; the retry applies once', async () => {
+    const killer = new Client({ connectionString: db.url });
+    await killer.connect();
+    try {
+      const attempt = store.runOnce({
+        scope: SCOPE,
+        key: 'killed-1',
+        request: { n: 1 },
+        effect: async (client) => {
+          const out = await insertEffect('killed-1')(client);
+          const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+          await killer.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+          return out;
+        },
+      });
+      await expect(attempt).rejects.toThrow(/terminat|connection/i);
+    } finally {
+      await killer.end();
+    }
+    expect(await effectRows('killed-1')).toBe(0);
+    expect(await keyRows('killed-1')).toBe(0);
+
+    const retry = await store.runOnce({ scope: SCOPE, key: 'killed-1', request: { n: 1 }, effect: insertEffect('killed-1') });
+    expect(retry.replayed).toBe(false);
+    expect(await effectRows('killed-1')).toBe(1);
+    const again = await store.runOnce({ scope: SCOPE, key: 'killed-1', request: { n: 1 }, effect: insertEffect('killed-1') });
+    expect(again).toEqual({ result: retry.result, replayed: true });
+    expect(await effectRows('killed-1')).toBe(1);
+  });
+
+  test('the same key with a different request is a typed mismatch; reordered fields are the same request', async () => {
+    const first = await store.runOnce({
+      scope: SCOPE,
+      key: 'fp-1',
+      request: { sku: 'A', qty: 2, meta: { x: 1, y: [1, 2] } },
+      effect: insertEffect('fp-1'),
+    });
+    const reordered = await store.runOnce({
+      scope: SCOPE,
+      key: 'fp-1',
+      request: { meta: { y: [1, 2], x: 1 }, qty: 2, sku: 'A' },
+      effect: insertEffect('fp-1'),
+    });
+    expect(reordered).toEqual({ result: first.result, replayed: true });
+    const mismatch = store.runOnce({ scope: SCOPE, key: 'fp-1', request: { sku: 'A', qty: 3 }, effect: insertEffect('fp-1') });
+    await expect(mismatch).rejects.toBeInstanceOf(FingerprintMismatchError);
+    await expect(mismatch).rejects.toMatchObject({ type: ErrorType.FingerprintMismatch, retryable: false });
+    expect(await effectRows('fp-1')).toBe(1);
+    expect(store.counters.snapshot().mismatches).toBe(1);
+  });
+
+  test('a business failure is stored with the effect rolled back, and every duplicate gets the same failure', async () => {
+    let invocations = 0;
+    const failing = async (client: PoolClient): Promise<never> => {
+      invocations += 1;
+      await insertEffect('fail-1')(client); // partial write before deciding to fail: must not survive
+      throw new BusinessFailure('OUT_OF_STOCK', 'SKU-9 has 0 left', { sku: 'SKU-9', available: 0 });
+    };
+    const first = store.runOnce({ scope: SCOPE, key: 'fail-1', request: {}, effect: failing });
+    await expect(first).rejects.toMatchObject({ type: 'OUT_OF_STOCK', replayed: false, details: { sku: 'SKU-9', available: 0 } });
+    for (let i = 0; i < 3; i++) {
+      const dup = store.runOnce({ scope: SCOPE, key: 'fail-1', request: {}, effect: failing });
+      await expect(dup).rejects.toMatchObject({
+        type: 'OUT_OF_STOCK',
+        message: 'SKU-9 has 0 left',
+        details: { sku: 'SKU-9', available: 0 },
+        replayed: true,
+      });
+    }
+    expect(invocations).toBe(1);
+    expect(await effectRows('fail-1')).toBe(0);
+    const record = await store.get({ scope: SCOPE, key: 'fail-1' });
+    expect(record?.status).toBe('failed');
+  });
+
+  test('an expired record no longer deduplicates: the key executes again', async () => {
+    await store.runOnce({ scope: 'short', key: 'exp-1', request: {}, effect: insertEffect('exp-1') });
+    await store.runOnce({ scope: 'short', key: 'exp-1', request: {}, effect: insertEffect('exp-1') });
+    expect(await effectRows('exp-1')).toBe(1);
+    const ttl = await db.count(
+      `SELECT round(EXTRACT(EPOCH FROM expires_at - created_at)) AS n FROM idempotency_keys WHERE scope = 'short' AND key = 'exp-1'`,
+    );
+    expect(ttl).toBe(60); // the per-scope TTL, not the default hour
+    await db.pool.query(`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = 'exp-1'`);
+    const again = await store.runOnce({ scope: 'short', key: 'exp-1', request: { changed: true }, effect: insertEffect('exp-1') });
+    expect(again.replayed).toBe(false);
+    expect(await effectRows('exp-1')).toBe(2);
+    expect(await keyRows('exp-1')).toBe(1);
+  });
+
+  test('a result that cannot be serialised as JSON is a typed error and writes nothing', async () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const bad: Array<[string, unknown]> = [
+      ['bigint', { n: 10n }],
+      ['nan', { n: Number.NaN }],
+      ['infinity', [Infinity]],
+      ['undefined', { u: undefined }],
+      ['function', { f: () => 1 }],
+      ['date', { d: new Date(0) }],
+      ['cycle', cyclic],
+    ];
+    for (const [name, result] of bad) {
+      const attempt = store.runOnce({
+        scope: SCOPE,
+        key: `bad-result-${name}`,
+        request: {},
+        effect: async (client) => {
+          await insertEffect(`bad-result-${name}`)(client);
+          return result;
+        },
+      });
+      await expect(attempt).rejects.toBeInstanceOf(InvalidInputError);
+      expect(await effectRows(`bad-result-${name}`)).toBe(0);
+      expect(await keyRows(`bad-result-${name}`)).toBe(0);
+    }
+  });
+
+  test('bad keys, scopes and requests are typed errors; nothing is written and the effect never runs', async () => {
+    const before = await db.count('SELECT count(*) AS n FROM idempotency_keys');
+    let invocations = 0;
+    const effect = async (client: PoolClient): Promise<{ effectId: number; amount: number }> => {
+      invocations += 1;
+      return insertEffect('bad-input')(client);
+    };
+    const badKeys = ['', 'k'.repeat(256), 'line\nbreak', 'nul\u0000', 'tab\tkey', 'caf\u00e9', '\u007f'];
+    for (const key of badKeys) {
+      await expect(store.runOnce({ scope: SCOPE, key, request: {}, effect })).rejects.toMatchObject({
+        type: ErrorType.InvalidInput,
+        field: 'key',
+      });
+      await expect(store.claimLease({ scope: SCOPE, key, request: {}, owner: 'w', leaseMs: 1000 })).rejects.toBeInstanceOf(
+        InvalidInputError,
+      );
+      await expect(store.compensateLocal({ scope: SCOPE, key, undo: async () => {} })).rejects.toBeInstanceOf(InvalidInputError);
+    }
+    for (const scope of ['', 'Upper', '1abc', 'has space', 's'.repeat(65)]) {
+      await expect(store.runOnce({ scope, key: 'ok', request: {}, effect })).rejects.toMatchObject({ field: 'scope' });
+    }
+    await expect(store.runOnce({ scope: SCOPE, key: 'ok', request: { n: 1n }, effect })).rejects.toMatchObject({
+      type: ErrorType.InvalidInput,
+    });
+    expect(invocations).toBe(0);
+    expect(await effectRows('bad-input')).toBe(0);
+    expect(await db.count('SELECT count(*) AS n FROM idempotency_keys')).toBe(before);
+    // 255 printable characters is the longest valid key.
+    const longest = '~'.repeat(255);
+    await store.runOnce({ scope: SCOPE, key: longest, request: {}, effect });
+    expect(await keyRows(longest)).toBe(1);
+  });
+});
+
+describe('compensation of local effects', () => {
+  test('an absent forward key gets the tombstone; the late forward attempt is refused and applies nothing', async () => {
+    expect(await store.compensateLocal({ scope: SCOPE, key: 'tomb-1', undo: async () => {} })).toBe('tombstoned');
+    expect(await store.compensateLocal({ scope: SCOPE, key: 'tomb-1', undo: async () => {} })).toBe('already-aborted');
+    const late = store.runOnce({ scope: SCOPE, key: 'tomb-1', request: {}, effect: insertEffect('tomb-1') });
+    await expect(late).rejects.toBeInstanceOf(KeyAbortedError);
+    await expect(late).rejects.toMatchObject({ type: ErrorType.KeyAborted, retryable: false });
+    expect(await effectRows('tomb-1')).toBe(0);
+    expect(store.counters.snapshot().abortRefusals).toBe(1);
+  });
+
+  test('an applied effect is undone once and marked compensated, however often compensation runs', async () => {
+    await store.runOnce({ scope: SCOPE, key: 'undo-1', request: {}, effect: insertEffect('undo-1', 7) });
+    let undos = 0;
+    const undo = async (client: PoolClient, forward: { effectId: number }): Promise<void> => {
+      undos += 1;
+      await client.query('DELETE FROM effects WHERE id = $1', [forward.effectId]);
+    };
+    const results = await Promise.all([1, 2, 3].map(() => store.compensateLocal({ scope: SCOPE, key: 'undo-1', undo })));
+    expect(results.sort()).toEqual(['already-compensated', 'already-compensated', 'compensated']);
+    expect(undos).toBe(1);
+    expect(await effectRows('undo-1')).toBe(0);
+    await expect(
+      store.runOnce({ scope: SCOPE, key: 'undo-1', request: {}, effect: insertEffect('undo-1') }),
+    ).rejects.toBeInstanceOf(KeyAbortedError);
+    expect(await effectRows('undo-1')).toBe(0);
+  });
+
+  test('a definitively failed forward step has nothing to undo', async () => {
+    const fail = async (): Promise<never> => {
+      throw new BusinessFailure('CARD_DECLINED', 'declined');
+    };
+    await expect(store.runOnce({ scope: SCOPE, key: 'undo-failed', request: {}, effect: fail })).rejects.toBeInstanceOf(
+      BusinessFailure,
+    );
+    let undos = 0;
+    const outcome = await store.compensateLocal({ scope: SCOPE, key: 'undo-failed', undo: async () => void (undos += 1) });
+    expect(outcome).toBe('not-applied');
+    expect(undos).toBe(0);
+  });
+});
+
+describe('external effects (lease and fencing epoch)', () => {
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  const charges = (key: string): Promise<number> => effectRows(`charge:${key}`);
+  /** A stand-in provider that records one row per call it applies. */
+  const provider = (key: string) => db.pool.query("INSERT INTO effects (tag, amount) VALUES ('charge:' || $1, 100)", [key]);
+
+  test('A claims, its lease expires, B takes over and completes; A\'s late completion is refused and changes nothing', async () => {
+    const a = await store.claimLease({ scope: SCOPE, key: 'lease-1', request: { amount: 100 }, owner: 'worker-a', leaseMs: 150 });
+    expect(a).toMatchObject({ kind: 'claimed', epoch: 1, takeover: false });
+    const early = store.claimLease({ scope: SCOPE, key: 'lease-1', request: { amount: 100 }, owner: 'worker-b', leaseMs: 5000 });
+    await expect(early).rejects.toBeInstanceOf(InProgressError);
+    const err = (await early.catch((e: unknown) => e)) as InProgressError;
+    expect(err.retryAfterMs).toBeGreaterThan(0);
+    expect(err.retryAfterMs).toBeLessThanOrEqual(150);
+
+    await sleep(250);
+    const b = await store.claimLease({ scope: SCOPE, key: 'lease-1', request: { amount: 100 }, owner: 'worker-b', leaseMs: 5000 });
+    expect(b).toMatchObject({ kind: 'claimed', epoch: 2, takeover: true, attempt: 2 });
+    await provider('lease-1');
+    await store.completeLease({ scope: SCOPE, key: 'lease-1', epoch: 2, result: { chargeId: 'ch_b' } });
+
+    const late = store.completeLease({ scope: SCOPE, key: 'lease-1', epoch: 1, result: { chargeId: 'ch_a' } });
+    await expect(late).rejects.toBeInstanceOf(StaleEpochError);
+    await expect(store.heartbeatLease({ scope: SCOPE, key: 'lease-1', epoch: 1, leaseMs: 1000 })).rejects.toBeInstanceOf(
+      StaleEpochError,
+    );
+    await expect(
+      store.failLease({ scope: SCOPE, key: 'lease-1', epoch: 1, failure: new BusinessFailure('CARD_DECLINED', 'no') }),
+    ).rejects.toBeInstanceOf(StaleEpochError);
+
+    const record = await store.get({ scope: SCOPE, key: 'lease-1' });
+    expect(record).toMatchObject({ status: 'completed', result: { chargeId: 'ch_b' }, epoch: 2 });
+    expect(await charges('lease-1')).toBe(1);
+    const replay = await store.claimLease({ scope: SCOPE, key: 'lease-1', request: { amount: 100 }, owner: 'c', leaseMs: 1000 });
+    expect(replay).toEqual({ kind: 'replayed', result: { chargeId: 'ch_b' } });
+    const counters = store.counters.snapshot();
+    expect(counters.leaseTakeovers).toBe(1);
+    expect(counters.fencedWrites).toBe(3);
+    expect(counters.conflicts).toBe(1);
+  });
+
+  test('heartbeats keep a lease alive; a released lease (ambiguous answer) is taken over at once', async () => {
+    const a = await store.claimLease({ scope: SCOPE, key: 'lease-2', request: {}, owner: 'a', leaseMs: 200 });
+    if (a.kind !== 'claimed') throw new Error('expected a claim');
+    for (let i = 0; i < 3; i++) {
+      await sleep(100);
+      await store.heartbeatLease({ scope: SCOPE, key: 'lease-2', epoch: a.epoch, leaseMs: 200 });
+    }
+    await expect(store.claimLease({ scope: SCOPE, key: 'lease-2', request: {}, owner: 'b', leaseMs: 200 })).rejects.toBeInstanceOf(
+      InProgressError,
+    );
+    await store.releaseLease({ scope: SCOPE, key: 'lease-2', epoch: a.epoch });
+    const b = await store.claimLease({ scope: SCOPE, key: 'lease-2', request: {}, owner: 'b', leaseMs: 200 });
+    expect(b).toMatchObject({ kind: 'claimed', epoch: a.epoch + 1, takeover: true });
+  });
+
+  test('a definitive provider failure is stored and replayed; a different request for the key is a mismatch', async () => {
+    const a = await store.claimLease({ scope: SCOPE, key: 'lease-3', request: { amount: 5 }, owner: 'a', leaseMs: 1000 });
+    if (a.kind !== 'claimed') throw new Error('expected a claim');
+    await expect(
+      store.claimLease({ scope: SCOPE, key: 'lease-3', request: { amount: 6 }, owner: 'b', leaseMs: 1000 }),
+    ).rejects.toBeInstanceOf(FingerprintMismatchError);
+    await store.failLease({ scope: SCOPE, key: 'lease-3', epoch: a.epoch, failure: new BusinessFailure('CARD_DECLINED', 'insufficient funds') });
+    await expect(
+      store.claimLease({ scope: SCOPE, key: 'lease-3', request: { amount: 5 }, owner: 'b', leaseMs: 1000 }),
+    ).rejects.toMatchObject({ type: 'CARD_DECLINED', replayed: true });
+  });
+
+  test('compensation fencing: waits out a live lease, fences the stale attempt, and is idempotent', async () => {
+    // Absent forward key: tombstone, and a later claim is refused.
+    expect(await store.fenceForCompensation({ scope: SCOPE, key: 'comp-absent', owner: 'comp', leaseMs: 1000 })).toEqual({
+      kind: 'tombstoned',
+    });
+    await expect(
+      store.claimLease({ scope: SCOPE, key: 'comp-absent', request: {}, owner: 'a', leaseMs: 1000 }),
+    ).rejects.toBeInstanceOf(KeyAbortedError);
+
+    // Live forward lease: the compensation must wait.
+    const a = await store.claimLease({ scope: SCOPE, key: 'comp-1', request: {}, owner: 'a', leaseMs: 150 });
+    if (a.kind !== 'claimed') throw new Error('expected a claim');
+    await expect(store.fenceForCompensation({ scope: SCOPE, key: 'comp-1', owner: 'comp', leaseMs: 1000 })).rejects.toBeInstanceOf(
+      InProgressError,
+    );
+    await sleep(200);
+    const fence = await store.fenceForCompensation({ scope: SCOPE, key: 'comp-1', owner: 'comp', leaseMs: 1000 });
+    expect(fence).toEqual({ kind: 'uncertain', epoch: a.epoch + 1 });
+    // The stale forward attempt finally hears from the provider: its write is fenced off.
+    await expect(store.completeLease({ scope: SCOPE, key: 'comp-1', epoch: a.epoch, result: { chargeId: 'x' } })).rejects.toBeInstanceOf(
+      StaleEpochError,
+    );
+    if (fence.kind !== 'uncertain') throw new Error('expected uncertain');
+    await store.markCompensated({ scope: SCOPE, key: 'comp-1', epoch: fence.epoch, status: 'aborted' });
+    expect(await store.fenceForCompensation({ scope: SCOPE, key: 'comp-1', owner: 'comp', leaseMs: 1000 })).toEqual({
+      kind: 'done',
+      status: 'aborted',
+    });
+
+    // Completed forward: applied with its result, then compensated exactly once.
+    const c = await store.claimLease({ scope: SCOPE, key: 'comp-2', request: {}, owner: 'a', leaseMs: 1000 });
+    if (c.kind !== 'claimed') throw new Error('expected a claim');
+    await store.completeLease({ scope: SCOPE, key: 'comp-2', epoch: c.epoch, result: { chargeId: 'ch_2' } });
+    const applied = await store.fenceForCompensation<{ chargeId: string }>({ scope: SCOPE, key: 'comp-2', owner: 'comp', leaseMs: 1000 });
+    expect(applied).toEqual({ kind: 'applied', epoch: c.epoch + 1, result: { chargeId: 'ch_2' } });
+    if (applied.kind !== 'applied') throw new Error('expected applied');
+    await store.markCompensated({ scope: SCOPE, key: 'comp-2', epoch: applied.epoch, status: 'compensated' });
+    await expect(
+      store.markCompensated({ scope: SCOPE, key: 'comp-2', epoch: applied.epoch - 1, status: 'compensated' }),
+    ).rejects.toBeInstanceOf(StaleEpochError);
+    expect(await store.fenceForCompensation({ scope: SCOPE, key: 'comp-2', owner: 'comp', leaseMs: 1000 })).toEqual({
+      kind: 'done',
+      status: 'compensated',
+    });
+  });
+});
+
+describe('cleanup', () => {
+  test('deletes only expired records, in bounded batches, and reports how many', async () => {
+    const cleanupStore = new IdempotencyStore(db.pool, { defaultTtlSeconds: 3600 });
+    for (let i = 0; i < 25; i++) {
+      await cleanupStore.runOnce({ scope: 'cleanup', key: `old-${i}`, request: {}, effect: async () => ({ i }) });
+    }
+    for (let i = 0; i < 5; i++) {
+      await cleanupStore.runOnce({ scope: 'cleanup', key: `live-${i}`, request: {}, effect: async () => ({ i }) });
+    }
+    await db.pool.query(`UPDATE idempotency_keys SET expires_at = now() - interval '1 minute' WHERE scope = 'cleanup' AND key LIKE 'old-%'`);
+    // Other test cases' records are live; only the 25 expired ones may go.
+    const batches: number[] = [];
+    const report = await cleanupStore.cleanupExpired({ batchSize: 10, onBatch: (n) => batches.push(n) });
+    expect(report).toEqual({ deleted: 25, batches: 3 });
+    expect(batches).toEqual([10, 10, 5]);
+    expect(await db.count(`SELECT count(*) AS n FROM idempotency_keys WHERE scope = 'cleanup'`)).toBe(5);
+    expect(await cleanupStore.cleanupExpired({ batchSize: 10 })).toEqual({ deleted: 0, batches: 0 });
+  });
+
+  test('maxBatches bounds one run', async () => {
+    const s = new IdempotencyStore(db.pool, { defaultTtlSeconds: 3600 });
+    for (let i = 0; i < 7; i++) await s.runOnce({ scope: 'cleanup2', key: `k-${i}`, request: {}, effect: async () => i });
+    await db.pool.query(`UPDATE idempotency_keys SET expires_at = now() - interval '1 minute' WHERE scope = 'cleanup2'`);
+    expect(await s.cleanupExpired({ batchSize: 3, maxBatches: 2 })).toEqual({ deleted: 6, batches: 2 });
+    expect(await db.count(`SELECT count(*) AS n FROM idempotency_keys WHERE scope = 'cleanup2'`)).toBe(1);
+  });
+});
