@@ -3,15 +3,22 @@
 import path from 'node:path';
 import { runner } from 'node-pg-migrate';
 
-export const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
+export type MigrationSet = { dir: string; table: string };
 
-/** Applies every pending migration; returns the names of those this call applied. */
-export async function migrate(databaseUrl: string, log: (msg: string) => void = () => {}): Promise<string[]> {
+/** The project's own schema: the idempotency table and the order domain. */
+export const APP_MIGRATIONS: MigrationSet = { dir: path.join(__dirname, 'migrations'), table: 'pgmigrations' };
+
+/** Applies every pending migration of `set`; returns the names of those this call applied. */
+export async function migrate(
+  databaseUrl: string,
+  log: (msg: string) => void = () => {},
+  set: MigrationSet = APP_MIGRATIONS,
+): Promise<string[]> {
   const applied = await runner({
     databaseUrl,
-    dir: MIGRATIONS_DIR,
+    dir: set.dir,
     direction: 'up',
-    migrationsTable: 'pgmigrations',
+    migrationsTable: set.table,
     advisoryLockMode: 'wait',
     singleTransaction: true,
     checkOrder: true,

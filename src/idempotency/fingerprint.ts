@@ -30,7 +30,7 @@ export function canonicalJson(value: unknown, field = 'value'): string {
         } else {
           const proto = Object.getPrototypeOf(v) as unknown;
           if (proto !== Object.prototype && proto !== null) {
-            throw new InvalidInputError(at, `a ${(v as object).constructor?.name ?? 'non-plain object'} is not plain JSON data`);
+            throw new InvalidInputError(at, `a ${v.constructor?.name ?? 'non-plain object'} is not plain JSON data`);
           }
           const record = v as Record<string, unknown>;
           // RFC 8785 orders members by UTF-16 code units, which is what Array#sort compares.

@@ -7,7 +7,6 @@ import { migrate } from '../../src/db/migrate';
 import { ADMIN_URL_VAR, TEMPLATE_DB_VAR, databaseUrl } from './test-env';
 
 declare global {
-  // eslint-disable-next-line no-var
   var __testPostgresStop: (() => Promise<void>) | undefined;
 }
 
