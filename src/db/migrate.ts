@@ -1,12 +1,9 @@
 // Schema migrations (node-pg-migrate, plain SQL files). Safe to run from many processes at once:
 // the runner waits on its advisory lock, so the second process finds the work done.
-import path from 'node:path';
 import { runner } from 'node-pg-migrate';
+import { APP_MIGRATIONS, type MigrationSet } from './migration-sets';
 
-export type MigrationSet = { dir: string; table: string };
-
-/** The project's own schema: the idempotency table and the order domain. */
-export const APP_MIGRATIONS: MigrationSet = { dir: path.join(__dirname, 'migrations'), table: 'pgmigrations' };
+export { APP_MIGRATIONS, type MigrationSet };
 
 /** Applies every pending migration of `set`; returns the names of those this call applied. */
 export async function migrate(

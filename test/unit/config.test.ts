@@ -1,0 +1,40 @@
+import path from 'node:path';
+import { ConfigError, PROJECT_ROOT, loadConfig } from '../../src/config';
+
+describe('loadConfig', () => {
+  test('defaults: embedded Postgres inside the project, 24 h retention', () => {
+    const config = loadConfig({});
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.embeddedPostgres.dataDir).toBe(path.join(PROJECT_ROOT, '.data/postgres'));
+    expect(config.idempotency).toEqual({ defaultTtlSeconds: 86_400, ttlSecondsByScope: {} });
+  });
+
+  test('reads and coerces every variable', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://u@h:5432/db',
+      PG_POOL_MAX: '5',
+      IDEMPOTENCY_TTL_SECONDS: '60',
+      IDEMPOTENCY_SCOPE_TTLS: 'http=172800, step=3600',
+    });
+    expect(config.databaseUrl).toBe('postgres://u@h:5432/db');
+    expect(config.poolMax).toBe(5);
+    expect(config.idempotency).toEqual({ defaultTtlSeconds: 60, ttlSecondsByScope: { http: 172800, step: 3600 } });
+  });
+
+  test('an empty DATABASE_URL means unset', () => {
+    expect(loadConfig({ DATABASE_URL: '' }).databaseUrl).toBeUndefined();
+  });
+
+  test.each([
+    ['DATABASE_URL', 'mysql://x', /DATABASE_URL: .*postgres:\/\//],
+    ['PG_POOL_MAX', 'many', /PG_POOL_MAX/],
+    ['EMBEDDED_PG_PORT', '70000', /EMBEDDED_PG_PORT/],
+    ['IDEMPOTENCY_TTL_SECONDS', '-1', /IDEMPOTENCY_TTL_SECONDS/],
+    ['IDEMPOTENCY_SCOPE_TTLS', 'http:10', /IDEMPOTENCY_SCOPE_TTLS: "http:10" is not scope=seconds/],
+    ['LOG_LEVEL', 'loud', /LOG_LEVEL/],
+  ])('a bad %s stops start-up with a message naming it', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(message);
+    expect(() => loadConfig({ [name]: value })).toThrow(`(got ${JSON.stringify(value)})`);
+  });
+});
