@@ -12,6 +12,12 @@ export const ErrorType = {
   InProgress: 'IDEMPOTENCY_IN_PROGRESS',
   /** A write by an attempt whose fencing epoch is no longer current; it changed nothing. */
   StaleEpoch: 'IDEMPOTENCY_STALE_EPOCH',
+  /** The gateway may or may not have applied the call (timeout, 5xx, dropped connection). Retry with the same key. */
+  GatewayAmbiguous: 'GATEWAY_AMBIGUOUS',
+  /** The gateway refuses the key: a refund-by-key tombstoned it before any charge arrived. */
+  GatewayKeyAborted: 'GATEWAY_KEY_ABORTED',
+  /** The gateway definitively refused the request (invalid, or the key was used with another body). */
+  GatewayRejected: 'GATEWAY_REJECTED',
 } as const;
 
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
@@ -98,6 +104,46 @@ export class BusinessFailure extends TypedError {
     readonly details: Record<string, unknown> = {},
     /** True when this failure was read back from the store rather than produced now. */
     readonly replayed = false,
+  ) {
+    super(message);
+  }
+}
+
+/** Why a gateway answer is ambiguous: the call may have been applied, so only a retry with the same key is safe. */
+export type GatewayAmbiguityReason = 'timeout' | 'server_error' | 'connection' | 'in_progress' | 'malformed_response';
+
+export class GatewayAmbiguousError extends TypedError {
+  override readonly name = 'GatewayAmbiguousError';
+  readonly type = ErrorType.GatewayAmbiguous;
+  readonly retryable = true;
+  constructor(
+    readonly reason: GatewayAmbiguityReason,
+    message: string,
+    /** HTTP status when the gateway answered at all. */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+export class GatewayKeyAbortedError extends TypedError {
+  override readonly name = 'GatewayKeyAbortedError';
+  readonly type = ErrorType.GatewayKeyAborted;
+  readonly retryable = false;
+  constructor(readonly key: string) {
+    super(`the gateway refuses key ${JSON.stringify(key)}: it was tombstoned by a refund before any charge`);
+  }
+}
+
+export class GatewayRejectedError extends TypedError {
+  override readonly name = 'GatewayRejectedError';
+  readonly type = ErrorType.GatewayRejected;
+  readonly retryable = false;
+  constructor(
+    readonly status: number,
+    /** The gateway's stable error string, e.g. `idempotency_key_reused`, `invalid_request`. */
+    readonly error: string,
+    message: string,
   ) {
     super(message);
   }

@@ -1,0 +1,48 @@
+// `npm run start:gateway`: the payment gateway as its own process, on its own tables.
+import { runMain } from '../cli/run-main';
+import { loadConfig } from '../config';
+import { migrate } from '../db/migrate';
+import { createPool } from '../db/pool';
+import { provisionDatabase } from '../db/provision';
+import { createLogger } from '../logger';
+import { GATEWAY_MIGRATIONS } from './schema';
+import { startGateway } from './server';
+
+function nextSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+}
+
+runMain(async () => {
+  const config = loadConfig();
+  const logger = createLogger(config, 'gateway');
+  const db = await provisionDatabase(config, (line) => logger.trace({ postgres: line.trimEnd() }, 'embedded postgres'));
+  try {
+    const applied = await migrate(db.url, (msg) => logger.debug(msg), GATEWAY_MIGRATIONS);
+    if (applied.length > 0) logger.info({ applied }, 'gateway migrations applied');
+    const pool = createPool(db.url, {
+      max: config.poolMax,
+      onIdleError: (err) => logger.warn({ err }, 'idle postgres client failed; the pool replaces it'),
+    });
+    try {
+      const { webhookUrl, webhookSecret, webhookDelayMs } = config.gateway;
+      const gateway = await startGateway({
+        pool,
+        port: config.gateway.port,
+        faults: config.gateway.faults,
+        webhook: webhookUrl ? { url: webhookUrl, secret: webhookSecret, delayMs: webhookDelayMs } : undefined,
+        logger,
+      });
+      logger.info({ url: gateway.url, source: db.source, webhookUrl }, 'payment gateway listening');
+      const signal = await nextSignal();
+      logger.info({ signal }, 'payment gateway closing');
+      await gateway.close();
+    } finally {
+      await pool.end();
+    }
+  } finally {
+    await db.stop();
+  }
+});
