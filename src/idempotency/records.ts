@@ -1,4 +1,12 @@
 // One function per statement on idempotency_keys. Callers pass the client (pool or transaction).
+//
+// Statements are named (node-postgres prepares a named statement once per connection, then only
+// binds and executes it): `npm run bench:store` measured parse and plan as a large share of the
+// store's server time per call. Invariants: a name always carries the same text (node-postgres
+// refuses a name reused for other text); the same statements run in the same order and in the
+// same transactions as unnamed ones would, and a protocol-level prepared statement is not undone
+// by ROLLBACK. A transaction-mode pooler in front of Postgres must support prepared statements
+// (PgBouncer 1.21+ with max_prepared_statements).
 import type { Pool, PoolClient } from 'pg';
 
 export type Queryable = Pool | PoolClient;
@@ -57,10 +65,11 @@ export async function selectRecord(
   key: string,
   lock: 'none' | 'for update' = 'none',
 ): Promise<IdempotencyRecord | undefined> {
-  const { rows } = await db.query<RecordRow>(
-    `SELECT ${RECORD_COLUMNS} FROM idempotency_keys WHERE scope = $1 AND key = $2 ${lock === 'for update' ? 'FOR UPDATE' : ''}`,
-    [scope, key],
-  );
+  const { rows } = await db.query<RecordRow>({
+    name: lock === 'for update' ? 'idem_select_record_for_update' : 'idem_select_record',
+    text: `SELECT ${RECORD_COLUMNS} FROM idempotency_keys WHERE scope = $1 AND key = $2 ${lock === 'for update' ? 'FOR UPDATE' : ''}`,
+    values: [scope, key],
+  });
   return rows[0] && toRecord(rows[0]);
 }
 
@@ -75,16 +84,17 @@ export async function claimLocal(
   fingerprint: string,
   ttlSeconds: number,
 ): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `INSERT INTO idempotency_keys AS k (scope, key, fingerprint, status, attempts, expires_at)
+  const { rowCount } = await db.query({
+    name: 'idem_claim_local',
+    text: `INSERT INTO idempotency_keys AS k (scope, key, fingerprint, status, attempts, expires_at)
      VALUES ($1, $2, $3, 'in_progress', 1, now() + make_interval(secs => $4))
      ON CONFLICT (scope, key) DO UPDATE
        SET fingerprint = EXCLUDED.fingerprint, status = 'in_progress', result = NULL, error = NULL,
            lease_owner = NULL, lease_epoch = 0, lease_expires_at = NULL, attempts = 1,
            created_at = now(), updated_at = now(), completed_at = NULL, expires_at = EXCLUDED.expires_at
        WHERE k.expires_at <= now()`,
-    [scope, key, fingerprint, ttlSeconds],
-  );
+    values: [scope, key, fingerprint, ttlSeconds],
+  });
   return rowCount === 1;
 }
 
@@ -95,18 +105,19 @@ export async function finishLocal(
   key: string,
   outcome: { status: 'completed'; resultJson: string } | { status: 'failed'; errorJson: string },
 ): Promise<void> {
-  await db.query(
-    `UPDATE idempotency_keys
+  await db.query({
+    name: 'idem_finish_local',
+    text: `UPDATE idempotency_keys
         SET status = $3, result = $4::jsonb, error = $5::jsonb, completed_at = now(), updated_at = now()
       WHERE scope = $1 AND key = $2`,
-    [
+    values: [
       scope,
       key,
       outcome.status,
       outcome.status === 'completed' ? outcome.resultJson : null,
       outcome.status === 'failed' ? outcome.errorJson : null,
     ],
-  );
+  });
 }
 
 /**
@@ -121,16 +132,17 @@ export async function insertFailure(
   errorJson: string,
   ttlSeconds: number,
 ): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `INSERT INTO idempotency_keys AS k (scope, key, fingerprint, status, error, attempts, completed_at, expires_at)
+  const { rowCount } = await db.query({
+    name: 'idem_insert_failure',
+    text: `INSERT INTO idempotency_keys AS k (scope, key, fingerprint, status, error, attempts, completed_at, expires_at)
      VALUES ($1, $2, $3, 'failed', $4::jsonb, 1, now(), now() + make_interval(secs => $5))
      ON CONFLICT (scope, key) DO UPDATE
        SET fingerprint = EXCLUDED.fingerprint, status = 'failed', result = NULL, error = EXCLUDED.error,
            lease_owner = NULL, lease_epoch = 0, lease_expires_at = NULL, attempts = 1,
            created_at = now(), updated_at = now(), completed_at = now(), expires_at = EXCLUDED.expires_at
        WHERE k.expires_at <= now()`,
-    [scope, key, fingerprint, errorJson, ttlSeconds],
-  );
+    values: [scope, key, fingerprint, errorJson, ttlSeconds],
+  });
   return rowCount === 1;
 }
 
@@ -144,8 +156,9 @@ export async function insertLease(
   leaseMs: number,
   ttlSeconds: number,
 ): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `INSERT INTO idempotency_keys AS k
+  const { rowCount } = await db.query({
+    name: 'idem_insert_lease',
+    text: `INSERT INTO idempotency_keys AS k
        (scope, key, fingerprint, status, lease_owner, lease_epoch, lease_expires_at, attempts, expires_at)
      VALUES ($1, $2, $3, 'in_progress', $4, 1, now() + make_interval(secs => $5::float8 / 1000), 1,
              now() + make_interval(secs => $6))
@@ -155,8 +168,8 @@ export async function insertLease(
            lease_expires_at = EXCLUDED.lease_expires_at, attempts = 1,
            created_at = now(), updated_at = now(), completed_at = NULL, expires_at = EXCLUDED.expires_at
        WHERE k.expires_at <= now()`,
-    [scope, key, fingerprint, owner, leaseMs, ttlSeconds],
-  );
+    values: [scope, key, fingerprint, owner, leaseMs, ttlSeconds],
+  });
   return rowCount === 1;
 }
 
@@ -168,14 +181,15 @@ export async function bumpEpoch(
   owner: string,
   leaseMs: number,
 ): Promise<number> {
-  const { rows } = await db.query<{ lease_epoch: string }>(
-    `UPDATE idempotency_keys
+  const { rows } = await db.query<{ lease_epoch: string }>({
+    name: 'idem_bump_epoch',
+    text: `UPDATE idempotency_keys
         SET lease_owner = $3, lease_epoch = lease_epoch + 1, attempts = attempts + 1,
             lease_expires_at = now() + make_interval(secs => $4::float8 / 1000), updated_at = now()
       WHERE scope = $1 AND key = $2
       RETURNING lease_epoch`,
-    [scope, key, owner, leaseMs],
-  );
+    values: [scope, key, owner, leaseMs],
+  });
   return Number(rows[0]?.lease_epoch);
 }
 
@@ -187,22 +201,24 @@ export async function extendLease(
   epoch: number,
   leaseMs: number,
 ): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE idempotency_keys
+  const { rowCount } = await db.query({
+    name: 'idem_extend_lease',
+    text: `UPDATE idempotency_keys
         SET lease_expires_at = now() + make_interval(secs => $4::float8 / 1000), updated_at = now()
       WHERE scope = $1 AND key = $2 AND lease_epoch = $3 AND status = 'in_progress'`,
-    [scope, key, epoch, leaseMs],
-  );
+    values: [scope, key, epoch, leaseMs],
+  });
   return rowCount === 1;
 }
 
 /** Ends the lease of the current epoch early, leaving the key in progress (the outcome is unknown). */
 export async function releaseLease(db: Queryable, scope: string, key: string, epoch: number): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE idempotency_keys SET lease_expires_at = now(), updated_at = now()
+  const { rowCount } = await db.query({
+    name: 'idem_release_lease',
+    text: `UPDATE idempotency_keys SET lease_expires_at = now(), updated_at = now()
       WHERE scope = $1 AND key = $2 AND lease_epoch = $3 AND status = 'in_progress'`,
-    [scope, key, epoch],
-  );
+    values: [scope, key, epoch],
+  });
   return rowCount === 1;
 }
 
@@ -214,12 +230,13 @@ export async function finishLease(
   epoch: number,
   outcome: { status: 'completed'; resultJson: string } | { status: 'failed'; errorJson: string },
 ): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE idempotency_keys
+  const { rowCount } = await db.query({
+    name: 'idem_finish_lease',
+    text: `UPDATE idempotency_keys
         SET status = $4, result = $5::jsonb, error = $6::jsonb, lease_expires_at = NULL,
             completed_at = now(), updated_at = now()
       WHERE scope = $1 AND key = $2 AND lease_epoch = $3 AND status = 'in_progress'`,
-    [
+    values: [
       scope,
       key,
       epoch,
@@ -227,18 +244,19 @@ export async function finishLease(
       outcome.status === 'completed' ? outcome.resultJson : null,
       outcome.status === 'failed' ? outcome.errorJson : null,
     ],
-  );
+  });
   return rowCount === 1;
 }
 
 /** Writes the `aborted` tombstone for a forward key that has no record; false when one exists (row locked). */
 export async function insertTombstone(db: Queryable, scope: string, key: string, ttlSeconds: number): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `INSERT INTO idempotency_keys (scope, key, status, completed_at, expires_at)
+  const { rowCount } = await db.query({
+    name: 'idem_insert_tombstone',
+    text: `INSERT INTO idempotency_keys (scope, key, status, completed_at, expires_at)
      VALUES ($1, $2, 'aborted', now(), now() + make_interval(secs => $3))
      ON CONFLICT (scope, key) DO NOTHING`,
-    [scope, key, ttlSeconds],
-  );
+    values: [scope, key, ttlSeconds],
+  });
   return rowCount === 1;
 }
 
@@ -250,15 +268,20 @@ export async function markUndone(
   status: 'compensated' | 'aborted',
   epoch?: number,
 ): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE idempotency_keys SET status = $3, lease_expires_at = NULL, updated_at = now(), completed_at = now()
+  const { rowCount } = await db.query({
+    name: 'idem_mark_undone',
+    text: `UPDATE idempotency_keys SET status = $3, lease_expires_at = NULL, updated_at = now(), completed_at = now()
       WHERE scope = $1 AND key = $2 AND ($4::bigint IS NULL OR lease_epoch = $4)`,
-    [scope, key, status, epoch ?? null],
-  );
+    values: [scope, key, status, epoch ?? null],
+  });
   return rowCount === 1;
 }
 
-/** Deletes at most `limit` expired records, oldest first, skipping rows another transaction holds. */
+/**
+ * Deletes at most `limit` expired records, oldest first, skipping rows another transaction holds.
+ * Not named, unlike the rest: a cached generic plan would choose how to find the rows without
+ * seeing the batch size, and this runs once per batch, not once per call.
+ */
 export async function deleteExpiredBatch(db: Queryable, limit: number): Promise<number> {
   const { rowCount } = await db.query(
     `DELETE FROM idempotency_keys k USING (
