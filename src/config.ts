@@ -1,6 +1,7 @@
 // The only reader of process.env: every setting is parsed here once, at start-up.
 import path from 'node:path';
 import { z } from 'zod';
+import { type FaultConfigInput, faultConfigSchema } from './gateway/faults';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
 
@@ -36,6 +37,35 @@ const scopeTtls = z
     return out;
   });
 
+/** GATEWAY_FAULTS: a JSON object checked against the gateway's fault schema; kept as given (the seed default is drawn at start). */
+const gatewayFaults = z
+  .string()
+  .trim()
+  .transform((s, ctx): FaultConfigInput | undefined => {
+    if (s === '') return undefined;
+    let json: unknown;
+    try {
+      json = JSON.parse(s);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
+      return z.NEVER;
+    }
+    const checked = faultConfigSchema.safeParse(json);
+    if (!checked.success) {
+      for (const i of checked.error.issues) ctx.addIssue({ code: 'custom', message: `${i.path.join('.') || '(root)'}: ${i.message}` });
+      return z.NEVER;
+    }
+    return json as FaultConfigInput;
+  });
+
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((s) => /^https?:\/\/[^\s]+$/.test(s), 'an http(s) URL');
+
+/** Signs the gateway's webhooks when WEBHOOK_SECRET is unset. Development only: it is public, in this file. */
+export const DEV_WEBHOOK_SECRET = 'whsec_dev_only_not_a_secret';
+
 const envSchema = z.object({
   DATABASE_URL: postgresUrl.optional().or(z.literal('').transform(() => undefined)),
   EMBEDDED_PG_DIR: optionalString,
@@ -44,6 +74,21 @@ const envSchema = z.object({
   IDEMPOTENCY_TTL_SECONDS: positiveInt.default(86_400),
   IDEMPOTENCY_SCOPE_TTLS: scopeTtls.default({}),
   CLEANUP_BATCH_SIZE: positiveInt.max(100_000).default(1000),
+  TEMPORAL_ADDRESS: optionalString.pipe(
+    z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'host:port, e.g. 127.0.0.1:7233').optional(),
+  ),
+  TEMPORAL_NAMESPACE: z.string().regex(/^[A-Za-z0-9._-]{1,255}$/, 'a namespace name').default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().regex(/^[A-Za-z0-9._-]{1,255}$/, 'a task queue name').default('orders'),
+  TEMPORAL_CLI_PATH: optionalString,
+  TEMPORAL_UI_PORT: port.optional(),
+  ACTIVITY_LEASE_MS: positiveInt.min(500).max(600_000).default(15_000),
+  GATEWAY_PORT: port.default(4010),
+  GATEWAY_URL: optionalString.pipe(httpUrl.optional()),
+  GATEWAY_TIMEOUT_MS: positiveInt.max(600_000).default(5000),
+  GATEWAY_FAULTS: gatewayFaults.optional(),
+  GATEWAY_WEBHOOK_URL: optionalString.pipe(httpUrl.optional()),
+  GATEWAY_WEBHOOK_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(1000),
+  WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').default(DEV_WEBHOOK_SECRET),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -53,6 +98,22 @@ export type Config = {
   poolMax: number;
   idempotency: { defaultTtlSeconds: number; ttlSecondsByScope: Record<string, number> };
   cleanupBatchSize: number;
+  temporal: { address: string | undefined; namespace: string; taskQueue: string; cliPath: string | undefined; uiPort: number | undefined };
+  /** How long a claim on an external effect lasts without a heartbeat. */
+  activityLeaseMs: number;
+  gateway: {
+    port: number;
+    /** Where clients reach the gateway; defaults to http://127.0.0.1:<port>. */
+    url: string;
+    timeoutMs: number;
+    /** Initial fault configuration (validated); undefined means no faults. */
+    faults: FaultConfigInput | undefined;
+    /** Where the gateway POSTs signed webhooks; undefined means none are sent. */
+    webhookUrl: string | undefined;
+    webhookDelayMs: number;
+    /** Shared by the gateway (signs) and the API (verifies). */
+    webhookSecret: string;
+  };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 };
 
@@ -81,6 +142,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     poolMax: e.PG_POOL_MAX,
     idempotency: { defaultTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS, ttlSecondsByScope: e.IDEMPOTENCY_SCOPE_TTLS },
     cleanupBatchSize: e.CLEANUP_BATCH_SIZE,
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      cliPath: e.TEMPORAL_CLI_PATH,
+      uiPort: e.TEMPORAL_UI_PORT,
+    },
+    activityLeaseMs: e.ACTIVITY_LEASE_MS,
+    gateway: {
+      port: e.GATEWAY_PORT,
+      url: (e.GATEWAY_URL ?? `http://127.0.0.1:${e.GATEWAY_PORT}`).replace(/\/+$/, ''),
+      timeoutMs: e.GATEWAY_TIMEOUT_MS,
+      faults: e.GATEWAY_FAULTS,
+      webhookUrl: e.GATEWAY_WEBHOOK_URL,
+      webhookDelayMs: e.GATEWAY_WEBHOOK_DELAY_MS,
+      webhookSecret: e.WEBHOOK_SECRET,
+    },
     logLevel: e.LOG_LEVEL,
   };
 }

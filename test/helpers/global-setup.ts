@@ -4,10 +4,21 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { startEmbeddedPostgres } from '../../src/db/embedded';
 import { migrate } from '../../src/db/migrate';
-import { ADMIN_URL_VAR, TEMPLATE_DB_VAR, databaseUrl } from './test-env';
+import { GATEWAY_MIGRATIONS } from '../../src/gateway/schema';
+import { startDevServer } from '../../src/temporal/dev-server';
+import { ADMIN_URL_VAR, TEMPLATE_DB_VAR, TEMPORAL_ADDRESS_VAR, databaseUrl } from './test-env';
 
 declare global {
   var __testPostgresStop: (() => Promise<void>) | undefined;
+  var __testTemporalStop: (() => Promise<void>) | undefined;
+}
+
+/** TEMPORAL_ADDRESS when set; otherwise one dev server for the whole run (each test file uses its own task queue). */
+async function provideTemporal(): Promise<string> {
+  if (process.env.TEMPORAL_ADDRESS) return process.env.TEMPORAL_ADDRESS;
+  const server = await startDevServer({ cliPath: process.env.TEMPORAL_CLI_PATH });
+  globalThis.__testTemporalStop = () => server.stop();
+  return server.address;
 }
 
 export default async function globalSetup(): Promise<void> {
@@ -31,6 +42,8 @@ export default async function globalSetup(): Promise<void> {
     await admin.end();
   }
   await migrate(databaseUrl(adminUrl, template));
+  await migrate(databaseUrl(adminUrl, template), () => {}, GATEWAY_MIGRATIONS);
+  process.env[TEMPORAL_ADDRESS_VAR] = await provideTemporal();
   process.env[ADMIN_URL_VAR] = adminUrl;
   process.env[TEMPLATE_DB_VAR] = template;
 }

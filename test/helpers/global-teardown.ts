@@ -9,5 +9,6 @@ export default async function globalTeardown(): Promise<void> {
     await admin.connect();
     await admin.query(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`).finally(() => admin.end());
   }
+  await globalThis.__testTemporalStop?.();
   await globalThis.__testPostgresStop?.();
 }

@@ -1,0 +1,39 @@
+// What every activity does first: validate its input and check that its key belongs to its own workflow.
+import { activityInfo } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { z } from 'zod';
+import { keyBelongsTo } from '../src/idempotency/keys';
+
+export const ActivityErrorType = {
+  InvalidInput: 'INVALID_ACTIVITY_INPUT',
+  ForeignKey: 'IDEMPOTENCY_KEY_OF_ANOTHER_WORKFLOW',
+} as const;
+
+/** Parses activity input; a bad input is a non-retryable failure that names the fields. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const fields = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
+    throw ApplicationFailure.nonRetryable(`invalid activity input: ${fields}`, ActivityErrorType.InvalidInput);
+  }
+  return parsed.data;
+}
+
+/** Keys are `${workflowId}/${stepId}`: an activity refuses a key minted for another workflow. */
+export function assertOwnKey(...keys: string[]): void {
+  const workflowId = activityInfo().workflowExecution?.workflowId;
+  for (const key of keys) {
+    if (!workflowId || !keyBelongsTo(key, workflowId)) {
+      throw ApplicationFailure.nonRetryable(
+        `idempotency key ${JSON.stringify(key)} does not belong to workflow ${JSON.stringify(workflowId)}`,
+        ActivityErrorType.ForeignKey,
+      );
+    }
+  }
+}
+
+/** A name for this attempt, unique across retries and workers: the lease owner. */
+export function attemptOwner(): string {
+  const info = activityInfo();
+  return `${info.workflowExecution?.workflowId ?? '?'}:${info.activityId}:${info.attempt}`;
+}

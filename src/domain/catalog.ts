@@ -1,0 +1,38 @@
+// Seed catalogue for the demo and the tests: twelve products with generous stock.
+import type { Pool, PoolClient } from 'pg';
+
+export type Product = { sku: string; name: string; priceCents: number };
+
+export const SEED_PRODUCTS: readonly Product[] = [
+  { sku: 'SKU-1', name: 'Espresso beans, 1 kg', priceCents: 2490 },
+  { sku: 'SKU-2', name: 'Pour-over kettle', priceCents: 5900 },
+  { sku: 'SKU-3', name: 'Ceramic dripper', priceCents: 2200 },
+  { sku: 'SKU-4', name: 'Paper filters (100)', priceCents: 650 },
+  { sku: 'SKU-5', name: 'Burr grinder', priceCents: 14900 },
+  { sku: 'SKU-6', name: 'Milk jug', priceCents: 1800 },
+  { sku: 'SKU-7', name: 'Digital scale', priceCents: 3400 },
+  { sku: 'SKU-8', name: 'Glass carafe', priceCents: 2700 },
+  { sku: 'SKU-9', name: 'Tamper', priceCents: 2900 },
+  { sku: 'SKU-10', name: 'Cleaning tablets', priceCents: 990 },
+  { sku: 'SKU-11', name: 'Travel mug', priceCents: 2100 },
+  { sku: 'SKU-12', name: 'Descaler', priceCents: 1200 },
+];
+
+/** Inserts the catalogue with `stock` units each; existing products are left as they are. */
+export async function seedProducts(db: Pool | PoolClient, stock: number, products: readonly Product[] = SEED_PRODUCTS): Promise<void> {
+  for (const p of products) {
+    await db.query(
+      `INSERT INTO products (sku, name, price_cents, total_stock, on_hand) VALUES ($1, $2, $3, $4, $4)
+       ON CONFLICT (sku) DO NOTHING`,
+      [p.sku, p.name, p.priceCents, stock],
+    );
+  }
+}
+
+/** Sets one product's stock (tests and the demo use it to provoke OUT_OF_STOCK). */
+export async function setStock(db: Pool | PoolClient, sku: string, stock: number): Promise<void> {
+  await db.query(
+    `UPDATE products SET total_stock = reserved + sold + $2, on_hand = $2 WHERE sku = $1`,
+    [sku, stock],
+  );
+}

@@ -1,0 +1,120 @@
+// A whole order stack for one test file: its own database, an in-process gateway with live
+// faults, a client on the shared dev server, and workers on a task queue of its own.
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { ActivityDeps } from '../../activities';
+import { seedProducts } from '../../src/domain/catalog';
+import { buildGatewayApp } from '../../src/gateway/app';
+import { createGatewayClient } from '../../src/gateway/client';
+import { FaultInjector, type FaultConfigInput } from '../../src/gateway/faults';
+import { IdempotencyStore } from '../../src/idempotency/store';
+import { bundleWorkflows, createOrderWorker } from '../../src/temporal/order-worker';
+import type { PlaceOrderResult } from '../../workflows/messages';
+import type { PlaceOrderInput } from '../../workflows/place-order';
+import { createTestDatabase, type TestDatabase } from './database';
+import { requireTestEnv, TEMPORAL_ADDRESS_VAR } from './test-env';
+
+// Expected activity failures (declines, injected faults) would flood the output at the default level.
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** One workflow bundle per test file (bundling takes seconds). */
+export function sharedBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflows();
+  return bundle;
+}
+
+export type OrderStack = {
+  db: TestDatabase;
+  client: Client;
+  taskQueue: string;
+  temporalAddress: string;
+  gatewayUrl: string;
+  faults: FaultInjector;
+  store: IdempotencyStore;
+  /** The dependencies the stack's workers bind their activities to. */
+  deps: ActivityDeps;
+  /** Starts a worker in this process; stopped by stop() unless stopped before. */
+  startWorker(): Promise<Worker>;
+  startOrder(input: Partial<PlaceOrderInput> & Pick<PlaceOrderInput, 'items'>, workflowId?: string): Promise<WorkflowHandle>;
+  placeOrder(input: Partial<PlaceOrderInput> & Pick<PlaceOrderInput, 'items'>): Promise<{ result: PlaceOrderResult; handle: WorkflowHandle }>;
+  count(sql: string, params?: unknown[]): Promise<number>;
+  stop(): Promise<void>;
+};
+
+export type OrderStackOptions = {
+  stock?: number;
+  leaseMs?: number;
+  gatewayTimeoutMs?: number;
+  faults?: FaultConfigInput;
+};
+
+export async function createOrderStack(opts: OrderStackOptions = {}): Promise<OrderStack> {
+  const db = await createTestDatabase();
+  await seedProducts(db.pool, opts.stock ?? 1000);
+  const faults = new FaultInjector({ seed: 1, ...opts.faults });
+  const gatewayApp = buildGatewayApp({ pool: db.pool, faults });
+  await gatewayApp.listen({ host: '127.0.0.1', port: 0 });
+  const gatewayUrl = `http://127.0.0.1:${(gatewayApp.server.address() as AddressInfo).port}`;
+
+  const temporalAddress = requireTestEnv(TEMPORAL_ADDRESS_VAR);
+  const connection = await Connection.connect({ address: temporalAddress });
+  const client = new Client({ connection, namespace: 'default' });
+  const workerConnection = await NativeConnection.connect({ address: temporalAddress });
+  const taskQueue = `test-${randomBytes(4).toString('hex')}`;
+  const store = new IdempotencyStore(db.pool, { defaultTtlSeconds: 86_400 });
+  const gateway = createGatewayClient({ baseUrl: gatewayUrl, timeoutMs: opts.gatewayTimeoutMs ?? 2000 });
+  const deps: ActivityDeps = { pool: db.pool, store, gateway, leaseMs: opts.leaseMs ?? 3000 };
+  const running: Array<{ worker: Worker; done: Promise<void> }> = [];
+
+  const startWorker = async (): Promise<Worker> => {
+    const worker = await createOrderWorker({
+      connection: workerConnection,
+      namespace: 'default',
+      taskQueue,
+      workflowBundle: await sharedBundle(),
+      deps,
+    });
+    running.push({ worker, done: worker.run() });
+    return worker;
+  };
+
+  let sequence = 0;
+  const startOrder: OrderStack['startOrder'] = async (input, workflowId) => {
+    sequence += 1;
+    const orderId = input.orderId ?? `ord-${taskQueue}-${sequence}`;
+    return client.workflow.start('placeOrder', {
+      taskQueue,
+      workflowId: workflowId ?? `order-${orderId}`,
+      args: [{ tenantId: 'tenant-a', currency: 'EUR', paymentToken: 'tok_visa', ...input, orderId }],
+    });
+  };
+
+  return {
+    db,
+    client,
+    taskQueue,
+    temporalAddress,
+    gatewayUrl,
+    faults,
+    store,
+    deps,
+    startWorker,
+    startOrder,
+    placeOrder: async (input) => {
+      const handle = await startOrder(input);
+      return { result: (await handle.result()) as PlaceOrderResult, handle };
+    },
+    count: (sql, params) => db.count(sql, params),
+    stop: async () => {
+      for (const r of running) if (r.worker.getState() === 'RUNNING') r.worker.shutdown();
+      await Promise.all(running.map((r) => r.done));
+      await workerConnection.close();
+      await connection.close();
+      await gatewayApp.close();
+      await db.drop();
+    },
+  };
+}

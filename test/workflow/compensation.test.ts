@@ -1,0 +1,94 @@
+// Compensations that fail: transiently (retried to success) and permanently (COMPENSATION_STUCK,
+// visible by query, search attribute and on the order; an operator retries or skips with a reason).
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { SAGA_STATUS } from '../../src/temporal/search-attributes';
+import { resolveCompensationUpdate, sagaStateQuery, type PlaceOrderResult } from '../../workflows/messages';
+import { createOrderStack, type OrderStack } from '../helpers/order-stack';
+
+let stack: OrderStack;
+
+beforeAll(async () => {
+  stack = await createOrderStack({ stock: 100, leaseMs: 2000 });
+  await stack.startWorker();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+beforeEach(() => stack.faults.replace({ seed: 1 }));
+
+const refunds = (orderId: string): Promise<number> =>
+  stack.count('SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.order_id = $1', [orderId]);
+const orderStatus = async (orderId: string): Promise<string | undefined> =>
+  (await stack.db.pool.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [orderId])).rows[0]?.status;
+
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const failingOrder = (orderId: string, paymentToken = 'tok_visa') => ({
+  orderId,
+  paymentToken,
+  items: [{ sku: 'SKU-1', quantity: 1 }],
+  options: { failBeforePivot: 'a later step failed', stuckAfterAttempts: 2 },
+});
+
+test('a refund failing transiently is retried to success: one refund, never stuck', async () => {
+  const handle = await stack.startOrder({ ...failingOrder('transient-1', 'tok_refund_fail_2'), options: { failBeforePivot: 'a later step failed', stuckAfterAttempts: 5 } });
+  const result = (await handle.result()) as PlaceOrderResult;
+  expect(result.status).toBe('COMPENSATED');
+  expect(await refunds('transient-1')).toBe(1);
+  expect(await stack.count(`SELECT attempts AS n FROM gateway_key_attempts WHERE idempotency_key = 'refund:order-transient-1/charge'`)).toBe(3);
+  const state = await handle.query(sagaStateQuery);
+  expect(state.steps.find((s) => s.stepId === 'charge')).toMatchObject({ status: 'compensated' });
+  expect(state.steps.every((s) => s.compensationRounds === undefined)).toBe(true);
+  expect(await orderStatus('transient-1')).toBe('COMPENSATED');
+});
+
+test('a refund failing permanently: COMPENSATION_STUCK everywhere, then an operator retry compensates once', async () => {
+  stack.faults.replace({ seed: 1, refundServerErrorRate: 1 });
+  const handle = await stack.startOrder(failingOrder('stuck-1'));
+  await until(async () => (await handle.query(sagaStateQuery)).status === 'COMPENSATION_STUCK', 'COMPENSATION_STUCK');
+
+  const state = await handle.query(sagaStateQuery);
+  expect(state.stuck).toMatchObject({ stepId: 'charge', rounds: 1 });
+  expect(state.stuck?.error).toMatch(/503|unavailable/i);
+  // Later compensations wait: the reservation is still held, and nothing was refunded.
+  expect(state.steps.find((s) => s.stepId === 'reserve:SKU-1')).toMatchObject({ status: 'applied' });
+  await until(async () => (await orderStatus('stuck-1')) === 'COMPENSATION_STUCK', 'the order row to show it');
+  const described = await handle.describe();
+  expect(described.typedSearchAttributes.get(SAGA_STATUS)).toBe('COMPENSATION_STUCK');
+  expect(await refunds('stuck-1')).toBe(0);
+
+  stack.faults.replace({ seed: 1 }); // the operator fixed the gateway
+  const after = await handle.executeUpdate(resolveCompensationUpdate, { args: [{ action: 'retry' }] });
+  expect(after.status).toBe('COMPENSATING');
+  const result = (await handle.result()) as PlaceOrderResult;
+  expect(result).toMatchObject({ status: 'COMPENSATED', reason: 'INJECTED_FAILURE: a later step failed' });
+  expect(await refunds('stuck-1')).toBe(1);
+  expect(await orderStatus('stuck-1')).toBe('COMPENSATED');
+  expect(await stack.count(`SELECT count(*) AS n FROM reservations WHERE order_id = 'stuck-1' AND status = 'held'`)).toBe(0);
+  expect((await handle.describe()).typedSearchAttributes.get(SAGA_STATUS)).toBe('COMPENSATED');
+});
+
+test('an operator may skip a stuck compensation, with a recorded reason; decisions are validated', async () => {
+  stack.faults.replace({ seed: 1, refundServerErrorRate: 1 });
+  const handle = await stack.startOrder(failingOrder('skip-1'));
+  await until(async () => (await handle.query(sagaStateQuery)).status === 'COMPENSATION_STUCK', 'COMPENSATION_STUCK');
+
+  await expect(handle.executeUpdate(resolveCompensationUpdate, { args: [{ action: 'skip', reason: ' ' }] })).rejects.toThrow(
+    WorkflowUpdateFailedError,
+  );
+  await handle.executeUpdate(resolveCompensationUpdate, { args: [{ action: 'skip', reason: 'refunded by hand, ticket OPS-42' }] });
+  const result = (await handle.result()) as PlaceOrderResult;
+  expect(result.status).toBe('COMPENSATED');
+  const state = await handle.query(sagaStateQuery);
+  expect(state.steps.find((s) => s.stepId === 'charge')).toMatchObject({ status: 'skipped', skipReason: 'refunded by hand, ticket OPS-42' });
+  expect(state.steps.find((s) => s.stepId === 'reserve:SKU-1')).toMatchObject({ status: 'compensated' });
+  expect(await refunds('skip-1')).toBe(0);
+  // Not stuck any more: a decision now is refused.
+  await expect(handle.executeUpdate(resolveCompensationUpdate, { args: [{ action: 'retry' }] })).rejects.toThrow();
+});

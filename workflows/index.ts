@@ -1,0 +1,2 @@
+// The one path given to the worker's workflowsPath: every workflow the worker runs.
+export { placeOrder } from './place-order';
