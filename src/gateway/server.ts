@@ -16,5 +16,11 @@ export async function startGateway(opts: GatewayAppOptions & { port?: number; ho
   await app.listen({ port: opts.port ?? 0, host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
-  return { url: `http://${host}:${port}`, app, close: () => app.close() };
+  const close = async (): Promise<void> => {
+    const closing = app.close();
+    // A dropped or held answer can leave a keep-alive socket open for a minute; nothing more is coming on it.
+    app.server.closeAllConnections();
+    await closing;
+  };
+  return { url: `http://${host}:${port}`, app, close };
 }

