@@ -83,6 +83,7 @@ const envSchema = z.object({
   TEMPORAL_UI_PORT: port.optional(),
   ACTIVITY_LEASE_MS: positiveInt.min(500).max(600_000).default(15_000),
   GATEWAY_PORT: port.default(4010),
+  GATEWAY_HOST: z.string().regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'an IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0').default('127.0.0.1'),
   GATEWAY_URL: optionalString.pipe(httpUrl.optional()),
   GATEWAY_TIMEOUT_MS: positiveInt.max(600_000).default(5000),
   GATEWAY_FAULTS: gatewayFaults.optional(),
@@ -103,6 +104,8 @@ export type Config = {
   activityLeaseMs: number;
   gateway: {
     port: number;
+    /** Address the gateway listens on (0.0.0.0 in containers). */
+    host: string;
     /** Where clients reach the gateway; defaults to http://127.0.0.1:<port>. */
     url: string;
     timeoutMs: number;
@@ -152,6 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     activityLeaseMs: e.ACTIVITY_LEASE_MS,
     gateway: {
       port: e.GATEWAY_PORT,
+      host: e.GATEWAY_HOST,
       url: (e.GATEWAY_URL ?? `http://127.0.0.1:${e.GATEWAY_PORT}`).replace(/\/+$/, ''),
       timeoutMs: e.GATEWAY_TIMEOUT_MS,
       faults: e.GATEWAY_FAULTS,

@@ -24,13 +24,14 @@ runMain(async () => {
     if (applied.length > 0) logger.info({ applied }, 'gateway migrations applied');
     const pool = createPool(db.url, {
       max: config.poolMax,
-      onIdleError: (err) => logger.warn({ err }, 'idle postgres client failed; the pool replaces it'),
+      onIdleError: (err) => logger.warn({ error: err.message }, 'idle postgres client failed; the pool replaces it'),
     });
     try {
       const { webhookUrl, webhookSecret, webhookDelayMs } = config.gateway;
       const gateway = await startGateway({
         pool,
         port: config.gateway.port,
+        host: config.gateway.host,
         faults: config.gateway.faults,
         webhook: webhookUrl ? { url: webhookUrl, secret: webhookSecret, delayMs: webhookDelayMs } : undefined,
         logger,
