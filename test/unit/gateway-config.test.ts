@@ -4,6 +4,7 @@ import { ConfigError, DEV_WEBHOOK_SECRET, loadConfig } from '../../src/config';
 test('defaults', () => {
   expect(loadConfig({}).gateway).toEqual({
     port: 4010,
+    host: '127.0.0.1',
     url: 'http://127.0.0.1:4010',
     timeoutMs: 5000,
     faults: undefined,
