@@ -10,7 +10,7 @@ import { sharedBundle } from '../helpers/order-stack'; // also installs a quiet 
 const fixtures = loadFixtures();
 
 test('the fixtures cover the saga scenarios', () => {
-  expect(fixtures.map((f) => f.name)).toEqual(expect.arrayContaining(['happy', 'declined', 'out-of-stock', 'transient-5xx', 'lost-reply-refund']));
+  expect(fixtures.map((f) => f.name)).toEqual(expect.arrayContaining(['happy', 'declined', 'out-of-stock', 'transient-5xx', 'lost-reply-refund', 'cancelled', 'stuck-then-retry']));
   for (const f of fixtures) expect(f.workflowId).toBe(`order-fixture-${f.name}`);
 });
 
