@@ -10,6 +10,10 @@
 // them, unnamed. (a') and (d') are the same two with named statements, measured alongside so the
 // report shows how much of a ratio is the store's design and how much is statement preparation.
 //
+// The pool comes from createPool, in pipeline mode. (a) awaits each of its statements, so it is three
+// round trips exactly as without pipelining; the store sends some statements in pairs, which the
+// `round trips/op` column shows next to `queries/op`.
+//
 // Each concurrency level warms up, then runs the workloads in rounds, each round in a new
 // random order, so drift (autovacuum, checkpoints, table growth) does not bias the ratios.
 import { randomBytes, randomInt } from 'node:crypto';
@@ -54,6 +58,7 @@ type Stats = {
   p99Ms: number;
   opsPerSec: number;
   queriesPerOp: number;
+  roundTripsPerOp: number;
   nodeCpuUsPerOp: number;
 };
 
@@ -149,17 +154,42 @@ async function drive(
   return { latencies, wallMs: Number(process.hrtime.bigint() - start) / 1e6 };
 }
 
-/** Counts statements sent by every client of `pool` (each is one round trip: node-postgres does not pipeline here). */
-function countQueries(pool: Pool): () => number {
+/**
+ * Counts what every client of `pool` sends: statements, and round trips, a round trip being a
+ * statement sent while no earlier one on that client is still unanswered (pipelined statements
+ * sent behind an unanswered one share its round trip).
+ */
+function countQueries(pool: Pool): () => { queries: number; roundTrips: number } {
   let queries = 0;
+  let roundTrips = 0;
   pool.on('connect', (client: PoolClient) => {
     const original = client.query.bind(client) as (...args: unknown[]) => unknown;
+    let unanswered = 0;
+    const answered = (): void => {
+      unanswered -= 1;
+    };
     (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
       queries += 1;
-      return original(...args);
+      if (unanswered === 0) roundTrips += 1;
+      unanswered += 1;
+      // pg-pool's pool.query passes a callback; everything else here gets a promise back.
+      const last = args.length - 1;
+      const callback = args[last];
+      if (typeof callback === 'function') {
+        args[last] = (...results: unknown[]): unknown => {
+          answered();
+          return (callback as (...r: unknown[]) => unknown)(...results);
+        };
+        return original(...args);
+      }
+      const result = original(...args);
+      // A side branch that settles either way: the caller's promise and its rejection are untouched.
+      if (result instanceof Promise) result.then(answered, answered);
+      else answered();
+      return result;
     };
   });
-  return () => queries;
+  return () => ({ queries, roundTrips });
 }
 
 // ---- formatting ------------------------------------------------------------------------
@@ -312,6 +342,7 @@ async function main(): Promise<void> {
       const latencies = perWorkload<Float64Array[]>(() => []);
       const wallMs = perWorkload(() => 0);
       const sent = perWorkload(() => 0);
+      const trips = perWorkload(() => 0);
       const cpuUs = perWorkload(() => 0);
       for (let r = 0; r < opts.rounds; r++) {
         // Split ops over the rounds: the first (ops % rounds) rounds take one more.
@@ -323,7 +354,9 @@ async function main(): Promise<void> {
           const run = await drive(clients, n, ops[w], tick, stopped);
           const cpu = process.cpuUsage(cpuBefore);
           cpuUs[w] += cpu.user + cpu.system;
-          sent[w] += queries() - before;
+          const after = queries();
+          sent[w] += after.queries - before.queries;
+          trips[w] += after.roundTrips - before.roundTrips;
           latencies[w].push(run.latencies);
           wallMs[w] += run.wallMs;
         }
@@ -343,6 +376,7 @@ async function main(): Promise<void> {
           p99Ms: quantile(all, 0.99),
           opsPerSec: opts.ops / (wallMs[w] / 1000),
           queriesPerOp: sent[w] / opts.ops,
+          roundTripsPerOp: trips[w] / opts.ops,
           nodeCpuUsPerOp: cpuUs[w] / opts.ops,
         });
       }
@@ -366,6 +400,7 @@ async function main(): Promise<void> {
           s.p99Ms.toFixed(3),
           s.opsPerSec.toFixed(0),
           s.queriesPerOp.toFixed(2),
+          s.roundTripsPerOp.toFixed(2),
           s.nodeCpuUsPerOp.toFixed(0),
           base ? `${ratio(clients, w, base[0]).toFixed(2)} × ${LABELS[base[0]].split(' ')[0]!}` : '',
           base ? `${ratio(clients, w, base[1]).toFixed(2)} × ${LABELS[base[1]].split(' ')[0]!}` : '',
@@ -379,7 +414,7 @@ async function main(): Promise<void> {
         `in ${opts.rounds} shuffled rounds after ${opts.warmup} warm-up ops`,
       '',
       table(
-        ['clients', 'workload', 'ops', 'median ms', 'p95 ms', 'p99 ms', 'ops/s', 'queries/op', 'node CPU µs/op', 'median ratio', 'vs named'],
+        ['clients', 'workload', 'ops', 'median ms', 'p95 ms', 'p99 ms', 'ops/s', 'queries/op', 'round trips/op', 'node CPU µs/op', 'median ratio', 'vs named'],
         rows,
       ),
       '',
@@ -405,6 +440,7 @@ async function main(): Promise<void> {
           bareOverRunOnceThroughput: round3(stat(c, 'bare').opsPerSec / stat(c, 'first').opsPerSec),
           selectOverHitThroughput: round3(stat(c, 'select').opsPerSec / stat(c, 'hit').opsPerSec),
           queriesPerOp: Object.fromEntries(WORKLOADS.map((w) => [w, round3(stat(c, w).queriesPerOp)])),
+          roundTripsPerOp: Object.fromEntries(WORKLOADS.map((w) => [w, round3(stat(c, w).roundTripsPerOp)])),
           nodeCpuUsPerOp: Object.fromEntries(WORKLOADS.map((w) => [w, Math.round(stat(c, w).nodeCpuUsPerOp)])),
         },
       ]),

@@ -14,6 +14,9 @@ export function createPool(
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,
     application_name: 'idempotent-sagas',
+    // Invariant: code that awaits each query sends what it sent without pipeline mode; only sendInOrder
+    // (below) overlaps statements. Pipeline mode refuses cursors and the `rows` option (used nowhere).
+    pipeline: true,
   };
   const pool = new Pool(config);
   // An idle client whose backend dies emits 'error' on the pool; unhandled, it would crash the process.
@@ -50,4 +53,32 @@ export function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promi
     await client.query('COMMIT');
     return value;
   });
+}
+
+/**
+ * Sends `first` and then `second` on one client without waiting for `first`'s answer when the
+ * client is pipelined (one round trip instead of two), one after the other otherwise. The server
+ * runs them in order, each under its own Sync, so on a pipelined client `second` runs even when
+ * `first` failed; without pipelining it is then not sent, and reports `first`'s failure. Returns
+ * both outcomes, settled: no rejection goes unhandled, and the caller sees which one failed.
+ */
+export async function sendInOrder<A, B>(
+  client: PoolClient,
+  first: () => Promise<A>,
+  second: () => Promise<B>,
+): Promise<[PromiseSettledResult<A>, PromiseSettledResult<B>]> {
+  // Async wrappers turn a synchronous throw into a rejection, so nothing already sent goes unawaited.
+  const send = <T>(query: () => Promise<T>): Promise<T> => (async () => query())();
+  if (client.pipeline) return Promise.allSettled([send(first), send(second)]);
+  const [a] = await Promise.allSettled([send(first)]);
+  if (a.status === 'rejected') return [a, a];
+  const [b] = await Promise.allSettled([send(second)]);
+  return [a, b];
+}
+
+/** Both values, or the first failure in statement order. */
+export function bothOrThrow<A, B>([a, b]: [PromiseSettledResult<A>, PromiseSettledResult<B>]): [A, B] {
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+  return [a.value, b.value];
 }

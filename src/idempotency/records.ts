@@ -121,6 +121,21 @@ export async function finishLocal(
 }
 
 /**
+ * Deletes a local claim that committed on its own because the BEGIN sent ahead of it failed: a
+ * local claim (no lease) is only ever committed `in_progress` that way, since its transaction
+ * stores the outcome before COMMIT. Returns false when there is none.
+ */
+export async function deleteStrayClaim(db: Queryable, scope: string, key: string, fingerprint: string): Promise<boolean> {
+  const { rowCount } = await db.query({
+    name: 'idem_delete_stray_claim',
+    text: `DELETE FROM idempotency_keys
+      WHERE scope = $1 AND key = $2 AND fingerprint = $3 AND status = 'in_progress' AND lease_owner IS NULL AND lease_epoch = 0`,
+    values: [scope, key, fingerprint],
+  });
+  return rowCount === 1;
+}
+
+/**
  * Inserts a definitive failure for a key that has no live record (the effect's own
  * transaction was rolled back). Returns false when another caller stored an outcome first.
  */

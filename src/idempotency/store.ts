@@ -1,7 +1,7 @@
 // The idempotency store (DESIGN §3–§4): local effects exactly once, external effects under a
 // fenced lease, compensation tombstones. Every effect in the project writes through it.
 import type { Pool, PoolClient } from 'pg';
-import { withClient, withTransaction } from '../db/pool';
+import { bothOrThrow, sendInOrder, withClient, withTransaction } from '../db/pool';
 import {
   BusinessFailure,
   FingerprintMismatchError,
@@ -111,20 +111,18 @@ export class IdempotencyStore {
     const existing = await records.selectRecord(this.pool, scope, key);
     if (existing && !existing.expired) return this.answer<T>(scope, key, fp, existing);
 
-    const first = await withClient(this.pool, async (client) => {
-      await client.query('BEGIN');
-      const outcome = await this.executeClaimed(client, scope, key, fp, ttl, opts.effect);
-      // A business failure must not keep the effect's partial writes: roll them back, then record it.
-      await client.query(outcome instanceof BusinessFailure ? 'ROLLBACK' : 'COMMIT');
-      return outcome;
-    });
+    const first = await withClient(this.pool, (client) => this.executeClaimed(client, scope, key, fp, ttl, opts.effect));
     if (!(first instanceof BusinessFailure)) return first;
     const stored = await withTransaction(this.pool, (client) => this.storeFailure<T>(client, scope, key, fp, ttl, first));
     if (stored instanceof BusinessFailure) throw stored;
     return stored;
   }
 
-  /** Inside BEGIN: claim, run, store. Returns the BusinessFailure instead of throwing it so the caller can roll back first. */
+  /**
+   * One transaction, opened and ended here: claim, run, store, commit. Returns the BusinessFailure
+   * (its writes rolled back) instead of throwing it so the caller can record it. Any throw leaves
+   * the transaction to withClient's ROLLBACK. Statement pairs share a round trip on a pipelined client.
+   */
   private async executeClaimed<T>(
     client: PoolClient,
     scope: string,
@@ -133,9 +131,29 @@ export class IdempotencyStore {
     ttl: number,
     effect: (client: PoolClient) => Promise<T>,
   ): Promise<Outcome<T> | BusinessFailure> {
-    if (!(await records.claimLocal(client, scope, key, fp, ttl))) {
-      // Someone committed this key since our read; the row is locked for us now.
-      const row = await records.selectRecord(client, scope, key);
+    // Invariant: the effect runs only inside the transaction BEGIN opened. BEGIN and the claim share a
+    // round trip; should BEGIN fail (a cancel landing on it), the claim committed alone: delete it, throw.
+    const [begin, claim] = await sendInOrder(
+      client,
+      () => client.query('BEGIN'),
+      () => records.claimLocal(client, scope, key, fp, ttl),
+    );
+    if (begin.status === 'rejected') {
+      // If the removal fails too, the stray claim answers in_progress (retryable) until it expires.
+      if (claim.status === 'fulfilled' && claim.value) await records.deleteStrayClaim(this.pool, scope, key, fp).catch(() => false);
+      throw begin.reason;
+    }
+    const [, claimed] = bothOrThrow([begin, claim]);
+    if (!claimed) {
+      // Someone committed this key since our read; the row is locked for us now. Nothing was written,
+      // so the read and ROLLBACK go together.
+      const [row] = bothOrThrow(
+        await sendInOrder(
+          client,
+          () => records.selectRecord(client, scope, key),
+          () => client.query('ROLLBACK'),
+        ),
+      );
       if (!row) throw new Error(`idempotency record ${scope}/${key} vanished while locked`);
       return this.answer<T>(scope, key, fp, row);
     }
@@ -143,11 +161,24 @@ export class IdempotencyStore {
     try {
       result = await effect(client);
     } catch (err) {
-      if (err instanceof BusinessFailure) return err;
-      throw err;
+      if (!(err instanceof BusinessFailure)) throw err;
+      // A business failure must not keep the effect's partial writes: roll them back, then record it.
+      await client.query('ROLLBACK');
+      return err;
     }
     const resultJson = canonicalJson(result, 'result');
-    await records.finishLocal(client, scope, key, { status: 'completed', resultJson });
+    // Invariant: COMMIT, sent blind behind the outcome, commits only if the UPDATE succeeded; after a
+    // failed UPDATE it ends the aborted transaction (answering ROLLBACK) and the UPDATE's error is thrown.
+    const [, commit] = bothOrThrow(
+      await sendInOrder(
+        client,
+        () => records.finishLocal(client, scope, key, { status: 'completed', resultJson }),
+        () => client.query('COMMIT'),
+      ),
+    );
+    if (commit.command !== 'COMMIT') {
+      throw new Error(`idempotency record ${scope}/${key}: the transaction rolled back at COMMIT (${commit.command})`);
+    }
     this.counters.inc('executions');
     return { result, replayed: false };
   }
