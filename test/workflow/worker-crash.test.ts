@@ -43,10 +43,10 @@ test('SIGKILL during the charge: the saga finishes on a new worker and each effe
       { sku: 'SKU-2', quantity: 2 },
     ],
   });
-  // The charge is claimed (lease taken) right before the gateway call, which the latency holds open.
+  // The gateway counts the request on arrival, then holds it for the latency: the worker dies mid-call.
   await until(
-    async () => (await stack.count(`SELECT count(*) AS n FROM idempotency_keys WHERE key = 'order-crash-1/charge' AND status = 'in_progress'`)) === 1,
-    'the charge to be claimed and sent',
+    async () => (await stack.count(`SELECT count(*) AS n FROM gateway_key_attempts WHERE idempotency_key = 'order-crash-1/charge'`)) === 1,
+    'the charge to reach the gateway',
   );
   await first.kill('SIGKILL');
   expect(first.child.signalCode).toBe('SIGKILL');

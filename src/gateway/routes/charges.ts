@@ -18,8 +18,9 @@ export function chargeRoutes(app: FastifyInstance, deps: GatewayDeps): void {
     const body = chargeRequestSchema.safeParse(request.body);
     if (!body.success) return sendInvalid(reply, body.error);
 
-    await sleep(faults.latencyMs);
+    // Counted on arrival, before the injected latency: a caller that dies while waiting still made an attempt.
     const attempt = await recordAttempt(pool, key.data);
+    await sleep(faults.latencyMs);
     const plan = faults.planCharge(body.data.paymentToken, attempt);
     if (plan.serverError) return sendUnavailable(reply);
 
