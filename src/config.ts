@@ -90,6 +90,8 @@ const envSchema = z.object({
   GATEWAY_WEBHOOK_URL: optionalString.pipe(httpUrl.optional()),
   GATEWAY_WEBHOOK_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(1000),
   WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').default(DEV_WEBHOOK_SECRET),
+  PORT: port.default(3000),
+  API_HOST: z.string().regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'an IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0').default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -117,6 +119,8 @@ export type Config = {
     /** Shared by the gateway (signs) and the API (verifies). */
     webhookSecret: string;
   };
+  /** Where the orders API listens (PORT, API_HOST). */
+  api: { port: number; host: string };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 };
 
@@ -163,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       webhookDelayMs: e.GATEWAY_WEBHOOK_DELAY_MS,
       webhookSecret: e.WEBHOOK_SECRET,
     },
+    api: { port: e.PORT, host: e.API_HOST },
     logLevel: e.LOG_LEVEL,
   };
 }

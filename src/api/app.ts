@@ -1,0 +1,141 @@
+// The orders API (DESIGN §8), built without listening: tests use app.inject, main.ts listens.
+import { randomBytes } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import { ServiceError, type Client } from '@temporalio/client';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Pool } from 'pg';
+import pino from 'pino';
+import { findTenantByApiKey, type Tenant } from '../domain/tenants';
+import type { IdempotencyStore } from '../idempotency/store';
+import type { Logger } from '../logger';
+import type { ApiContext } from './context';
+import { createApiMetrics, type ApiMetrics } from './metrics';
+import { Problem, sendProblem, type FieldError, type ProblemKind } from './problems';
+import { catalogRoutes } from './routes/catalog';
+import { orderRoutes } from './routes/orders';
+import { HealthSchema } from './schemas';
+
+export type ApiDeps = {
+  pool: Pool;
+  store: IdempotencyStore;
+  temporal: { client: Client; taskQueue: string };
+  logger?: Logger;
+  /** Metrics of this instance; by default a fresh registry (with process metrics when `processMetrics`). */
+  metrics?: ApiMetrics;
+  processMetrics?: boolean;
+};
+
+/** Fastify's own client errors, mapped to problems; any other 4xx is `bad-request`. */
+const FASTIFY_CLIENT_ERRORS: Record<string, ProblemKind> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: Problem.MalformedJson,
+  FST_ERR_CTP_EMPTY_JSON_BODY: Problem.MalformedJson,
+  FST_ERR_CTP_BODY_TOO_LARGE: Problem.PayloadTooLarge,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: Problem.UnsupportedMediaType,
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: Problem.BadRequest,
+};
+
+const BODY_LIMIT = 64 * 1024;
+
+function bearerKey(header: string | undefined): string | undefined {
+  const m = header === undefined ? null : /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);
+  return m?.[1];
+}
+
+export function buildApiApp(deps: ApiDeps): FastifyInstance {
+  const logger = deps.logger ?? pino({ level: 'silent' });
+  const loggerInstance: FastifyBaseLogger = logger;
+  const app = Fastify({ loggerInstance, bodyLimit: BODY_LIMIT }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // JSON only: a text/plain body is refused with 415 instead of reaching the schema as a string.
+  app.removeContentTypeParser('text/plain');
+
+  const metrics = deps.metrics ?? createApiMetrics({ pool: deps.pool, storeCounters: deps.store.counters, defaultMetrics: deps.processMetrics ?? false });
+  const tenants = new WeakMap<FastifyRequest, Tenant>();
+  const ctx: ApiContext = {
+    pool: deps.pool,
+    store: deps.store,
+    temporal: deps.temporal,
+    metrics,
+    instanceId: randomBytes(6).toString('hex'),
+    tenantOf: (request) => {
+      const tenant = tenants.get(request);
+      if (!tenant) throw new Error('route reached without an authenticated tenant');
+      return tenant;
+    },
+  };
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const where = err.validationContext ?? 'body';
+      const errors: FieldError[] = err.validation.map((v) => ({
+        field: [where, ...v.instancePath.split('/').filter(Boolean)].join('.'),
+        message: v.message ?? 'is invalid',
+      }));
+      return sendProblem(reply, Problem.ValidationError, { detail: `the ${where} does not match the schema`, errors });
+    }
+    if (err instanceof ServiceError) {
+      request.log.warn({ err }, 'temporal unavailable');
+      return sendProblem(reply.header('retry-after', '1'), Problem.ServiceUnavailable);
+    }
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      const kind = FASTIFY_CLIENT_ERRORS[err.code] ?? Problem.BadRequest;
+      // Fastify's messages for its own client errors describe the request, never the server.
+      return sendProblem(reply.code(status), kind.status === status ? kind : { ...Problem.BadRequest, status }, { detail: err.message });
+    }
+    request.log.error({ err }, 'request failed');
+    return sendProblem(reply, Problem.InternalError);
+  });
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, Problem.NotFound, { detail: `no route ${request.method} ${request.url.split('?')[0]}` }));
+
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requestDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  void app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'idempotent-sagas orders API', version: '1.0.0', description: 'Orders placed as Temporal sagas; POST /v1/orders is idempotent by Idempotency-Key.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'sk_… API key' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  void app.register(async (v1) => {
+    // Every /v1 route: a valid bearer key or 401, before anything is parsed or recorded.
+    v1.addHook('onRequest', async (request, reply) => {
+      const key = bearerKey(request.headers.authorization);
+      const tenant = key === undefined ? undefined : await findTenantByApiKey(deps.pool, key);
+      if (!tenant) {
+        reply.header('www-authenticate', 'Bearer');
+        return sendProblem(reply, Problem.Unauthorized, { detail: 'send Authorization: Bearer <api key>' });
+      }
+      tenants.set(request, tenant);
+    });
+    await v1.register(orderRoutes(ctx));
+    await v1.register(catalogRoutes(ctx));
+  });
+
+  void app.register(async (open) => {
+    open.get('/healthz', { schema: { summary: 'Liveness', response: { 200: HealthSchema } } }, async () => ({ status: 'ok' as const }));
+    open.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+      reply.type(metrics.registry.contentType);
+      return metrics.registry.metrics();
+    });
+    open.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
+  });
+
+  return app;
+}

@@ -1,0 +1,18 @@
+// What every route of the API is given.
+import type { Client } from '@temporalio/client';
+import type { FastifyRequest } from 'fastify';
+import type { Pool } from 'pg';
+import type { Tenant } from '../domain/tenants';
+import type { IdempotencyStore } from '../idempotency/store';
+import type { ApiMetrics } from './metrics';
+
+export type ApiContext = {
+  pool: Pool;
+  store: IdempotencyStore;
+  temporal: { client: Client; taskQueue: string };
+  metrics: ApiMetrics;
+  /** Identifies this app instance in lease owners (`api:<instance>:<request id>`). */
+  instanceId: string;
+  /** The tenant the bearer key authenticated; set by the /v1 auth hook before any handler runs. */
+  tenantOf(request: FastifyRequest): Tenant;
+};

@@ -1,0 +1,279 @@
+// POST /v1/orders (Idempotency-Key, DESIGN §8), GET /v1/orders/{id}, POST /v1/orders/{id}/cancel.
+import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { OrderStatus } from '../../domain/types';
+import { FingerprintMismatchError, InProgressError, StaleEpochError } from '../../errors';
+import { cancelOrderUpdate, sagaStateQuery, type OrderSagaState } from '../../../workflows/messages';
+import type { PlaceOrderInput } from '../../../workflows/place-order';
+import type { ApiContext } from '../context';
+import {
+  HTTP_LEASE_MS,
+  HTTP_SCOPE,
+  IDEMPOTENCY_KEY_HEADER,
+  checkIdempotencyKey,
+  httpStoreKey,
+  orderIdFor,
+  workflowIdFor,
+  type StoredResponse,
+} from '../http-idempotency';
+import { Problem, sendProblem } from '../problems';
+import {
+  CancelAnswerSchema,
+  CancelBodySchema,
+  CreateOrderBodySchema,
+  CreateOrderHeadersSchema,
+  OrderAcceptedSchema,
+  OrderIdParamsSchema,
+  OrderViewSchema,
+  ProblemSchema,
+  type OrderView,
+} from '../schemas';
+
+const ORDERS_ROUTE = '/v1/orders';
+const SAGA_QUERY_TIMEOUT_MS = 3000;
+
+const idempotencyKeyByRequest = new WeakMap<FastifyRequest, string>();
+
+function retryAfterSeconds(ms: number): string {
+  return String(Math.max(1, Math.ceil(ms / 1000)));
+}
+
+function sendStored(reply: FastifyReply, stored: StoredResponse, replayed: boolean): FastifyReply {
+  reply.code(stored.statusCode).header('location', stored.location).type('application/json; charset=utf-8');
+  if (replayed) reply.header('idempotent-replayed', 'true');
+  return reply.send(stored.body);
+}
+
+type OrderRow = {
+  id: string;
+  workflow_id: string;
+  status: OrderStatus;
+  items: Array<{ sku: string; quantity: number }>;
+  total_cents: number;
+  currency: string;
+  failure_reason: string | null;
+  created_at: Date;
+  updated_at: Date;
+};
+
+export const orderRoutes =
+  (ctx: ApiContext): FastifyPluginAsyncZod =>
+  async (app) => {
+    const { store, metrics } = ctx;
+    const { client, taskQueue } = ctx.temporal;
+
+    app.post(
+      ORDERS_ROUTE,
+      {
+        schema: {
+          summary: 'Place an order (idempotent by the Idempotency-Key header)',
+          headers: CreateOrderHeadersSchema,
+          body: CreateOrderBodySchema,
+          response: {
+            202: OrderAcceptedSchema.describe('Accepted; replays carry Idempotent-Replayed: true'),
+            400: ProblemSchema,
+            401: ProblemSchema,
+            409: ProblemSchema.describe('The first request with this key is in progress; see Retry-After'),
+            422: ProblemSchema.describe('The key was used with a different body'),
+          },
+        },
+        // The key is checked before the body is even parsed: auth (401) → key (400) → body (400).
+        onRequest: async (request, reply) => {
+          const check = checkIdempotencyKey(request.headers[IDEMPOTENCY_KEY_HEADER]);
+          if (!check.ok) {
+            return sendProblem(reply, check.reason === 'missing' ? Problem.IdempotencyKeyMissing : Problem.IdempotencyKeyInvalid, {
+              detail: check.detail,
+            });
+          }
+          idempotencyKeyByRequest.set(request, check.key);
+        },
+      },
+      async (request, reply) => {
+        const tenant = ctx.tenantOf(request);
+        const idempotencyKey = idempotencyKeyByRequest.get(request);
+        if (idempotencyKey === undefined) throw new Error('the Idempotency-Key check did not run');
+        const ref = { scope: HTTP_SCOPE, key: httpStoreKey(tenant.id, 'POST', ORDERS_ROUTE, idempotencyKey) };
+        const body = request.body;
+
+        let claim;
+        try {
+          claim = await store.claimLease<StoredResponse>({
+            ...ref,
+            request: body,
+            owner: `api:${ctx.instanceId}:${request.id}`,
+            leaseMs: HTTP_LEASE_MS,
+          });
+        } catch (err) {
+          if (err instanceof InProgressError) {
+            metrics.httpIdempotency.inc({ outcome: 'conflict' });
+            reply.header('retry-after', retryAfterSeconds(err.retryAfterMs));
+            return sendProblem(reply, Problem.IdempotencyKeyInUse, { detail: 'the first request with this Idempotency-Key is still being processed' });
+          }
+          if (err instanceof FingerprintMismatchError) {
+            metrics.httpIdempotency.inc({ outcome: 'mismatch' });
+            return sendProblem(reply, Problem.IdempotencyKeyReused, { detail: 'this Idempotency-Key was first used with a different body' });
+          }
+          throw err;
+        }
+        if (claim.kind === 'replayed') {
+          metrics.httpIdempotency.inc({ outcome: 'replayed' });
+          return sendStored(reply, claim.result, true);
+        }
+        if (claim.takeover) metrics.httpIdempotency.inc({ outcome: 'takeover' });
+
+        const orderId = orderIdFor(tenant.id, idempotencyKey);
+        const workflowId = workflowIdFor(orderId);
+        const input: PlaceOrderInput = { orderId, tenantId: tenant.id, items: body.items, currency: 'EUR', paymentToken: body.paymentToken };
+        try {
+          // A retry after a crash finds the saga it already started (running: USE_EXISTING; closed: REJECT_DUPLICATE).
+          await client.workflow.start('placeOrder', {
+            taskQueue,
+            workflowId,
+            args: [input],
+            memo: { tenantId: tenant.id },
+            workflowIdReusePolicy: 'REJECT_DUPLICATE',
+            workflowIdConflictPolicy: 'USE_EXISTING',
+          });
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
+            // Nothing definitive happened that we know of: let the next attempt take the key over at once.
+            await store.releaseLease({ ...ref, epoch: claim.epoch }).catch(() => undefined);
+            throw err;
+          }
+        }
+
+        const location = `${ORDERS_ROUTE}/${orderId}`;
+        // Only (tenant, key)-derived values: a takeover after a crash builds the very same bytes.
+        const stored: StoredResponse = {
+          statusCode: 202,
+          location,
+          body: JSON.stringify({ orderId, status: 'PENDING', workflowId, links: { self: location, cancel: `${location}/cancel` } }),
+        };
+        try {
+          await store.completeLease({ ...ref, epoch: claim.epoch, result: stored });
+        } catch (err) {
+          if (!(err instanceof StaleEpochError)) throw err;
+          // A newer attempt took the key over while we worked: answer what it stored, or tell the client to retry.
+          const record = await store.get(ref);
+          if (record?.status === 'completed') return sendStored(reply, record.result as StoredResponse, true);
+          metrics.httpIdempotency.inc({ outcome: 'conflict' });
+          reply.header('retry-after', retryAfterSeconds(record?.leaseMsLeft ?? 1000));
+          return sendProblem(reply, Problem.IdempotencyKeyInUse, { detail: 'another attempt with this Idempotency-Key took over' });
+        }
+        metrics.httpIdempotency.inc({ outcome: 'executed' });
+        return sendStored(reply, stored, false);
+      },
+    );
+
+    /** The tenant's order: its row, or (cancelled before the row existed) its workflow, recognised by the tenant memo. */
+    const findOrder = async (
+      tenantId: string,
+      orderId: string,
+    ): Promise<{ row: OrderRow | undefined; handle: WorkflowHandle; closedStatus?: string } | undefined> => {
+      const { rows } = await ctx.pool.query<OrderRow>(
+        `SELECT id, workflow_id, status, items, total_cents, currency, failure_reason, created_at, updated_at
+           FROM orders WHERE id = $1 AND tenant_id = $2`,
+        [orderId, tenantId],
+      );
+      const row = rows[0];
+      if (row) return { row, handle: client.workflow.getHandle(row.workflow_id) };
+      const handle = client.workflow.getHandle(workflowIdFor(orderId));
+      try {
+        const description = await handle.describe();
+        if (description.memo?.tenantId !== tenantId) return undefined;
+        return { row: undefined, handle };
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return undefined;
+        throw err;
+      }
+    };
+
+    const sagaStateOf = async (handle: WorkflowHandle): Promise<OrderSagaState | null> => {
+      try {
+        return await client.withDeadline(Date.now() + SAGA_QUERY_TIMEOUT_MS, () => handle.query(sagaStateQuery));
+      } catch (err) {
+        // No worker to answer, or no workflow (an order row written by other means): the row still answers.
+        app.log.debug({ err, workflowId: handle.workflowId }, 'saga state query failed');
+        return null;
+      }
+    };
+
+    app.get(
+      `${ORDERS_ROUTE}/:id`,
+      {
+        schema: {
+          summary: 'An order with its saga state',
+          params: OrderIdParamsSchema,
+          response: { 200: OrderViewSchema, 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema },
+        },
+      },
+      async (request, reply) => {
+        const tenant = ctx.tenantOf(request);
+        const found = await findOrder(tenant.id, request.params.id);
+        if (!found) return sendProblem(reply, Problem.NotFound, { detail: `no order ${request.params.id}` });
+        const saga = await sagaStateOf(found.handle);
+        const { row } = found;
+        const view: OrderView = row
+          ? {
+              orderId: row.id,
+              status: row.status,
+              workflowId: row.workflow_id,
+              items: row.items,
+              totalCents: row.total_cents,
+              currency: row.currency,
+              failureReason: row.failure_reason,
+              createdAt: row.created_at.toISOString(),
+              updatedAt: row.updated_at.toISOString(),
+              saga,
+            }
+          : {
+              orderId: request.params.id,
+              // No row: the saga was cancelled (or failed) before creating it, or has not created it yet.
+              status: saga?.status === 'COMPENSATED' ? 'COMPENSATED' : saga?.status === 'COMPENSATION_STUCK' ? 'COMPENSATION_STUCK' : 'PENDING',
+              workflowId: found.handle.workflowId,
+              items: null,
+              totalCents: null,
+              currency: null,
+              failureReason: saga?.reason ?? null,
+              createdAt: null,
+              updatedAt: null,
+              saga,
+            };
+        return reply.code(200).send(view);
+      },
+    );
+
+    app.post(
+      `${ORDERS_ROUTE}/:id/cancel`,
+      {
+        schema: {
+          summary: 'Cancel an order before its pivot (confirmation)',
+          params: OrderIdParamsSchema,
+          body: CancelBodySchema,
+          response: { 202: CancelAnswerSchema, 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema },
+        },
+      },
+      async (request, reply) => {
+        const tenant = ctx.tenantOf(request);
+        const found = await findOrder(tenant.id, request.params.id);
+        if (!found) return sendProblem(reply, Problem.NotFound, { detail: `no order ${request.params.id}` });
+        let answer;
+        try {
+          answer = await found.handle.executeUpdate(cancelOrderUpdate, { args: [{ reason: request.body?.reason }] });
+        } catch (err) {
+          // A closed workflow takes no updates: the order has finished.
+          const description = await found.handle.describe().catch(() => undefined);
+          if (description && description.status.name !== 'RUNNING') {
+            const status = found.row ? (await ctx.pool.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [found.row.id])).rows[0]?.status : undefined;
+            return sendProblem(reply, Problem.OrderNotCancellable, { detail: `the order has already finished${status ? ` (${status})` : ''}` });
+          }
+          throw err;
+        }
+        if (!answer.accepted) return sendProblem(reply, Problem.OrderNotCancellable, { detail: answer.message });
+        return reply.code(202).send(answer);
+      },
+    );
+  };
+

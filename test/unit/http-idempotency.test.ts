@@ -1,0 +1,30 @@
+// The HTTP idempotency key rules: header checks, the store key format, deterministic order IDs.
+import { checkIdempotencyKey, httpStoreKey, orderIdFor, sha256Hex, workflowIdFor } from '../../src/api/http-idempotency';
+import { validateKey } from '../../src/idempotency/keys';
+
+test('Idempotency-Key: 1–255 printable ASCII, exactly one header', () => {
+  expect(checkIdempotencyKey(undefined)).toMatchObject({ ok: false, reason: 'missing' });
+  for (const bad of ['', 'x'.repeat(256), 'a\tb', 'caf\u00e9', 'del\x7f', ['a', 'b']]) {
+    expect(checkIdempotencyKey(bad)).toMatchObject({ ok: false, reason: 'invalid' });
+  }
+  for (const good of ['a', ' ', '~'.repeat(255), '550e8400-e29b-41d4-a716-446655440000']) {
+    expect(checkIdempotencyKey(good)).toEqual({ ok: true, key: good });
+  }
+});
+
+test('store key: tenant, method, route and the SHA-256 of the client key; always a valid store key', () => {
+  const key = httpStoreKey('ten_abcdefgh12345678', 'post', '/v1/orders', '~'.repeat(255));
+  expect(key).toBe(`ten_abcdefgh12345678:POST:/v1/orders:${sha256Hex('~'.repeat(255))}`);
+  expect(validateKey(key)).toBe(key);
+  expect(httpStoreKey('ten_a', 'POST', '/v1/orders', 'k')).not.toBe(httpStoreKey('ten_b', 'POST', '/v1/orders', 'k'));
+});
+
+test('order IDs are a function of (tenant, key) alone, and differ across tenants', () => {
+  const id = orderIdFor('ten_a', 'key-1');
+  expect(id).toMatch(/^ord_[0-9a-f]{24}$/);
+  expect(orderIdFor('ten_a', 'key-1')).toBe(id);
+  expect(orderIdFor('ten_b', 'key-1')).not.toBe(id);
+  // The pair is encoded unambiguously: moving characters between tenant and key changes the ID.
+  expect(orderIdFor('ten_a:', 'b')).not.toBe(orderIdFor('ten_a', ':b'));
+  expect(workflowIdFor(id)).toBe(`order-${id}`);
+});
