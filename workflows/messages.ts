@@ -1,13 +1,24 @@
 // The order saga's messages: result, query and updates. Safe to import outside the sandbox (API, tests).
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { OperatorDecision, SagaState } from './saga';
 
 export type PlaceOrderResult = { orderId: string; status: 'COMPLETED' | 'COMPENSATED'; reason?: string; chargeId?: string; totalCents?: number };
 export type CancelAnswer = { accepted: boolean; message: string };
-export type OrderSagaState = SagaState & { orderId: string; cancelRequested: boolean };
+/** A pending charge's confirmation, once the gateway's webhook arrived (`status` as the gateway reported it). */
+export type PaymentConfirmation = { eventId: string; chargeId: string; status: string };
+/** Where a pending charge stands: waiting for the webhook, then reconciled by key either way. */
+export type PaymentConfirmationState = {
+  state: 'waiting' | 'signalled' | 'timed-out';
+  /** paymentConfirmed signals received; only the first one is acted on. */
+  signals: number;
+  eventId?: string;
+};
+export type OrderSagaState = SagaState & { orderId: string; cancelRequested: boolean; paymentConfirmation?: PaymentConfirmationState };
 
 export const sagaStateQuery = defineQuery<OrderSagaState>('sagaState');
 export const cancelOrderUpdate = defineUpdate<CancelAnswer, [{ reason?: string }]>('cancelOrder');
+/** Sent by the API's payment webhook; the saga waits for the first one after a pending charge. */
+export const paymentConfirmedSignal = defineSignal<[PaymentConfirmation]>('paymentConfirmed');
 export const resolveCompensationUpdate = defineUpdate<SagaState, [OperatorDecision]>('resolveCompensation');
 
 /** Failure type of the demonstration fault `failBeforePivot`. */

@@ -13,7 +13,16 @@ import {
 import type { Activities } from '../activities';
 import type { ChargeOutcome } from '../activities';
 import type { OrderItem } from '../src/domain/types';
-import { INJECTED_FAILURE, cancelOrderUpdate, resolveCompensationUpdate, sagaStateQuery, type PlaceOrderResult } from './messages';
+import {
+  INJECTED_FAILURE,
+  cancelOrderUpdate,
+  paymentConfirmedSignal,
+  resolveCompensationUpdate,
+  sagaStateQuery,
+  type PaymentConfirmation,
+  type PaymentConfirmationState,
+  type PlaceOrderResult,
+} from './messages';
 import { Saga, describeFailure, type OperatorDecision } from './saga';
 
 export type PlaceOrderInput = {
@@ -29,6 +38,8 @@ export type PlaceOrderInput = {
     stuckRetryIntervalMs?: number;
     /** Charge attempts before an ambiguous charge is reconciled by key. Default 6. */
     chargeAttempts?: number;
+    /** How long a pending charge waits for the gateway's webhook before reconciling by key anyway, in ms. Default 30 s. */
+    paymentConfirmationTimeoutMs?: number;
     /** Demonstration fault: a later step fails after the payment, before the pivot. */
     failBeforePivot?: string;
   };
@@ -75,7 +86,20 @@ export async function placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResu
 
   const forwardScope = new CancellationScope();
   let cancelReason: string | undefined;
-  setHandler(sagaStateQuery, () => ({ ...saga.state(), orderId: input.orderId, cancelRequested: cancelReason !== undefined }));
+  // A pending charge: the webhook's signal only shortens the wait; reconciliation by key decides.
+  let confirmation: PaymentConfirmation | undefined;
+  let confirmationWait: PaymentConfirmationState['state'] | undefined;
+  let confirmationSignals = 0;
+  setHandler(paymentConfirmedSignal, (signal) => {
+    confirmationSignals += 1; // redeliveries are counted, and ignored: only the first one is acted on
+    confirmation ??= signal;
+  });
+  setHandler(sagaStateQuery, () => ({
+    ...saga.state(),
+    orderId: input.orderId,
+    cancelRequested: cancelReason !== undefined,
+    ...(confirmationWait && { paymentConfirmation: { state: confirmationWait, signals: confirmationSignals, eventId: confirmation?.eventId } }),
+  }));
   setHandler(cancelOrderUpdate, ({ reason }) => {
     if (saga.isPivoted) return { accepted: false, message: 'the order is already being confirmed; it can no longer be cancelled' };
     if (saga.state().status !== 'RUNNING') return { accepted: false, message: `the order is already ${saga.state().status}` };
@@ -113,13 +137,20 @@ export async function placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResu
       const charge = await saga.step(
         'charge',
         async ({ forwardKey: key }) => {
+          let outcome: ChargeOutcome;
           try {
-            return await payments.chargePayment({ key, ...chargeInput });
+            outcome = await payments.chargePayment({ key, ...chargeInput });
           } catch (err) {
             // Ambiguity that outlived the retries is resolved by asking the gateway by key, never by guessing.
             if (!isAmbiguous(err)) throw err;
             return await forward.reconcileCharge({ key, ...chargeInput });
           }
+          if (outcome.status !== 'pending') return outcome;
+          // Pending: wait for the webhook (or not), then ask the gateway by key either way.
+          confirmationWait = 'waiting';
+          const signalled = await condition(() => confirmation !== undefined, opts.paymentConfirmationTimeoutMs ?? 30_000);
+          confirmationWait = signalled ? 'signalled' : 'timed-out';
+          return await forward.reconcileCharge({ key, ...chargeInput });
         },
         ({ forwardKey, compensationKey }) => compensations.refundPayment({ forwardKey, compensationKey, orderId: input.orderId }),
       );

@@ -15,6 +15,10 @@ export const Problem = {
   IdempotencyKeyInvalid: { slug: 'idempotency-key-invalid', title: 'The Idempotency-Key header is invalid', status: 400 },
   /** Missing, malformed or unknown bearer key. */
   Unauthorized: { slug: 'unauthorized', title: 'A valid API key is required', status: 401 },
+  /** A payment webhook without a valid Gateway-Signature for its raw body. */
+  WebhookSignatureInvalid: { slug: 'webhook-signature-invalid', title: 'The webhook signature is missing or invalid', status: 401 },
+  /** A correctly signed payment webhook whose timestamp is outside the tolerance (a replay or a skewed clock). */
+  WebhookTimestampStale: { slug: 'webhook-timestamp-stale', title: 'The webhook timestamp is outside the tolerance', status: 400 },
   /** No such resource for this tenant (another tenant's order is not found too). */
   NotFound: { slug: 'not-found', title: 'Not found', status: 404 },
   /** The first request with this key is still being processed; retry after Retry-After seconds. */

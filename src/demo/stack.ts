@@ -12,6 +12,7 @@ import { seedProducts, setStock } from '../domain/catalog';
 import { createGatewayClient } from '../gateway/client';
 import { GATEWAY_MIGRATIONS } from '../gateway/schema';
 import { type RunningGateway, startGateway } from '../gateway/server';
+import type { WebhookTarget } from '../gateway/webhooks';
 import { IdempotencyStore } from '../idempotency/store';
 import type { Logger } from '../logger';
 import { connectClient, connectWorker, ensureSearchAttributes } from '../temporal/connection';
@@ -54,6 +55,8 @@ export async function startDemoStack(opts: {
   taskQueue: string;
   /** Progress lines for the user (stderr). */
   say: (line: string) => void;
+  /** Where the gateway sends its signed webhooks (npm start: the API's); none by default. */
+  webhook?: WebhookTarget;
 }): Promise<DemoStack> {
   const { config, logger, plan, taskQueue, say } = opts;
   const closers: Closer[] = [];
@@ -106,7 +109,7 @@ export async function startDemoStack(opts: {
     });
     closers.push({ what: 'the gateway pool', close: () => gatewayPool.end() });
     const faults = new CountingFaultInjector(plan.gatewayFaults);
-    const gateway = await startGateway({ pool: gatewayPool, port: 0, faults, logger: logger.child({ component: 'gateway' }) });
+    const gateway = await startGateway({ pool: gatewayPool, port: 0, faults, webhook: opts.webhook, logger: logger.child({ component: 'gateway' }) });
     closers.push({
       what: 'the gateway',
       close: async () => {

@@ -9,6 +9,7 @@ import { seedProducts } from '../../src/domain/catalog';
 import { buildGatewayApp } from '../../src/gateway/app';
 import { createGatewayClient } from '../../src/gateway/client';
 import { FaultInjector, type FaultConfigInput } from '../../src/gateway/faults';
+import type { WebhookTarget } from '../../src/gateway/webhooks';
 import { IdempotencyStore } from '../../src/idempotency/store';
 import { bundleWorkflows, createOrderWorker } from '../../src/temporal/order-worker';
 import type { PlaceOrderResult } from '../../workflows/messages';
@@ -49,13 +50,15 @@ export type OrderStackOptions = {
   leaseMs?: number;
   gatewayTimeoutMs?: number;
   faults?: FaultConfigInput;
+  /** The gateway's webhook target; its `url` is read at each delivery, so it may be set once the API listens. */
+  webhook?: WebhookTarget;
 };
 
 export async function createOrderStack(opts: OrderStackOptions = {}): Promise<OrderStack> {
   const db = await createTestDatabase();
   await seedProducts(db.pool, opts.stock ?? 1000);
   const faults = new FaultInjector({ seed: 1, ...opts.faults });
-  const gatewayApp = buildGatewayApp({ pool: db.pool, faults });
+  const gatewayApp = buildGatewayApp({ pool: db.pool, faults, webhook: opts.webhook });
   await gatewayApp.listen({ host: '127.0.0.1', port: 0 });
   const gatewayUrl = `http://127.0.0.1:${(gatewayApp.server.address() as AddressInfo).port}`;
 

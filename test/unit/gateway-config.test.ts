@@ -11,6 +11,7 @@ test('defaults', () => {
     webhookUrl: undefined,
     webhookDelayMs: 1000,
     webhookSecret: DEV_WEBHOOK_SECRET,
+    webhookToleranceSeconds: 300,
   });
 });
 
