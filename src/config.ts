@@ -90,7 +90,9 @@ const envSchema = z.object({
   GATEWAY_WEBHOOK_URL: optionalString.pipe(httpUrl.optional()),
   GATEWAY_WEBHOOK_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(1000),
   WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').default(DEV_WEBHOOK_SECRET),
+  WEBHOOK_TOLERANCE_SECONDS: positiveInt.max(86_400).default(300),
   PORT: port.default(3000),
+  API_FAULT_PAUSE_AFTER_START_MS: z.coerce.number().int().min(0).max(600_000).default(0),
   API_HOST: z.string().regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'an IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0').default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -118,9 +120,16 @@ export type Config = {
     webhookDelayMs: number;
     /** Shared by the gateway (signs) and the API (verifies). */
     webhookSecret: string;
+    /** How far (seconds) a webhook's signed timestamp may be from the API's clock before it is refused as stale. */
+    webhookToleranceSeconds: number;
   };
   /** Where the orders API listens (PORT, API_HOST). */
-  api: { port: number; host: string };
+  api: {
+    port: number;
+    host: string;
+    /** Test-only fault (API_FAULT_PAUSE_AFTER_START_MS): POST /v1/orders waits this long after starting the saga, before storing its response; 0 = off. */
+    faultPauseAfterStartMs: number;
+  };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 };
 
@@ -166,8 +175,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       webhookUrl: e.GATEWAY_WEBHOOK_URL,
       webhookDelayMs: e.GATEWAY_WEBHOOK_DELAY_MS,
       webhookSecret: e.WEBHOOK_SECRET,
+      webhookToleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
     },
-    api: { port: e.PORT, host: e.API_HOST },
+    api: { port: e.PORT, host: e.API_HOST, faultPauseAfterStartMs: e.API_FAULT_PAUSE_AFTER_START_MS },
     logLevel: e.LOG_LEVEL,
   };
 }

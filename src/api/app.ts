@@ -1,8 +1,10 @@
 // The orders API (DESIGN §8), built without listening: tests use app.inject, main.ts listens.
+import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import { ServiceError, type Client } from '@temporalio/client';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
@@ -12,14 +14,17 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Pool } from 'pg';
 import pino from 'pino';
+import { DEV_WEBHOOK_SECRET } from '../config';
+import { DEFAULT_TOLERANCE_SECONDS } from '../gateway/signature';
 import { findTenantByApiKey, type Tenant } from '../domain/tenants';
 import type { IdempotencyStore } from '../idempotency/store';
 import type { Logger } from '../logger';
 import type { ApiContext } from './context';
 import { createApiMetrics, type ApiMetrics } from './metrics';
-import { Problem, sendProblem, type FieldError, type ProblemKind } from './problems';
+import { PROBLEM_CONTENT_TYPE, Problem, problemBody, sendProblem, type FieldError, type ProblemKind } from './problems';
 import { catalogRoutes } from './routes/catalog';
 import { orderRoutes } from './routes/orders';
+import { webhookRoutes, type WebhookOptions } from './routes/webhooks';
 import { HealthSchema } from './schemas';
 
 export type ApiDeps = {
@@ -30,6 +35,10 @@ export type ApiDeps = {
   /** Metrics of this instance; by default a fresh registry (with process metrics when `processMetrics`). */
   metrics?: ApiMetrics;
   processMetrics?: boolean;
+  /** Test-only fault: ms POST /v1/orders waits between starting the saga and storing its response (default 0, off). */
+  faultPauseAfterStartMs?: number;
+  /** Verifies POST /v1/webhooks/payments; by default the development secret and a 300 s tolerance. */
+  webhook?: WebhookOptions;
 };
 
 /** Fastify's own client errors, mapped to problems; any other 4xx is `bad-request`. */
@@ -43,6 +52,39 @@ const FASTIFY_CLIENT_ERRORS: Record<string, ProblemKind> = {
 
 const BODY_LIMIT = 64 * 1024;
 
+/**
+ * Errors Node's HTTP parser raises before Fastify sees a request (control characters in a header,
+ * a conflicting Content-Length and Transfer-Encoding, headers too large): answered as problems too.
+ */
+function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const kind =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? { slug: 'request-header-fields-too-large', title: 'The request headers are too large', status: 431 }
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? { slug: 'request-timeout', title: 'The request took too long to arrive', status: 408 }
+        : Problem.BadRequest;
+  const body = JSON.stringify(problemBody(kind, { detail: 'the request is not valid HTTP/1.1' }));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${kind.status} ${kind.title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
+/** The router's own refusals (a malformed percent-encoding, a path parameter over 100 characters), as problems. */
+function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const status = err.statusCode ?? 500;
+  const kind =
+    status === 414
+      ? { slug: 'uri-too-long', title: 'The URL is too long', status }
+      : status >= 400 && status < 500
+        ? { ...Problem.BadRequest, status }
+        : Problem.InternalError;
+  void sendProblem(reply.code(kind.status), kind, kind.status < 500 ? { detail: err.message } : {});
+}
+
 function bearerKey(header: string | undefined): string | undefined {
   const m = header === undefined ? null : /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);
   return m?.[1];
@@ -51,11 +93,20 @@ function bearerKey(header: string | undefined): string | undefined {
 export function buildApiApp(deps: ApiDeps): FastifyInstance {
   const logger = deps.logger ?? pino({ level: 'silent' });
   const loggerInstance: FastifyBaseLogger = logger;
-  const app = Fastify({ loggerInstance, bodyLimit: BODY_LIMIT }).withTypeProvider<ZodTypeProvider>();
+  const app = Fastify({ loggerInstance, bodyLimit: BODY_LIMIT, clientErrorHandler, frameworkErrors }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: a text/plain body is refused with 415 instead of reaching the schema as a string.
   app.removeContentTypeParser('text/plain');
+  // JSON must be UTF-8 (RFC 8259): invalid bytes are malformed JSON, not silently replaced by U+FFFD.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
+    if (!isUtf8(body)) {
+      return done(Object.assign(new Error('the body is not valid UTF-8'), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' }), undefined);
+    }
+    void parseJson(request, body.toString('utf8'), done);
+  });
 
   const metrics = deps.metrics ?? createApiMetrics({ pool: deps.pool, storeCounters: deps.store.counters, defaultMetrics: deps.processMetrics ?? false });
   const tenants = new WeakMap<FastifyRequest, Tenant>();
@@ -65,6 +116,7 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
     temporal: deps.temporal,
     metrics,
     instanceId: randomBytes(6).toString('hex'),
+    faultPauseAfterStartMs: deps.faultPauseAfterStartMs ?? 0,
     tenantOf: (request) => {
       const tenant = tenants.get(request);
       if (!tenant) throw new Error('route reached without an authenticated tenant');
@@ -127,6 +179,15 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
     await v1.register(orderRoutes(ctx));
     await v1.register(catalogRoutes(ctx));
   });
+
+  // Not under the bearer hook: the gateway authenticates by signing the raw body.
+  void app.register(
+    webhookRoutes({
+      pool: deps.pool,
+      client: deps.temporal.client,
+      webhook: deps.webhook ?? { secret: DEV_WEBHOOK_SECRET, toleranceSeconds: DEFAULT_TOLERANCE_SECONDS },
+    }),
+  );
 
   void app.register(async (open) => {
     open.get('/healthz', { schema: { summary: 'Liveness', response: { 200: HealthSchema } } }, async () => ({ status: 'ok' as const }));

@@ -13,6 +13,8 @@ export type ApiContext = {
   metrics: ApiMetrics;
   /** Identifies this app instance in lease owners (`api:<instance>:<request id>`). */
   instanceId: string;
+  /** Test-only fault: ms POST /v1/orders waits after starting the saga, before storing the response (0 = off). */
+  faultPauseAfterStartMs: number;
   /** The tenant the bearer key authenticated; set by the /v1 auth hook before any handler runs. */
   tenantOf(request: FastifyRequest): Tenant;
 };

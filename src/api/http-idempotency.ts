@@ -31,6 +31,13 @@ export function checkIdempotencyKey(header: string | string[] | undefined): KeyC
   return { ok: true, key: header };
 }
 
+/** How many times a header was sent: Node joins repeated unknown headers with ", " and keeps the first of some others. */
+export function headerOccurrences(rawHeaders: readonly string[], name: string): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]?.toLowerCase() === name) n += 1;
+  return n;
+}
+
 /**
  * Store key of one HTTP request: `${tenantId}:${METHOD}:${route}:${sha256hex(Idempotency-Key)}`.
  * Hashing the client's key keeps the store key within 255 printable characters whatever the

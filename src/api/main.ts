@@ -22,7 +22,15 @@ runMain(async () => {
     try {
       await ensureSearchAttributes(connection, config.temporal.namespace);
       const store = new IdempotencyStore(db.pool, { ...config.idempotency });
-      const app = buildApiApp({ pool: db.pool, store, temporal: { client, taskQueue: config.temporal.taskQueue }, logger, processMetrics: true });
+      const app = buildApiApp({
+        pool: db.pool,
+        store,
+        temporal: { client, taskQueue: config.temporal.taskQueue },
+        logger,
+        processMetrics: true,
+        faultPauseAfterStartMs: config.api.faultPauseAfterStartMs,
+        webhook: { secret: config.gateway.webhookSecret, toleranceSeconds: config.gateway.webhookToleranceSeconds },
+      });
       const stopped = new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           logger.info({ signal }, 'stopping');

@@ -1,6 +1,6 @@
 // zod schemas of every route: they validate requests and document the API (OpenAPI at /docs/json).
 import { z } from 'zod';
-import { OrderItemsSchema } from '../domain/types';
+import { OrderItemSchema } from '../domain/types';
 
 export const ProblemSchema = z
   .object({
@@ -14,7 +14,12 @@ export const ProblemSchema = z
 
 /** Unknown fields are refused: a field the server ignored would still change the client's intent. */
 export const CreateOrderBodySchema = z.strictObject({
-  items: OrderItemsSchema,
+  // OrderItemsSchema's rules, with unknown fields refused in each item too (`{sku, quantity, price}` is 400).
+  items: z
+    .array(z.strictObject(OrderItemSchema.shape))
+    .min(1)
+    .max(50)
+    .refine((items) => new Set(items.map((i) => i.sku)).size === items.length, 'each SKU may appear once'),
   paymentToken: z.string().min(1).max(255),
 });
 export type CreateOrderBody = z.infer<typeof CreateOrderBodySchema>;

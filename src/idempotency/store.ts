@@ -248,6 +248,12 @@ export class IdempotencyStore {
     const leaseMs = validateLeaseMs(opts.leaseMs);
     const fp = fingerprint(opts.request);
     const ttl = this.ttlSecondsFor(scope);
+    // Fast path, as in runOnce: a stored outcome is final, so one unlocked primary-key read answers
+    // it without a transaction or the row lock every duplicate would otherwise queue on.
+    const existing = await records.selectRecord(this.pool, scope, key);
+    if (existing && !existing.expired && (existing.status === 'completed' || existing.status === 'failed')) {
+      return { kind: 'replayed', result: this.answer<T>(scope, key, fp, existing).result } as const;
+    }
     return withTransaction(this.pool, async (client) => {
       if (await records.insertLease(client, scope, key, fp, owner, leaseMs, ttl)) {
         const row = await records.selectRecord(client, scope, key);

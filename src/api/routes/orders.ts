@@ -13,6 +13,7 @@ import {
   HTTP_SCOPE,
   IDEMPOTENCY_KEY_HEADER,
   checkIdempotencyKey,
+  headerOccurrences,
   httpStoreKey,
   orderIdFor,
   workflowIdFor,
@@ -81,11 +82,18 @@ export const orderRoutes =
         },
         // The key is checked before the body is even parsed: auth (401) → key (400) → body (400).
         onRequest: async (request, reply) => {
-          const check = checkIdempotencyKey(request.headers[IDEMPOTENCY_KEY_HEADER]);
+          const raw = request.raw.rawHeaders;
+          // Repeated headers are refused, not merged: Node would join two keys into one valid-looking key
+          // and keep only the first of two Content-Types.
+          const keyHeader = request.headers[IDEMPOTENCY_KEY_HEADER];
+          const check = checkIdempotencyKey(headerOccurrences(raw, IDEMPOTENCY_KEY_HEADER) > 1 ? [String(keyHeader)] : keyHeader);
           if (!check.ok) {
             return sendProblem(reply, check.reason === 'missing' ? Problem.IdempotencyKeyMissing : Problem.IdempotencyKeyInvalid, {
               detail: check.detail,
             });
+          }
+          if (headerOccurrences(raw, 'content-type') > 1) {
+            return sendProblem(reply, Problem.BadRequest, { detail: 'send exactly one Content-Type header' });
           }
           idempotencyKeyByRequest.set(request, check.key);
         },
@@ -143,6 +151,9 @@ export const orderRoutes =
             throw err;
           }
         }
+        // Test-only fault (API_FAULT_PAUSE_AFTER_START_MS, off by default): widen the window between
+        // starting the saga and storing the response, so a test can kill the process inside it.
+        if (ctx.faultPauseAfterStartMs > 0) await new Promise((resolve) => setTimeout(resolve, ctx.faultPauseAfterStartMs));
 
         const location = `${ORDERS_ROUTE}/${orderId}`;
         // Only (tenant, key)-derived values: a takeover after a crash builds the very same bytes.
