@@ -3,7 +3,7 @@
 import { SEED_PRODUCTS } from '../domain/catalog';
 import type { OrderItem } from '../domain/types';
 import type { FaultConfigInput } from '../gateway/faults';
-import { mulberry32 } from './random';
+import { mulberry32 } from '../random';
 
 /** Faults aimed at one order each, through the gateway's magic tokens or the saga's demonstration fault. */
 export const TARGETED_FAULTS = {

@@ -1,7 +1,13 @@
 // Fault injection: zod-validated rates drawn from a seeded generator, plus the magic tokens.
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
+import { mulberry32 } from '../random';
 import { parseMagicToken } from './magic-tokens';
+
+const seededNext = (seed: number): (() => number) => {
+  const random = mulberry32(seed);
+  return () => random.next();
+};
 
 const rate = z.number().min(0).max(1);
 
@@ -44,25 +50,13 @@ export type ChargePlan = {
   after: { kind: 'answer' } | { kind: 'hang'; ms: number } | { kind: 'drop' };
 };
 
-/** mulberry32: small, fast, and reproducible from a 32-bit seed. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export class FaultInjector {
   #config: FaultConfig;
   #random: () => number;
 
   constructor(input: FaultConfigInput = {}) {
     this.#config = faultConfigSchema.parse(input);
-    this.#random = seededRandom(this.#config.seed);
+    this.#random = seededNext(this.#config.seed);
   }
 
   get config(): FaultConfig {
@@ -72,7 +66,7 @@ export class FaultInjector {
   /** Replaces the whole configuration (omitted fields take their defaults) and reseeds. */
   replace(input: FaultConfigInput): FaultConfig {
     this.#config = faultConfigSchema.parse(input);
-    this.#random = seededRandom(this.#config.seed);
+    this.#random = seededNext(this.#config.seed);
     return this.config;
   }
 

@@ -2,6 +2,7 @@
 // methods, paths) from a seeded PRNG, sent as raw bytes over a socket so odd headers and invalid
 // UTF-8 reach the server unaltered. Every answer must be a 4xx problem+json without a stack
 // trace, nothing may be recorded, and the server must still serve valid requests afterwards.
+import { mulberry32 } from '../../src/random';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
@@ -32,17 +33,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** mulberry32: small, seeded, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = (seed: number): (() => number) => mulberry32(seed).next;
 
 type Header = [name: string, value: string | Buffer];
 type RawRequest = { label: string; method: string; path: string; headers: Header[]; body?: Buffer; contentLength?: string /** 'auto' (default), 'none', or a literal value */ };

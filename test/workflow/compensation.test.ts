@@ -3,6 +3,7 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { SAGA_STATUS } from '../../src/temporal/search-attributes';
 import { resolveCompensationUpdate, sagaStateQuery, type PlaceOrderResult } from '../../workflows/messages';
+import { waitFor } from '../helpers/wait';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 
 let stack: OrderStack;
@@ -21,13 +22,6 @@ const refunds = (orderId: string): Promise<number> =>
 const orderStatus = async (orderId: string): Promise<string | undefined> =>
   (await stack.db.pool.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [orderId])).rows[0]?.status;
 
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const failingOrder = (orderId: string, paymentToken = 'tok_visa') => ({
   orderId,
@@ -51,14 +45,14 @@ test('a refund failing transiently is retried to success: one refund, never stuc
 test('a refund failing permanently: COMPENSATION_STUCK everywhere, then an operator retry compensates once', async () => {
   stack.faults.replace({ seed: 1, refundServerErrorRate: 1 });
   const handle = await stack.startOrder(failingOrder('stuck-1'));
-  await until(async () => (await handle.query(sagaStateQuery)).status === 'COMPENSATION_STUCK', 'COMPENSATION_STUCK');
+  await waitFor(async () => (await handle.query(sagaStateQuery)).status === 'COMPENSATION_STUCK', 'COMPENSATION_STUCK');
 
   const state = await handle.query(sagaStateQuery);
   expect(state.stuck).toMatchObject({ stepId: 'charge', rounds: 1 });
   expect(state.stuck?.error).toMatch(/503|unavailable/i);
   // Later compensations wait: the reservation is still held, and nothing was refunded.
   expect(state.steps.find((s) => s.stepId === 'reserve:SKU-1')).toMatchObject({ status: 'applied' });
-  await until(async () => (await orderStatus('stuck-1')) === 'COMPENSATION_STUCK', 'the order row to show it');
+  await waitFor(async () => (await orderStatus('stuck-1')) === 'COMPENSATION_STUCK', 'the order row to show it');
   const described = await handle.describe();
   expect(described.typedSearchAttributes.get(SAGA_STATUS)).toBe('COMPENSATION_STUCK');
   expect(await refunds('stuck-1')).toBe(0);
@@ -77,7 +71,7 @@ test('a refund failing permanently: COMPENSATION_STUCK everywhere, then an opera
 test('an operator may skip a stuck compensation, with a recorded reason; decisions are validated', async () => {
   stack.faults.replace({ seed: 1, refundServerErrorRate: 1 });
   const handle = await stack.startOrder(failingOrder('skip-1'));
-  await until(async () => (await handle.query(sagaStateQuery)).status === 'COMPENSATION_STUCK', 'COMPENSATION_STUCK');
+  await waitFor(async () => (await handle.query(sagaStateQuery)).status === 'COMPENSATION_STUCK', 'COMPENSATION_STUCK');
 
   await expect(handle.executeUpdate(resolveCompensationUpdate, { args: [{ action: 'skip', reason: ' ' }] })).rejects.toThrow(
     WorkflowUpdateFailedError,

@@ -7,6 +7,7 @@ import { createActivities } from '../../activities';
 import { GatewayKeyAbortedError } from '../../src/errors';
 import { setStock } from '../../src/domain/catalog';
 import { cancelOrderUpdate, sagaStateQuery, type PlaceOrderResult } from '../../workflows/messages';
+import { waitFor } from '../helpers/wait';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 
 let stack: OrderStack;
@@ -141,18 +142,11 @@ describe('gateway faults', () => {
 });
 
 describe('cancellation', () => {
-  const until = async (check: () => Promise<boolean>, what: string): Promise<void> => {
-    const deadline = Date.now() + 15_000;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
 
   test('cancel before the pivot: compensated, net charge zero', async () => {
     stack.faults.replace({ seed: 1, latencyMs: 1000 });
     const handle = await stack.startOrder({ orderId: 'cancel-1', items: [{ sku: 'SKU-9', quantity: 1 }] });
-    await until(async () => (await handle.query(sagaStateQuery)).steps.some((s) => s.stepId === 'charge'), 'the charge step');
+    await waitFor(async () => (await handle.query(sagaStateQuery)).steps.some((s) => s.stepId === 'charge'), 'the charge step');
     const answer = await handle.executeUpdate(cancelOrderUpdate, { args: [{ reason: 'changed my mind' }] });
     expect(answer).toEqual({ accepted: true, message: 'cancellation accepted; the order is being compensated' });
     const result = (await handle.result()) as PlaceOrderResult;
@@ -166,13 +160,13 @@ describe('cancellation', () => {
 
   test('cancel after the pivot is refused with a clear answer and the order completes', async () => {
     const handle = await stack.startOrder({ orderId: 'cancel-2', items: [{ sku: 'SKU-10', quantity: 1 }] });
-    await until(async () => (await stack.count(`SELECT count(*) AS n FROM orders WHERE id = 'cancel-2'`)) === 1, 'the order row');
+    await waitFor(async () => (await stack.count(`SELECT count(*) AS n FROM orders WHERE id = 'cancel-2'`)) === 1, 'the order row');
     // Hold the order row so the confirm step (the pivot) starts but cannot finish yet.
     const blocker = await stack.db.pool.connect();
     try {
       await blocker.query('BEGIN');
       await blocker.query(`SELECT 1 FROM orders WHERE id = 'cancel-2' FOR NO KEY UPDATE`);
-      await until(async () => (await handle.query(sagaStateQuery)).pivoted, 'the pivot');
+      await waitFor(async () => (await handle.query(sagaStateQuery)).pivoted, 'the pivot');
       const answer = await handle.executeUpdate(cancelOrderUpdate, { args: [{ reason: 'too late' }] });
       expect(answer).toEqual({ accepted: false, message: 'the order is already being confirmed; it can no longer be cancelled' });
       await handle.cancel(); // a workflow cancellation after the pivot changes nothing either
@@ -188,7 +182,7 @@ describe('cancellation', () => {
   test('workflow cancellation before the pivot compensates, then the workflow ends cancelled', async () => {
     stack.faults.replace({ seed: 1, latencyMs: 1000 });
     const handle = await stack.startOrder({ orderId: 'cancel-3', items: [{ sku: 'SKU-11', quantity: 1 }] });
-    await until(async () => (await handle.query(sagaStateQuery)).steps.some((s) => s.stepId === 'charge'), 'the charge step');
+    await waitFor(async () => (await handle.query(sagaStateQuery)).steps.some((s) => s.stepId === 'charge'), 'the charge step');
     await handle.cancel();
     await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
     const e = await effects('cancel-3');

@@ -2,6 +2,7 @@
 // and every effect is applied once.
 import type { PlaceOrderResult } from '../../workflows/messages';
 import { startChildWorker, type ChildWorker } from '../helpers/child-worker';
+import { waitFor } from '../helpers/wait';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 
 let stack: OrderStack;
@@ -24,13 +25,6 @@ const workerEnv = (): Record<string, string> => ({
   ACTIVITY_LEASE_MS: '2000',
 });
 
-const until = async (check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 test('SIGKILL during the charge: the saga finishes on a new worker and each effect applied once', async () => {
   const first = await startChildWorker(workerEnv());
@@ -44,7 +38,7 @@ test('SIGKILL during the charge: the saga finishes on a new worker and each effe
     ],
   });
   // The gateway counts the request on arrival, then holds it for the latency: the worker dies mid-call.
-  await until(
+  await waitFor(
     async () => (await stack.count(`SELECT count(*) AS n FROM gateway_key_attempts WHERE idempotency_key = 'order-crash-1/charge'`)) === 1,
     'the charge to reach the gateway',
   );
@@ -80,7 +74,7 @@ test('SIGKILL between local steps: the saga resumes from history on a new worker
     await blocker.query('BEGIN');
     await blocker.query(`SELECT 1 FROM products WHERE sku = 'SKU-3' FOR UPDATE`);
     handle = await stack.startOrder({ orderId: 'crash-2', items: [{ sku: 'SKU-3', quantity: 4 }] });
-    await until(
+    await waitFor(
       async () => (await stack.count(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE products%'`)) >= 1,
       'the reservation to wait on the product row',
     );

@@ -1,4 +1,4 @@
-// A tiny seeded generator for the demo's order plan: mulberry32, reproducible from a 32-bit seed.
+// A tiny seeded generator (mulberry32), reproducible from a 32-bit seed: demo plans, gateway faults, fuzzing.
 
 export type Random = {
   /** A float in [0, 1). */
