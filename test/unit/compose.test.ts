@@ -1,0 +1,60 @@
+// docker-compose.yml cannot be run here (no Docker engine), so its shape is checked instead:
+// every service the README names exists, with its ports and dependencies, and workers scale.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+
+type Service = { image?: string; build?: unknown; command?: string[]; ports?: string[]; depends_on?: Record<string, { condition: string }> | string[]; environment?: Record<string, string>; container_name?: string };
+
+const root = path.resolve(__dirname, '../..');
+const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Service> };
+const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+
+const dependsOn = (s: Service | undefined): string[] => (Array.isArray(s?.depends_on) ? s.depends_on : Object.keys(s?.depends_on ?? {}));
+
+test('every service the README names is in docker-compose.yml, and no other', () => {
+  const line = readme.split('\n').find((l) => l.startsWith('Compose services:'));
+  expect(line).toBeDefined();
+  const named = [...line!.matchAll(/`([a-z-]+)`/g)].map((m) => m[1]);
+  expect(named.sort()).toEqual(Object.keys(compose.services).sort());
+  expect(readme).toContain('--scale worker=');
+});
+
+test.each([
+  ['temporal', '7233:7233'],
+  ['temporal-ui', '8080:8080'],
+  ['postgres', '5433:5432'],
+  ['gateway', '4010:4010'],
+  ['api', '3000:3000'],
+])('%s publishes %s', (name, port) => {
+  expect(compose.services[name]?.ports).toContain(port);
+});
+
+test('dependencies: Temporal on its Postgres, the worker and the API on Postgres and Temporal', () => {
+  expect(dependsOn(compose.services.temporal)).toEqual(['temporal-db']);
+  expect(dependsOn(compose.services['temporal-ui'])).toEqual(['temporal']);
+  expect(dependsOn(compose.services.gateway)).toEqual(['postgres']);
+  expect(dependsOn(compose.services.worker).sort()).toEqual(['gateway', 'postgres', 'temporal']);
+  expect(dependsOn(compose.services.api).sort()).toEqual(['postgres', 'temporal']);
+});
+
+test('the worker scales: no fixed name or host port; every project service runs our image with DATABASE_URL', () => {
+  const worker = compose.services.worker!;
+  expect(worker.container_name).toBeUndefined();
+  expect(worker.ports).toBeUndefined();
+  for (const name of ['gateway', 'worker', 'api']) {
+    const s = compose.services[name]!;
+    expect(s.build).toBe('.');
+    expect(s.environment?.DATABASE_URL).toMatch(/^postgres:\/\/.+@postgres:5432\//);
+  }
+  expect(compose.services.worker?.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
+  expect(compose.services.api?.environment?.API_HOST).toBe('0.0.0.0');
+  expect(compose.services.gateway?.environment?.GATEWAY_HOST).toBe('0.0.0.0');
+  // The commands are npm scripts that exist.
+  const scripts = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  for (const name of ['gateway', 'worker', 'api']) {
+    const command = compose.services[name]!.command!;
+    expect(command.slice(0, 2)).toEqual(['npm', 'run']);
+    expect(scripts[command[2]!]).toBeDefined();
+  }
+});
