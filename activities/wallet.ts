@@ -1,0 +1,152 @@
+// Wallet activities for the transfer saga: debit one wallet, credit another, and their compensations.
+// Each forward step is a local effect under runOnce; each compensation is compensateLocal, which
+// undoes an applied step once (writing a reversal ledger row) or tombstones a step that never applied.
+import type { PoolClient } from 'pg';
+import { z } from 'zod';
+import { BusinessFailure } from '../src/errors';
+import { assertOwnKey, parseInput } from './context';
+import { STEP_SCOPE, type ActivityDeps } from './deps';
+import { translated } from './failures';
+
+export const WalletFailure = {
+  InsufficientFunds: 'INSUFFICIENT_FUNDS',
+  UnknownWallet: 'UNKNOWN_WALLET',
+} as const;
+
+const Id = z.string().min(1).max(100);
+const MoveInput = z.object({
+  key: z.string().min(1).max(255),
+  transferId: Id,
+  walletId: Id,
+  amountCents: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+});
+export type WalletMoveInput = z.infer<typeof MoveInput>;
+const ReverseInput = z.object({ forwardKey: z.string().min(1).max(255), transferId: Id, walletId: Id });
+export type WalletReverseInput = z.infer<typeof ReverseInput>;
+
+export type WalletMove = { transferId: string; walletId: string; amountCents: number };
+type LedgerKind = 'debit' | 'credit' | 'debit-reversal' | 'credit-reversal';
+
+/** Adds `delta` to the balance unless that takes it below zero; false if it would (or there is no such wallet). */
+async function adjustBalance(client: PoolClient, walletId: string, delta: number): Promise<boolean> {
+  const res = await client.query(
+    `UPDATE wallets SET balance_cents = balance_cents + $2 WHERE id = $1 AND balance_cents + $2 >= 0`,
+    [walletId, delta],
+  );
+  return res.rowCount === 1;
+}
+
+async function balanceOf(client: PoolClient, walletId: string): Promise<number | undefined> {
+  const res = await client.query<{ balance_cents: string }>(`SELECT balance_cents FROM wallets WHERE id = $1`, [walletId]);
+  return res.rows[0] ? Number(res.rows[0].balance_cents) : undefined;
+}
+
+async function insertLedger(client: PoolClient, transferId: string, walletId: string, amountCents: number, kind: LedgerKind): Promise<void> {
+  await client.query(`INSERT INTO ledger_entries (transfer_id, wallet_id, amount_cents, kind) VALUES ($1, $2, $3, $4)`, [
+    transferId,
+    walletId,
+    amountCents,
+    kind,
+  ]);
+}
+
+function unknownWallet(walletId: string): BusinessFailure {
+  return new BusinessFailure(WalletFailure.UnknownWallet, `unknown wallet ${walletId}`, { walletId });
+}
+
+/** The reversal applies to the wallet and transfer the forward step moved; anything else is a caller bug. */
+function checkSameMove(input: WalletReverseInput, forward: WalletMove): void {
+  if (forward.walletId !== input.walletId || forward.transferId !== input.transferId) {
+    throw new Error(`compensation for ${input.transferId}/${input.walletId} does not match the step it undoes (${forward.transferId}/${forward.walletId})`);
+  }
+}
+
+export function createWalletActivities({ store }: ActivityDeps) {
+  return {
+    /** Takes the amount out of the wallet and records a debit; INSUFFICIENT_FUNDS is a business failure. */
+    async debitWallet(raw: WalletMoveInput): Promise<WalletMove> {
+      const input = parseInput(MoveInput, raw);
+      assertOwnKey(input.key);
+      return translated(async () => {
+        const { result } = await store.runOnce({
+          scope: STEP_SCOPE,
+          key: input.key,
+          request: input,
+          effect: async (client): Promise<WalletMove> => {
+            if (!(await adjustBalance(client, input.walletId, -input.amountCents))) {
+              const balance = await balanceOf(client, input.walletId);
+              if (balance === undefined) throw unknownWallet(input.walletId);
+              throw new BusinessFailure(WalletFailure.InsufficientFunds, `${input.walletId}: ${input.amountCents} requested, ${balance} available`, {
+                walletId: input.walletId,
+                requested: input.amountCents,
+                available: balance,
+              });
+            }
+            await insertLedger(client, input.transferId, input.walletId, -input.amountCents, 'debit');
+            return { transferId: input.transferId, walletId: input.walletId, amountCents: input.amountCents };
+          },
+        });
+        return result;
+      });
+    },
+
+    /** Adds the amount to the wallet and records a credit; UNKNOWN_WALLET is a business failure. */
+    async creditWallet(raw: WalletMoveInput): Promise<WalletMove> {
+      const input = parseInput(MoveInput, raw);
+      assertOwnKey(input.key);
+      return translated(async () => {
+        const { result } = await store.runOnce({
+          scope: STEP_SCOPE,
+          key: input.key,
+          request: input,
+          effect: async (client): Promise<WalletMove> => {
+            if (!(await adjustBalance(client, input.walletId, input.amountCents))) throw unknownWallet(input.walletId);
+            await insertLedger(client, input.transferId, input.walletId, input.amountCents, 'credit');
+            return { transferId: input.transferId, walletId: input.walletId, amountCents: input.amountCents };
+          },
+        });
+        return result;
+      });
+    },
+
+    /** Compensation: gives a debited amount back, or tombstones the key if the debit never applied. */
+    async reverseDebit(raw: WalletReverseInput): Promise<string> {
+      const input = parseInput(ReverseInput, raw);
+      assertOwnKey(input.forwardKey);
+      return translated(() =>
+        store.compensateLocal<WalletMove>({
+          scope: STEP_SCOPE,
+          key: input.forwardKey,
+          undo: async (client, debit) => {
+            checkSameMove(input, debit);
+            if (!(await adjustBalance(client, debit.walletId, debit.amountCents))) throw new Error(`wallet ${debit.walletId} vanished`);
+            await insertLedger(client, debit.transferId, debit.walletId, debit.amountCents, 'debit-reversal');
+          },
+        }),
+      );
+    },
+
+    /**
+     * Compensation: takes a credited amount back, or tombstones the key if the credit never applied.
+     * If the wallet has spent it meanwhile the reversal fails (retryably): the saga reports
+     * COMPENSATION_STUCK and an operator decides, rather than a balance going negative.
+     */
+    async reverseCredit(raw: WalletReverseInput): Promise<string> {
+      const input = parseInput(ReverseInput, raw);
+      assertOwnKey(input.forwardKey);
+      return translated(() =>
+        store.compensateLocal<WalletMove>({
+          scope: STEP_SCOPE,
+          key: input.forwardKey,
+          undo: async (client, credit) => {
+            checkSameMove(input, credit);
+            if (!(await adjustBalance(client, credit.walletId, -credit.amountCents))) {
+              throw new Error(`cannot reverse the credit of ${credit.amountCents} to wallet ${credit.walletId}: its balance is lower now`);
+            }
+            await insertLedger(client, credit.transferId, credit.walletId, -credit.amountCents, 'credit-reversal');
+          },
+        }),
+      );
+    },
+  };
+}
