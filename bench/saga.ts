@@ -1,0 +1,357 @@
+// `npm run bench:saga`: sagas per second and p50/p99 end-to-end latency (workflow start -> result)
+// at several concurrency levels, in one run, for three variants:
+//
+//   (a) shipped   workflows/placeOrder with the real activities (idempotency store, fenced lease on
+//                 the charge) against the in-process gateway, token tok_visa, one item
+//   (b) no-idem   bench/saga/workflows placeOrderNoIdempotency: the same saga shape and SQL effects in
+//                 plain transactions, the gateway charge without the lease protocol, no store
+//   (c) noop      bench/saga/workflows noopSaga: the same number of activities (4), each a no-op
+//
+// Postgres from DATABASE_URL (or the embedded default) with a fresh database created and dropped by
+// the run; Temporal from TEMPORAL_ADDRESS (or a dev server). One in-process worker per variant, each
+// on its own task queue. Each variant is warmed up; at each concurrency level the measured sagas are
+// split into rounds that run the variants in a rotating order, so drift does not bias the ratios.
+// Progress goes to stderr; stdout is the table and, as its last line, one JSON object.
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Command, InvalidArgumentError } from 'commander';
+import type { Pool } from 'pg';
+import { runMain, UsageError } from '../src/cli/run-main';
+import { PROJECT_ROOT, loadConfig } from '../src/config';
+import { migrate } from '../src/db/migrate';
+import { createPool } from '../src/db/pool';
+import { provisionDatabase } from '../src/db/provision';
+import { seedProducts } from '../src/domain/catalog';
+import { createTenant } from '../src/domain/tenants';
+import { createGatewayClient } from '../src/gateway/client';
+import { GATEWAY_MIGRATIONS } from '../src/gateway/schema';
+import { startGateway } from '../src/gateway/server';
+import { IdempotencyStore } from '../src/idempotency/store';
+import { ensureSearchAttributes } from '../src/temporal/connection';
+import { startDevServer, type DevServer } from '../src/temporal/dev-server';
+import { createOrderWorker } from '../src/temporal/order-worker';
+import { createNoIdempotencyActivities, createNoopActivities } from './saga/activities';
+import { renderThroughputSvg } from './saga/chart';
+
+const TARGETS = { overNoIdempotency: 0.85, overNoopFloor: 0.6 };
+const VARIANTS = ['shipped', 'noIdempotency', 'noop'] as const;
+type Variant = (typeof VARIANTS)[number];
+const LABELS: Record<Variant, string> = {
+  shipped: '(a) shipped placeOrder',
+  noIdempotency: '(b) no idempotency layer',
+  noop: '(c) no-op activities',
+};
+const WORKFLOW_TYPES: Record<Variant, string> = { shipped: 'placeOrder', noIdempotency: 'placeOrderNoIdempotency', noop: 'noopSaga' };
+
+type Options = { concurrency: number[]; sagas: number; warmup: number; rounds: number };
+
+function intIn(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name}: expected an integer from ${min} to ${max}, got "${value}"`);
+    }
+    return n;
+  };
+}
+
+function concurrencyList(value: string): number[] {
+  const parts = value.split(',').map((p) => p.trim());
+  if (parts.length === 0 || parts.some((p) => p === '')) {
+    throw new InvalidArgumentError(`expected a comma-separated list of integers such as 1,4,16, got "${value}"`);
+  }
+  const levels = parts.map(intIn('each concurrency level', 1, 256));
+  if (new Set(levels).size !== levels.length) throw new InvalidArgumentError(`concurrency levels must be distinct, got "${value}"`);
+  return [...levels].sort((a, b) => a - b);
+}
+
+function parseOptions(): Options {
+  const opts = new Command('bench:saga')
+    .description('Sagas per second and p50/p99 latency of the shipped order saga, the same saga without the idempotency layer, and no-op activities')
+    .option('--concurrency <list>', 'comma-separated concurrency levels (sagas in flight)', concurrencyList, [1, 4, 16])
+    .option('--sagas <n>', 'measured sagas per variant and concurrency level', intIn('--sagas', 1, 1_000_000), 200)
+    .option('--warmup <n>', 'unmeasured sagas per variant before measuring (0: none)', intIn('--warmup', 0, 100_000), 20)
+    .option('--rounds <n>', 'rounds per level; each runs every variant, in a rotating order', intIn('--rounds', 1, 100), 3)
+    .parse()
+    .opts<Options>();
+  if (opts.sagas < opts.rounds) throw new UsageError(`--sagas (${opts.sagas}) must be at least --rounds (${opts.rounds})`);
+  return opts;
+}
+
+function onDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[idx]!;
+}
+
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i <= 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+type Batch = { latenciesMs: number[]; seconds: number };
+export type LevelResult = { variant: Variant; concurrency: number; sagas: number; sagasPerSecond: number; p50Ms: number; p99Ms: number };
+
+async function main(): Promise<void> {
+  const opts = parseOptions();
+  const config = loadConfig();
+  const log = (line: string): void => void process.stderr.write(`bench:saga: ${line}\n`);
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const maxConcurrency = Math.max(...opts.concurrency);
+
+  const server = await provisionDatabase(config, log);
+  const admin = createPool(server.url, { max: 1 });
+  const dbName = `idem_bench_saga_${randomBytes(6).toString('hex')}`;
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const pools: Pool[] = [];
+  let interrupted = false;
+  const onSigint = (): void => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    log('interrupted: stopping after the current batch and cleaning up (Ctrl-C again to quit at once)');
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    log(`creating database ${dbName}`);
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    const url = onDatabase(server.url, dbName);
+    await migrate(url);
+    await migrate(url, () => {}, GATEWAY_MIGRATIONS);
+    const poolSize = Math.max(config.poolMax, maxConcurrency + 4);
+    const db = createPool(url, { max: poolSize });
+    const gatewayDb = createPool(url, { max: poolSize });
+    pools.push(db, gatewayDb);
+    await seedProducts(db, 100_000_000);
+    const { tenantId } = await createTenant(db, 'bench');
+
+    const gateway = await startGateway({ pool: gatewayDb });
+    cleanups.push(() => gateway.close());
+    const gatewayClient = createGatewayClient({ baseUrl: gateway.url, timeoutMs: config.gateway.timeoutMs });
+
+    let dev: DevServer | undefined;
+    let address = config.temporal.address;
+    if (!address) {
+      log('starting a Temporal dev server (set TEMPORAL_ADDRESS to use another)');
+      dev = await startDevServer({ cliPath: config.temporal.cliPath, log });
+      address = dev.address;
+    }
+    const devServer = dev;
+    if (devServer) cleanups.push(() => devServer.stop());
+    const connection = await Connection.connect({ address });
+    cleanups.push(() => connection.close());
+    const namespace = config.temporal.namespace;
+    await ensureSearchAttributes(connection, namespace);
+    const client = new Client({ connection, namespace });
+    const workerConnection = await NativeConnection.connect({ address });
+    cleanups.push(() => workerConnection.close());
+
+    const runId = randomBytes(4).toString('hex');
+    const taskQueues: Record<Variant, string> = {
+      shipped: `bench-saga-shipped-${runId}`,
+      noIdempotency: `bench-saga-noidem-${runId}`,
+      noop: `bench-saga-noop-${runId}`,
+    };
+    log('bundling workflows');
+    const benchBundle: WorkflowBundleWithSourceMap = await bundleWorkflowCode({
+      workflowsPath: require.resolve('./saga/workflows'),
+      logger: { trace: () => {}, debug: () => {}, info: () => {}, log: () => {}, warn: (m: string) => log(`bundler: ${m}`), error: (m: string) => log(`bundler: ${m}`) },
+    });
+    const store = new IdempotencyStore(db, { ...config.idempotency });
+    const workers: Worker[] = [
+      await createOrderWorker({
+        connection: workerConnection,
+        namespace,
+        taskQueue: taskQueues.shipped,
+        deps: { pool: db, store, gateway: gatewayClient, leaseMs: config.activityLeaseMs },
+      }),
+      await Worker.create({
+        connection: workerConnection,
+        namespace,
+        taskQueue: taskQueues.noIdempotency,
+        workflowBundle: benchBundle,
+        activities: createNoIdempotencyActivities({ pool: db, gateway: gatewayClient }),
+      }),
+      await Worker.create({
+        connection: workerConnection,
+        namespace,
+        taskQueue: taskQueues.noop,
+        workflowBundle: benchBundle,
+        activities: createNoopActivities(),
+      }),
+    ];
+    const running = workers.map((w) => w.run());
+    cleanups.push(async () => {
+      for (const w of workers) w.shutdown();
+      await Promise.allSettled(running);
+    });
+
+    let serial = 0;
+    const skus = ['SKU-1', 'SKU-2', 'SKU-3', 'SKU-4', 'SKU-5', 'SKU-6', 'SKU-7', 'SKU-8', 'SKU-9', 'SKU-10', 'SKU-11', 'SKU-12'];
+    const oneSaga = async (variant: Variant): Promise<number> => {
+      serial += 1;
+      const orderId = `bench-${runId}-${variant}-${serial}`;
+      // One item; the SKU rotates so the sagas in flight do not all queue on one product row.
+      const input = { orderId, tenantId, items: [{ sku: skus[serial % skus.length]!, quantity: 1 }], currency: 'EUR', paymentToken: 'tok_visa' };
+      const started = performance.now();
+      const handle = await client.workflow.start(WORKFLOW_TYPES[variant], { taskQueue: taskQueues[variant], workflowId: `wf-${orderId}`, args: [input] });
+      const result = (await handle.result()) as { status?: string; reason?: string };
+      const elapsed = performance.now() - started;
+      if (result.status !== 'COMPLETED') throw new Error(`${variant} saga ${orderId} ended ${result.status ?? '?'}: ${result.reason ?? ''}`);
+      return elapsed;
+    };
+    /** Closed loop: `concurrency` clients, each starting its next saga when the previous one returned. */
+    const batch = async (variant: Variant, concurrency: number, count: number): Promise<Batch> => {
+      const latenciesMs: number[] = [];
+      let next = 0;
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: Math.min(concurrency, count) }, async () => {
+          while (next < count) {
+            next += 1;
+            latenciesMs.push(await oneSaga(variant));
+          }
+        }),
+      );
+      return { latenciesMs, seconds: (performance.now() - started) / 1000 };
+    };
+
+    if (opts.warmup > 0) {
+      for (const variant of VARIANTS) {
+        log(`warm-up: ${opts.warmup} ${variant} sagas at concurrency ${maxConcurrency}`);
+        await batch(variant, maxConcurrency, opts.warmup);
+      }
+    }
+
+    const results: LevelResult[] = [];
+    for (const concurrency of opts.concurrency) {
+      const batches: Record<Variant, Batch[]> = { shipped: [], noIdempotency: [], noop: [] };
+      for (let round = 0; round < opts.rounds && !interrupted; round += 1) {
+        const count = Math.floor(opts.sagas / opts.rounds) + (round < opts.sagas % opts.rounds ? 1 : 0);
+        const order = VARIANTS.map((_, i) => VARIANTS[(i + round + concurrency) % VARIANTS.length]!);
+        for (const variant of order) {
+          if (interrupted) break;
+          log(`concurrency ${concurrency}, round ${round + 1}/${opts.rounds}: ${count} ${variant} sagas`);
+          batches[variant].push(await batch(variant, concurrency, count));
+        }
+      }
+      if (interrupted) throw new Error('interrupted');
+      for (const variant of VARIANTS) {
+        const bs = batches[variant];
+        const latencies = bs.flatMap((b) => b.latenciesMs).sort((x, y) => x - y);
+        const seconds = bs.reduce((s, b) => s + b.seconds, 0);
+        results.push({
+          variant,
+          concurrency,
+          sagas: latencies.length,
+          sagasPerSecond: latencies.length / seconds,
+          p50Ms: quantile(latencies, 0.5),
+          p99Ms: quantile(latencies, 0.99),
+        });
+      }
+    }
+
+    // Every shipped and no-idempotency saga left one COMPLETED order with one captured payment.
+    const { rows } = await db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM orders o JOIN payments p ON p.order_id = o.id WHERE o.status = 'COMPLETED' AND p.status = 'captured'`,
+    );
+    const expectedOrders = (opts.warmup + opts.sagas * opts.concurrency.length) * 2;
+    if (Number(rows[0]?.n) !== expectedOrders) throw new Error(`expected ${expectedOrders} completed, paid orders; found ${rows[0]?.n}`);
+
+    const at = (variant: Variant, concurrency: number): LevelResult => results.find((r) => r.variant === variant && r.concurrency === concurrency)!;
+    const ratios = (concurrency: number) => ({
+      overNoIdempotency: at('shipped', concurrency).sagasPerSecond / at('noIdempotency', concurrency).sagasPerSecond,
+      overNoopFloor: at('shipped', concurrency).sagasPerSecond / at('noop', concurrency).sagasPerSecond,
+    });
+    const top = ratios(maxConcurrency);
+    const rowsOut = results.map((r) => [
+      String(r.concurrency),
+      LABELS[r.variant],
+      String(r.sagas),
+      r.sagasPerSecond.toFixed(1),
+      r.p50Ms.toFixed(1),
+      r.p99Ms.toFixed(1),
+      r.variant === 'shipped' ? '1.00' : (at('shipped', r.concurrency).sagasPerSecond / r.sagasPerSecond).toFixed(2),
+    ]);
+
+    const svg = renderThroughputSvg(
+      VARIANTS.map((v) => ({ label: LABELS[v], points: opts.concurrency.map((c) => ({ x: c, y: at(v, c).sagasPerSecond })) })),
+      `Saga throughput vs concurrency (${os.cpus().length} CPUs, Node ${process.version})`,
+    );
+    const outPath = path.join(PROJECT_ROOT, 'bench', 'out', 'saga-throughput.svg');
+    const docsPath = path.join(PROJECT_ROOT, 'docs', 'bench', 'saga-throughput.svg');
+    for (const p of [outPath, docsPath]) {
+      await mkdir(path.dirname(p), { recursive: true });
+      await writeFile(p, svg);
+    }
+    log(`chart written to ${path.relative(PROJECT_ROOT, outPath)} and ${path.relative(PROJECT_ROOT, docsPath)}`);
+
+    const round3 = (n: number): number => Number(n.toFixed(3));
+    const met = (name: keyof typeof TARGETS, value: number): string => `${value.toFixed(3)} (target >= ${TARGETS[name]}: ${value >= TARGETS[name] ? 'met' : 'MISSED'})`;
+    process.stdout.write(
+      `${server.source === 'DATABASE_URL' ? 'PostgreSQL from DATABASE_URL' : 'embedded PostgreSQL'}, Temporal ${devServer ? 'dev server' : 'TEMPORAL_ADDRESS'}, Node ${process.version}, ${os.cpus().length} CPUs; ` +
+        `${opts.sagas} measured sagas per variant and level in ${opts.rounds} rotating rounds after ${opts.warmup} warm-up sagas per variant\n\n` +
+        `${table(['conc', 'variant', 'sagas', 'sagas/s', 'p50 ms', 'p99 ms', '(a) / this'], rowsOut)}\n\n` +
+        `overNoIdempotency at concurrency ${maxConcurrency}: ${met('overNoIdempotency', top.overNoIdempotency)}\n` +
+        `overNoopFloor at concurrency ${maxConcurrency}: ${met('overNoopFloor', top.overNoopFloor)}\n`,
+    );
+    process.stdout.write(
+      `${JSON.stringify({
+        sagasPerSecond: round3(at('shipped', maxConcurrency).sagasPerSecond),
+        overNoIdempotency: round3(top.overNoIdempotency),
+        overNoopFloor: round3(top.overNoopFloor),
+        concurrency: maxConcurrency,
+        targets: TARGETS,
+        met: { overNoIdempotency: top.overNoIdempotency >= TARGETS.overNoIdempotency, overNoopFloor: top.overNoopFloor >= TARGETS.overNoopFloor },
+        byConcurrency: Object.fromEntries(
+          opts.concurrency.map((c) => [
+            String(c),
+            {
+              ...Object.fromEntries(Object.entries(ratios(c)).map(([k, v]) => [k, round3(v)])),
+              ...Object.fromEntries(
+                VARIANTS.map((v) => {
+                  const r = at(v, c);
+                  return [v, { sagasPerSecond: round3(r.sagasPerSecond), p50Ms: round3(r.p50Ms), p99Ms: round3(r.p99Ms), sagas: r.sagas }];
+                }),
+              ),
+            },
+          ]),
+        ),
+        sagas: opts.sagas,
+        warmup: opts.warmup,
+        rounds: opts.rounds,
+        postgres: server.source,
+        temporal: devServer ? 'dev-server' : 'TEMPORAL_ADDRESS',
+        node: process.version,
+        cpus: os.cpus().length,
+      })}\n`,
+    );
+  } finally {
+    process.off('SIGINT', onSigint);
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((err: Error) => log(`cleanup: ${err.message}`));
+    for (const p of pools) await p.end().catch(() => undefined);
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch((err: Error) => log(`could not drop ${dbName}: ${err.message}`));
+    await admin.end();
+    await server.stop();
+  }
+}
+
+runMain(async () => {
+  try {
+    await main();
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw new UsageError(err.message);
+    throw err;
+  }
+});
