@@ -73,6 +73,19 @@ export function createPaymentActivities(deps: ActivityDeps) {
     });
   }
 
+  /** Claims the charge's key for this attempt; a stored outcome is replayed (and mirrored into payments). */
+  async function claimCharge(input: ChargeInput) {
+    const claim = await store.claimLease<ChargeOutcome>({
+      scope: STEP_SCOPE,
+      key: input.key,
+      request: input,
+      owner: attemptOwner(),
+      leaseMs: deps.leaseMs,
+    });
+    if (claim.kind === 'replayed') await recordPayment(input, claim.result);
+    return claim;
+  }
+
   return {
     /**
      * Charges the order total once. An ambiguous gateway answer (timeout, 5xx, dropped
@@ -83,17 +96,8 @@ export function createPaymentActivities(deps: ActivityDeps) {
       const input = parseInput(ChargeInput, raw);
       assertOwnKey(input.key);
       return translated(async () => {
-        const claim = await store.claimLease<ChargeOutcome>({
-          scope: STEP_SCOPE,
-          key: input.key,
-          request: input,
-          owner: attemptOwner(),
-          leaseMs: deps.leaseMs,
-        });
-        if (claim.kind === 'replayed') {
-          await recordPayment(input, claim.result);
-          return claim.result;
-        }
+        const claim = await claimCharge(input);
+        if (claim.kind === 'replayed') return claim.result;
         const { epoch } = claim;
         let answer;
         try {
@@ -118,17 +122,8 @@ export function createPaymentActivities(deps: ActivityDeps) {
       const input = parseInput(ReconcileInput, raw);
       assertOwnKey(input.key);
       return translated(async () => {
-        const claim = await store.claimLease<ChargeOutcome>({
-          scope: STEP_SCOPE,
-          key: input.key,
-          request: input,
-          owner: attemptOwner(),
-          leaseMs: deps.leaseMs,
-        });
-        if (claim.kind === 'replayed') {
-          await recordPayment(input, claim.result);
-          return claim.result;
-        }
+        const claim = await claimCharge(input);
+        if (claim.kind === 'replayed') return claim.result;
         const charge = await gateway.getChargeByKey(input.key);
         if (charge && charge.status !== 'pending') {
           return settle(input, claim.epoch, charge.status === 'declined'

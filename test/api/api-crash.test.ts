@@ -2,15 +2,14 @@
 // the retry with the same Idempotency-Key, served by a new process, returns the same order, and
 // one saga ran. The real `src/api/main.ts` runs as a child (`node --import tsx`, so the signal
 // reaches it); the test-only API_FAULT_PAUSE_AFTER_START_MS holds it inside the window.
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { HTTP_SCOPE, httpStoreKey, orderIdFor, workflowIdFor } from '../../src/api/http-idempotency';
 import { createTenant } from '../../src/domain/tenants';
 import type { PlaceOrderResult } from '../../workflows/messages';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
-import { freePort, ROOT } from '../helpers/processes';
+import { startChildProcess, type ChildProcessHandle } from '../helpers/child-worker';
+import { freePort } from '../helpers/processes';
 
-type ApiProcess = { child: ChildProcess; baseUrl: string; output(): string; kill(signal: NodeJS.Signals): Promise<void> };
+type ApiProcess = ChildProcessHandle & { baseUrl: string };
 
 let stack: OrderStack;
 const started: ApiProcess[] = [];
@@ -26,12 +25,9 @@ afterAll(async () => {
 
 async function startApi(extraEnv: Record<string, string> = {}): Promise<ApiProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/api/main.ts')], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      LOG_LEVEL: 'info',
+  const handle = await startChildProcess(
+    'src/api/main.ts',
+    {
       DATABASE_URL: stack.db.url,
       TEMPORAL_ADDRESS: stack.temporalAddress,
       TEMPORAL_TASK_QUEUE: stack.taskQueue,
@@ -40,35 +36,9 @@ async function startApi(extraEnv: Record<string, string> = {}): Promise<ApiProce
       API_HOST: '127.0.0.1',
       ...extraEnv,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`api did not start:\n${output}`)), 60_000);
-    const onData = (d: Buffer): void => {
-      output += d.toString();
-      if (output.includes('api ready')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`api exited with ${code} before it was ready:\n${output}`));
-    });
-  });
-  const api: ApiProcess = {
-    child,
-    baseUrl: `http://127.0.0.1:${port}`,
-    output: () => output,
-    kill: async (signal) => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await exited;
-    },
-  };
+    'api ready',
+  );
+  const api: ApiProcess = { ...handle, baseUrl: `http://127.0.0.1:${port}` };
   started.push(api);
   return api;
 }
