@@ -81,6 +81,7 @@ const envSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().regex(/^[A-Za-z0-9._-]{1,255}$/, 'a task queue name').default('orders'),
   TEMPORAL_CLI_PATH: optionalString,
   TEMPORAL_UI_PORT: port.optional(),
+  WORKFLOW_BUNDLE_PATH: optionalString,
   ACTIVITY_LEASE_MS: positiveInt.min(500).max(600_000).default(15_000),
   GATEWAY_PORT: port.default(4010),
   GATEWAY_HOST: z.string().regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'an IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0').default('127.0.0.1'),
@@ -103,7 +104,15 @@ export type Config = {
   poolMax: number;
   idempotency: { defaultTtlSeconds: number; ttlSecondsByScope: Record<string, number> };
   cleanupBatchSize: number;
-  temporal: { address: string | undefined; namespace: string; taskQueue: string; cliPath: string | undefined; uiPort: number | undefined };
+  temporal: {
+    address: string | undefined;
+    namespace: string;
+    taskQueue: string;
+    cliPath: string | undefined;
+    uiPort: number | undefined;
+    /** A workflow bundle prebuilt with `bundleWorkflowCode` (a worker then starts without bundling); bundled at start when unset. */
+    workflowBundlePath: string | undefined;
+  };
   /** How long a claim on an external effect lasts without a heartbeat. */
   activityLeaseMs: number;
   gateway: {
@@ -164,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       cliPath: e.TEMPORAL_CLI_PATH,
       uiPort: e.TEMPORAL_UI_PORT,
+      workflowBundlePath: e.WORKFLOW_BUNDLE_PATH === undefined ? undefined : path.resolve(e.WORKFLOW_BUNDLE_PATH),
     },
     activityLeaseMs: e.ACTIVITY_LEASE_MS,
     gateway: {

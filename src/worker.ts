@@ -26,6 +26,7 @@ runMain(async () => {
       connection: await connectWorker(address),
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
+      workflowBundle: config.temporal.workflowBundlePath ? { codePath: config.temporal.workflowBundlePath } : undefined,
       deps: {
         pool: db.pool,
         store: new IdempotencyStore(db.pool, { ...config.idempotency }),

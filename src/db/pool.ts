@@ -6,14 +6,14 @@ export type DbClient = PoolClient;
 
 export function createPool(
   connectionString: string,
-  opts: { max?: number; onIdleError?: (err: Error) => void } = {},
+  opts: { max?: number; onIdleError?: (err: Error) => void; applicationName?: string } = {},
 ): Pool {
   const config: PoolConfig = {
     connectionString,
     max: opts.max ?? 20,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,
-    application_name: 'idempotent-sagas',
+    application_name: opts.applicationName ?? 'idempotent-sagas',
     // Invariant: code that awaits each query sends what it sent without pipeline mode; only sendInOrder
     // (below) overlaps statements. Pipeline mode refuses cursors and the `rows` option (used nowhere).
     pipeline: true,

@@ -58,6 +58,19 @@ const DATABASE_INVARIANTS: Array<{ label: string; match: string }> = [
   { label: 'no stock is reserved twice (doubleReservations = 0)', match: 'double or inconsistent reservation' },
 ];
 
+/** One line per invariant of DESIGN §6 from checkInvariants' report; a violation no label matches gets a line of its own. */
+export function databaseInvariantLines(database: InvariantReport): InvariantLine[] {
+  const lines: InvariantLine[] = [];
+  const unmatched = new Set(database.violations);
+  for (const inv of DATABASE_INVARIANTS) {
+    const hits = database.violations.filter((v) => v.includes(inv.match));
+    hits.forEach((v) => unmatched.delete(v));
+    lines.push({ label: inv.label, held: hits.length === 0, ...(hits.length > 0 && { detail: hits.join('; ') }) });
+  }
+  for (const v of unmatched) lines.push({ label: v, held: false });
+  return lines;
+}
+
 async function gatewayRunStats(pool: Pool, runId: string, injected: InjectedFaultCounts): Promise<GatewayRunStats> {
   const orderLike = `${runId}-%`;
   const keyLike = `order-${runId}-%`;
@@ -144,14 +157,7 @@ export async function summarise(opts: {
   const wrong = await disagreements(opts.pool, opts.runId, opts.orders, opts.outcomes);
   const nonTerminal = count('NOT_FINISHED');
 
-  const invariants: InvariantLine[] = [];
-  const unmatched = new Set(database.violations);
-  for (const inv of DATABASE_INVARIANTS) {
-    const hits = database.violations.filter((v) => v.includes(inv.match));
-    hits.forEach((v) => unmatched.delete(v));
-    invariants.push({ label: inv.label, held: hits.length === 0, ...(hits.length > 0 && { detail: hits.join('; ') }) });
-  }
-  for (const v of unmatched) invariants.push({ label: v, held: false });
+  const invariants = databaseInvariantLines(database);
   const leftovers = database.nonTerminal > 0 ? await earlierPending(opts.pool, opts.runId) : undefined;
   if (leftovers) {
     const terminal = invariants[0];

@@ -9,9 +9,4 @@ export function requireTestEnv(name: string): string {
   return value;
 }
 
-/** The same server as `adminUrl`, another database. */
-export function databaseUrl(adminUrl: string, database: string): string {
-  const url = new URL(adminUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
+export { databaseUrl } from '../../src/db/databases';

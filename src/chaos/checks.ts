@@ -1,0 +1,85 @@
+// After the drain: every invariant of DESIGN §6 from our tables and the gateway's (checkInvariants over the
+// run's own database), plus what only a chaos run can show: each order's copies got one answer, each
+// accepted order is one order row and one workflow, and no saga is left running except those awaiting an operator.
+import { Client, Connection } from '@temporalio/client';
+import { type InvariantReport, checkInvariants } from '../domain/invariants';
+import { type InvariantLine, databaseInvariantLines } from '../demo/report';
+import type { ChaosStack } from './stack';
+import type { OrderTraffic } from './traffic';
+
+export type CheckLine = InvariantLine;
+
+export type ChaosChecks = {
+  database: InvariantReport;
+  accepted: number;
+  /** Accepted orders whose row is missing or not terminal. */
+  nonTerminal: number;
+  workflows: number | undefined;
+  lines: CheckLine[];
+  invariantsHeld: boolean;
+};
+
+export async function checkChaosRun(opts: { stack: ChaosStack; traffic: OrderTraffic[]; orders: number; orderIds: string[] }): Promise<ChaosChecks> {
+  const { stack, traffic, orderIds } = opts;
+  const database = await checkInvariants(stack.pool);
+  const lines: CheckLine[] = databaseInvariantLines(database);
+  const line = (label: string, held: boolean, detail?: string): void => void lines.push({ label, held, ...(detail !== undefined && !held && { detail }) });
+
+  const notAccepted = traffic.filter((t) => !t.orderId);
+  line(
+    'every order was accepted (202) by the API',
+    notAccepted.length === 0 && traffic.length === opts.orders,
+    `${opts.orders - traffic.length + notAccepted.length} not accepted, e.g. #${notAccepted[0]?.n}: ${notAccepted[0]?.problems[0] ?? 'not sent'}`,
+  );
+  const answeredDifferently = traffic.filter((t) => t.orderId && t.problems.length > 0);
+  line(
+    'every copy of a request got the same answer, byte for byte',
+    answeredDifferently.length === 0,
+    answeredDifferently
+      .slice(0, 3)
+      .map((t) => `#${t.n}: ${t.problems[0]}`)
+      .join('; '),
+  );
+  line('distinct idempotency keys gave distinct orders', orderIds.length === traffic.filter((t) => t.orderId).length, `${orderIds.length} order IDs for ${traffic.filter((t) => t.orderId).length} keys`);
+
+  const { rows } = await stack.pool.query<{ id: string; status: string }>('SELECT id, status FROM orders');
+  const status = new Map(rows.map((r) => [r.id, r.status]));
+  const nonTerminalIds = orderIds.filter((id) => !['COMPLETED', 'COMPENSATED', 'COMPENSATION_STUCK'].includes(status.get(id) ?? 'MISSING'));
+  line('every accepted order reached a terminal state', nonTerminalIds.length === 0, `${nonTerminalIds.length} did not, e.g. ${nonTerminalIds.slice(0, 3).map((id) => `${id} (${status.get(id) ?? 'no row'})`).join(', ')}`);
+  const known = new Set(orderIds);
+  const strangers = rows.filter((r) => !known.has(r.id));
+  line('no order row exists beyond the accepted orders (no duplicate created an order)', strangers.length === 0, `${strangers.length} extra, e.g. ${strangers[0]?.id}`);
+
+  const temporal = await countWorkflows(stack);
+  if (temporal.error !== undefined) {
+    line('Temporal answers for its workflows', false, temporal.error);
+  } else {
+    line('one workflow per accepted order on the run task queue', temporal.total === orderIds.length, `${temporal.total} workflows for ${orderIds.length} orders`);
+    line('no saga still running except those awaiting an operator', temporal.running === database.stuck, `${temporal.running} running, ${database.stuck} COMPENSATION_STUCK`);
+  }
+
+  return {
+    database,
+    accepted: orderIds.length,
+    nonTerminal: nonTerminalIds.length,
+    workflows: temporal.total,
+    lines,
+    invariantsHeld: lines.every((l) => l.held),
+  };
+}
+
+async function countWorkflows(stack: ChaosStack): Promise<{ total?: number; running?: number; error?: string }> {
+  try {
+    const connection = await Connection.connect({ address: stack.temporalAddress });
+    try {
+      const client = new Client({ connection });
+      const onQueue = `TaskQueue = "${stack.taskQueue}"`;
+      const [total, running] = await Promise.all([client.workflow.count(onQueue), client.workflow.count(`${onQueue} AND ExecutionStatus = "Running"`)]);
+      return { total: total.count, running: running.count };
+    } finally {
+      await connection.close();
+    }
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}

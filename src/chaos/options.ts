@@ -1,0 +1,100 @@
+// `npm run chaos` options. Intervals are mean seconds between two faults of a kind (each wait is drawn
+// from 0.5× to 1.5× the mean with the seed); 0 turns that kind off.
+import { Command } from 'commander';
+import { decimal, integer, parseCommand } from '../cli/options';
+
+export type ChaosOptions = {
+  orders: number;
+  /** The chaos phase lasts at least this long: orders are spread over it, faults run until it ends and every order is accepted. */
+  durationS: number;
+  /** Orders whose requests are in flight at once. */
+  concurrency: number;
+  workers: number;
+  workerKillEveryS: number;
+  temporalRestartEveryS: number;
+  gatewayRestartEveryS: number;
+  pgTerminateEveryS: number;
+  /** After the chaos phase, how long every saga may take to reach a terminal state. */
+  drainTimeoutS: number;
+  seed: number;
+  /** Keep the run's database (and Temporal file) even when every invariant holds. */
+  keep: boolean;
+};
+
+/** Without --duration the chaos phase lasts this long per order (at least MIN_AUTO_DURATION_S), so faults overlap the sagas. */
+export const AUTO_DURATION_S_PER_ORDER = 0.3;
+export const MIN_AUTO_DURATION_S = 30;
+
+export const DEFAULT_CHAOS_OPTIONS: Omit<ChaosOptions, 'durationS'> = {
+  orders: 200,
+  concurrency: 8,
+  workers: 2,
+  workerKillEveryS: 4,
+  temporalRestartEveryS: 25,
+  gatewayRestartEveryS: 15,
+  pgTerminateEveryS: 6,
+  drainTimeoutS: 300,
+  seed: 1,
+  keep: false,
+};
+
+const MAX_INTERVAL_S = 3600;
+
+export function parseChaosOptions(argv: readonly string[], out: (text: string) => void = (t) => process.stdout.write(t)): ChaosOptions | 'help' {
+  const d = DEFAULT_CHAOS_OPTIONS;
+  const interval = (flag: string, what: string, value: number): [string, string, (raw: string) => number, number] => [
+    `${flag} <seconds>`,
+    `mean seconds between ${what} (0 = never, up to ${MAX_INTERVAL_S})`,
+    decimal(flag, 0, MAX_INTERVAL_S),
+    value,
+  ];
+  const program = new Command('chaos')
+    .description(
+      'Runs Postgres, a Temporal dev server persisted to a file, the payment gateway, several workers and the API as ' +
+        'separate processes; places orders over HTTP (each request sent one to three times, some concurrently) while ' +
+        'it SIGKILLs and restarts workers, restarts Temporal and the gateway, and terminates Postgres backends; then ' +
+        'drains and checks every invariant of DESIGN §6. Exits 0 only when they all hold.',
+    )
+    .option('--orders <n>', 'orders to place (1..100000)', integer('--orders', 1, 100_000), d.orders)
+    .option(
+      '--duration <seconds>',
+      `minimum length of the chaos phase; orders are spread over it (1..86400; default ${AUTO_DURATION_S_PER_ORDER} s per order, at least ${MIN_AUTO_DURATION_S})`,
+      decimal('--duration', 1, 86_400),
+    )
+    .option('--concurrency <n>', 'orders whose requests are in flight at once (1..200)', integer('--concurrency', 1, 200), d.concurrency)
+    .option('--workers <n>', 'worker processes (2..16)', integer('--workers', 2, 16), d.workers)
+    .option(...interval('--worker-kill-every', 'worker SIGKILLs', d.workerKillEveryS))
+    .option(...interval('--temporal-restart-every', 'Temporal dev server restarts', d.temporalRestartEveryS))
+    .option(...interval('--gateway-restart-every', 'gateway restarts', d.gatewayRestartEveryS))
+    .option(...interval('--pg-terminate-every', 'rounds of pg_terminate_backend', d.pgTerminateEveryS))
+    .option('--drain-timeout <seconds>', 'how long the sagas may take to finish after the chaos phase (1..86400)', decimal('--drain-timeout', 1, 86_400), d.drainTimeoutS)
+    .option('--seed <n>', 'seeds the orders, their duplicates and the fault schedule (0..4294967295)', integer('--seed', 0, 2 ** 32 - 1), d.seed)
+    .option('--keep', 'keep the run database and Temporal file even when every invariant holds', d.keep);
+  if (parseCommand(program, argv, out) === 'help') return 'help';
+  const o = program.opts<{
+    orders: number;
+    duration: number | undefined;
+    concurrency: number;
+    workers: number;
+    workerKillEvery: number;
+    temporalRestartEvery: number;
+    gatewayRestartEvery: number;
+    pgTerminateEvery: number;
+    drainTimeout: number;
+    seed: number;
+    keep: boolean;
+  }>();
+  return {
+    orders: o.orders,
+    durationS: o.duration ?? Math.max(MIN_AUTO_DURATION_S, Math.ceil(o.orders * AUTO_DURATION_S_PER_ORDER)),
+    concurrency: o.concurrency,
+    workers: o.workers,
+    workerKillEveryS: o.workerKillEvery,
+    temporalRestartEveryS: o.temporalRestartEvery,
+    gatewayRestartEveryS: o.gatewayRestartEvery,
+    pgTerminateEveryS: o.pgTerminateEvery,
+    drainTimeoutS: o.drainTimeout,
+    seed: o.seed,
+    keep: o.keep,
+  };
+}

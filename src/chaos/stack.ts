@@ -1,0 +1,218 @@
+// The chaos run's services, each a separate OS process except Postgres (DATABASE_URL, or the embedded
+// server in this process): a Temporal dev server persisted to a file, the payment gateway, N workers and
+// the API. The run gets a database of its own on that server, so its invariants see only its orders.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import type { Pool } from 'pg';
+import { type Config, PROJECT_ROOT } from '../config';
+import { createDatabase, dropDatabase } from '../db/databases';
+import { migrate } from '../db/migrate';
+import { createPool } from '../db/pool';
+import { type ProvisionedDatabase, provisionDatabase } from '../db/provision';
+import { seedProducts, setStock } from '../domain/catalog';
+import { createTenant } from '../domain/tenants';
+import type { FaultConfigInput } from '../gateway/faults';
+import { GATEWAY_MIGRATIONS } from '../gateway/schema';
+import { findTemporalCli, installTemporalCli } from '../temporal/cli-binary';
+import { writeWorkflowBundle } from '../temporal/order-worker';
+import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
+import { type ChildSpec, SupervisedChild } from './child-process';
+
+/** Our own connections carry this name, so terminating backends spares the harness. */
+export const HARNESS_APPLICATION_NAME = 'chaos-harness';
+/** Short leases: a compensation waiting out a killed worker's claim does not wait long. */
+const LEASE_MS = 3000;
+/** The gateway holds an "apply then time out" answer this long; workers give up sooner and retry by key. */
+const GATEWAY_HANG_MS = 5000;
+const GATEWAY_CLIENT_TIMEOUT_MS = 2000;
+const NAMESPACE = 'default';
+
+export type ChaosStack = {
+  runId: string;
+  runDir: string;
+  database: { name: string; url: string; source: ProvisionedDatabase['source'] };
+  pool: Pool;
+  temporal: SupervisedChild;
+  temporalAddress: string;
+  taskQueue: string;
+  gateway: SupervisedChild;
+  workers: SupervisedChild[];
+  api: SupervisedChild;
+  apiUrl: string;
+  apiKey: string;
+  /** Every child, in start order. */
+  children(): SupervisedChild[];
+  /** Stops every process (newest first) and, when `dropData`, drops the run database and the Temporal file. */
+  close(dropData: boolean): Promise<void>;
+};
+
+export async function startChaosStack(opts: {
+  config: Config;
+  runId: string;
+  workers: number;
+  stock: Record<string, number>;
+  gatewayFaults: FaultConfigInput;
+  say: (line: string) => void;
+  onUnexpectedExit: (child: SupervisedChild) => void;
+}): Promise<ChaosStack> {
+  const { config, runId, say } = opts;
+  const runDir = path.join(PROJECT_ROOT, '.data', 'chaos', runId);
+  mkdirSync(runDir, { recursive: true });
+  const started: SupervisedChild[] = [];
+  const cleanups: Array<() => Promise<void>> = [];
+  const closeAll = async (): Promise<void> => {
+    for (const child of started.splice(0).reverse()) await child.stop();
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  };
+
+  try {
+    const server = await provisionDatabase(config);
+    cleanups.push(() => server.stop());
+    const dbName = `chaos_${runId.replace(/[^a-z0-9]/g, '_')}`;
+    const url = await createDatabase(server.url, dbName);
+    let dropData = false;
+    cleanups.push(async () => {
+      if (dropData) await dropDatabase(server.url, dbName);
+    });
+    say(`postgres: ${server.source === 'embedded' ? 'embedded' : 'DATABASE_URL'}, database ${dbName}`);
+    await migrate(url);
+    await migrate(url, () => {}, GATEWAY_MIGRATIONS);
+    const pool = createPool(url, { max: 5, applicationName: HARNESS_APPLICATION_NAME, onIdleError: () => {} });
+    cleanups.push(() => pool.end());
+    await seedProducts(pool, 0);
+    for (const [sku, units] of Object.entries(opts.stock)) await setStock(pool, sku, units);
+    const { apiKey } = await createTenant(pool, `chaos ${runId}`);
+
+    const bundlePath = path.join(runDir, 'workflows.js');
+    await writeWorkflowBundle(bundlePath);
+
+    const cli = findTemporalCli(config.temporal.cliPath) ?? installTemporalCli(say);
+    if (!cli) throw new Error('no Temporal CLI: set TEMPORAL_CLI_PATH, put `temporal` on PATH, or install Go (npm run temporal:install)');
+    const [temporalPort, gatewayPort, apiPort] = await freePorts(3);
+    const temporalAddress = `127.0.0.1:${temporalPort}`;
+    const temporalFile = path.join(runDir, 'temporal.db');
+    cleanups.push(async () => {
+      if (dropData) for (const file of [temporalFile, bundlePath]) rmSync(file, { force: true });
+    });
+    const taskQueue = `chaos-${runId}`;
+    const child = (spec: ChildSpec): SupervisedChild => {
+      const c = new SupervisedChild(spec, opts.onUnexpectedExit);
+      started.push(c);
+      return c;
+    };
+    const node = (name: string, script: string, readyText: string, env: Record<string, string>): SupervisedChild =>
+      child({
+        name,
+        command: process.execPath,
+        // `node --import tsx`, not the tsx wrapper: SIGKILL must reach the service itself.
+        args: ['--import', 'tsx', path.join(PROJECT_ROOT, script)],
+        cwd: PROJECT_ROOT,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', DATABASE_URL: url, ...env },
+        readyText,
+        logFile: path.join(runDir, `${name}.log`),
+      });
+
+    const temporal = child({
+      name: 'temporal',
+      command: cli.path,
+      args: [
+        'server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(temporalPort),
+        '--db-filename', temporalFile, '--namespace', NAMESPACE, '--log-level', 'error',
+        ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=Keyword`]),
+      ],
+      cwd: runDir,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+      readyText: 'Server:',
+      logFile: path.join(runDir, 'temporal.log'),
+      serving: () => temporalAnswers(temporalAddress),
+    });
+    await temporal.start();
+    say(`temporal: dev server at ${temporalAddress}, persisted to ${path.relative(PROJECT_ROOT, temporalFile)}`);
+
+    const gateway = node('gateway', 'src/gateway/main.ts', 'payment gateway listening', {
+      GATEWAY_PORT: String(gatewayPort),
+      GATEWAY_FAULTS: JSON.stringify({ ...opts.gatewayFaults, hangMs: GATEWAY_HANG_MS }),
+      LOG_LEVEL: 'info',
+    });
+    const serviceEnv = { TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: NAMESPACE, TEMPORAL_TASK_QUEUE: taskQueue };
+    const workers = Array.from({ length: opts.workers }, (_, i) =>
+      node(`worker-${i + 1}`, 'src/worker.ts', 'worker ready', {
+        ...serviceEnv,
+        GATEWAY_URL: `http://127.0.0.1:${gatewayPort}`,
+        GATEWAY_TIMEOUT_MS: String(GATEWAY_CLIENT_TIMEOUT_MS),
+        ACTIVITY_LEASE_MS: String(LEASE_MS),
+        WORKFLOW_BUNDLE_PATH: bundlePath,
+        PG_POOL_MAX: '10',
+      }),
+    );
+    const api = node('api', 'src/api/main.ts', 'api ready', { ...serviceEnv, PORT: String(apiPort), PG_POOL_MAX: '10' });
+    await Promise.all([gateway.start(), api.start(), ...workers.map((w) => w.start())]);
+    say(`gateway, api and ${workers.length} workers started (logs in ${path.relative(PROJECT_ROOT, runDir)})`);
+
+    return {
+      runId,
+      runDir,
+      database: { name: dbName, url, source: server.source },
+      pool,
+      temporal,
+      temporalAddress,
+      taskQueue,
+      gateway,
+      workers,
+      api,
+      apiUrl: `http://127.0.0.1:${apiPort}`,
+      apiKey,
+      children: () => [...started],
+      close: async (drop) => {
+        dropData = drop;
+        await closeAll();
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/** Resolves once the dev server answers a call (its banner comes before it serves). */
+async function temporalAnswers(address: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 2000 });
+      try {
+        await connection.workflowService.getSystemInfo({});
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`the Temporal dev server at ${address} does not answer: ${err instanceof Error ? err.message : String(err)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+export function newRunId(): string {
+  return `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+}
+
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const server = net.createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}

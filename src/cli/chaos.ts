@@ -1,0 +1,114 @@
+// `npm run chaos`: the chaos harness (src/chaos/). Progress on stderr; the report and, last, one JSON line
+// on stdout. Exit 0 only when every invariant holds; 1 otherwise; 2 for a bad option; 130 on Ctrl-C.
+import { SingleBar } from 'cli-progress';
+import { type ChaosChecks } from '../chaos/checks';
+import { parseChaosOptions } from '../chaos/options';
+import { type ChaosProgress, type ChaosResult, runChaos } from '../chaos/run';
+import { newRunId } from '../chaos/stack';
+import { loadConfig } from '../config';
+import { installTemporalRuntime } from '../demo/temporal-runtime';
+import { createLogger } from '../logger';
+import { runMain } from './run-main';
+
+const EXIT_INTERRUPTED = 130;
+
+runMain(async () => {
+  const options = parseChaosOptions(process.argv.slice(2));
+  if (options === 'help') return 0;
+  const config = loadConfig({ LOG_LEVEL: 'warn', ...process.env });
+  installTemporalRuntime(createLogger(config, 'chaos'));
+  const say = (line: string): void => void process.stderr.write(`${line}\n`);
+
+  const interrupted = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted.signal.aborted) process.exit(EXIT_INTERRUPTED);
+    say(`\n${signal}: stopping the run (again to exit at once)`);
+    interrupted.abort();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, onSignal);
+
+  const runId = newRunId();
+  say(
+    `chaos run ${runId}: ${options.orders} orders over at least ${options.durationS} s, ${options.workers} workers, seed ${options.seed}; ` +
+      `mean seconds between faults: worker kill ${options.workerKillEveryS}, temporal restart ${options.temporalRestartEveryS}, ` +
+      `gateway restart ${options.gatewayRestartEveryS}, pg_terminate_backend ${options.pgTerminateEveryS} (0 = off)`,
+  );
+  const bar = new SingleBar({
+    stream: process.stderr,
+    format: ' {phase} |{bar}| {value}/{total} {what} | requests {requests} | kills: worker {workerKills} · temporal {temporalRestarts} · gateway {gatewayRestarts} · pg backends {pgBackendsTerminated} | {duration_formatted}',
+    barsize: 24,
+    hideCursor: true,
+    noTTYOutput: true,
+    notTTYSchedule: 5000,
+  });
+  let phase: ChaosProgress['phase'] | undefined;
+  const onProgress = (p: ChaosProgress): void => {
+    const value = p.phase === 'chaos' ? p.accepted : p.terminal;
+    const payload = { phase: p.phase, what: p.phase === 'chaos' ? 'accepted' : 'terminal', requests: p.requests, ...p.counts };
+    if (phase !== p.phase) {
+      if (phase) bar.stop();
+      phase = p.phase;
+      bar.start(p.phase === 'chaos' ? p.orders : p.accepted, value, payload);
+    } else {
+      bar.update(value, payload);
+    }
+  };
+
+  let result: ChaosResult;
+  try {
+    result = await runChaos({ config, options, runId, say, onProgress, interrupted: interrupted.signal });
+  } finally {
+    if (phase) bar.stop();
+  }
+  process.stdout.write(`${formatReport(result).join('\n')}\n`);
+  process.stdout.write(`${JSON.stringify(reportJson(result))}\n`);
+  if (interrupted.signal.aborted) return EXIT_INTERRUPTED;
+  return result.checks.invariantsHeld ? 0 : 1;
+});
+
+function reportJson(r: ChaosResult): Record<string, unknown> {
+  const c: ChaosChecks = r.checks;
+  return {
+    orders: r.options.orders,
+    accepted: c.accepted,
+    requests: r.requests,
+    completed: c.database.completed,
+    compensated: c.database.compensated,
+    stuck: c.database.stuck,
+    nonTerminal: c.nonTerminal,
+    doubleCharges: c.database.doubleCharges,
+    doubleReservations: c.database.doubleReservations,
+    workerKills: r.counts.workerKills,
+    temporalRestarts: r.counts.temporalRestarts,
+    gatewayRestarts: r.counts.gatewayRestarts,
+    pgBackendsTerminated: r.counts.pgBackendsTerminated,
+    unexpectedExits: r.counts.unexpectedExits,
+    chaosPhaseSeconds: Math.round(r.chaosPhaseMs / 100) / 10,
+    drainSeconds: Math.round(r.drainMs / 100) / 10,
+    seed: r.options.seed,
+    runId: r.runId,
+    invariantsHeld: c.invariantsHeld,
+  };
+}
+
+function formatReport(r: ChaosResult): string[] {
+  const c = r.checks;
+  const out = [
+    '',
+    `chaos run ${r.runId} (seed ${r.options.seed})`,
+    `  orders        ${r.options.orders} planned, ${c.accepted} accepted over ${r.requests} HTTP requests (${r.duplicateCopies} duplicate copies)`,
+    `  outcomes      completed ${c.database.completed} · compensated ${c.database.compensated} · awaiting an operator ${c.database.stuck} · not terminal ${c.nonTerminal}`,
+    `  faults        worker SIGKILLs ${r.counts.workerKills} · temporal restarts ${r.counts.temporalRestarts} · gateway restarts ${r.counts.gatewayRestarts} · ` +
+      `pg backends terminated ${r.counts.pgBackendsTerminated} in ${r.counts.pgTerminations} rounds · services that exited by themselves ${r.counts.unexpectedExits}`,
+    `  timing        chaos phase ${(r.chaosPhaseMs / 1000).toFixed(1)} s, drain ${(r.drainMs / 1000).toFixed(1)} s`,
+    `  workflows     ${c.workflows ?? 'unknown'} on the run's task queue`,
+    '',
+    'invariants',
+    ...c.lines.map((l) => `  ${l.held ? 'held    ' : 'VIOLATED'}  ${l.label}${l.detail ? `\n            ${l.detail}` : ''}`),
+    '',
+    c.invariantsHeld
+      ? `every invariant held (database ${r.database} ${r.options.keep ? 'kept (--keep)' : 'dropped'}; service logs in ${r.runDir})`
+      : `INVARIANTS VIOLATED: database ${r.database} and ${r.runDir} kept for inspection`,
+  ];
+  return out;
+}
