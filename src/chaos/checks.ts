@@ -15,6 +15,8 @@ export type ChaosChecks = {
   /** Accepted orders whose row is missing or not terminal. */
   nonTerminal: number;
   workflows: number | undefined;
+  /** Sagas parked for an operator, with the reason their order row records. */
+  stuckOrders: Array<{ id: string; reason: string }>;
   lines: CheckLine[];
   invariantsHeld: boolean;
 };
@@ -42,7 +44,7 @@ export async function checkChaosRun(opts: { stack: ChaosStack; traffic: OrderTra
   );
   line('distinct idempotency keys gave distinct orders', orderIds.length === traffic.filter((t) => t.orderId).length, `${orderIds.length} order IDs for ${traffic.filter((t) => t.orderId).length} keys`);
 
-  const { rows } = await stack.pool.query<{ id: string; status: string }>('SELECT id, status FROM orders');
+  const { rows } = await stack.pool.query<{ id: string; status: string; reason: string | null }>('SELECT id, status, failure_reason AS reason FROM orders');
   const status = new Map(rows.map((r) => [r.id, r.status]));
   const nonTerminalIds = orderIds.filter((id) => !['COMPLETED', 'COMPENSATED', 'COMPENSATION_STUCK'].includes(status.get(id) ?? 'MISSING'));
   line('every accepted order reached a terminal state', nonTerminalIds.length === 0, `${nonTerminalIds.length} did not, e.g. ${nonTerminalIds.slice(0, 3).map((id) => `${id} (${status.get(id) ?? 'no row'})`).join(', ')}`);
@@ -63,6 +65,7 @@ export async function checkChaosRun(opts: { stack: ChaosStack; traffic: OrderTra
     accepted: orderIds.length,
     nonTerminal: nonTerminalIds.length,
     workflows: temporal.total,
+    stuckOrders: rows.filter((r) => r.status === 'COMPENSATION_STUCK').map((r) => ({ id: r.id, reason: r.reason ?? '' })),
     lines,
     invariantsHeld: lines.every((l) => l.held),
   };

@@ -102,9 +102,10 @@ function formatReport(r: ChaosResult): string[] {
       `pg backends terminated ${r.counts.pgBackendsTerminated} in ${r.counts.pgTerminations} rounds · services that exited by themselves ${r.counts.unexpectedExits}`,
     `  timing        chaos phase ${(r.chaosPhaseMs / 1000).toFixed(1)} s, drain ${(r.drainMs / 1000).toFixed(1)} s`,
     `  workflows     ${c.workflows ?? 'unknown'} on the run's task queue`,
+    ...c.stuckOrders.map((o) => `  awaiting an operator: ${o.id} (workflow order-${o.id}): ${o.reason}`),
     '',
     'invariants',
-    ...c.lines.map((l) => `  ${l.held ? 'held    ' : 'VIOLATED'}  ${l.label}${l.detail ? `\n            ${l.detail}` : ''}`),
+    ...c.lines.map((l) => `  ${l.held ? '✓' : '✗'} ${l.label}${l.detail ? `\n      ${l.detail}` : ''}`),
     '',
     c.invariantsHeld
       ? `every invariant held (database ${r.database} ${r.options.keep ? 'kept (--keep)' : 'dropped'}; service logs in ${r.runDir})`

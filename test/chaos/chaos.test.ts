@@ -1,0 +1,44 @@
+// `npm run chaos` end to end, as a child process, about a minute: its own Temporal dev server on a file,
+// gateway, two workers and the API as processes; workers, Temporal and the gateway SIGKILLed and
+// restarted, Postgres backends terminated; every invariant must hold. And bad options refused.
+import { lastJsonLine, runScript } from '../helpers/processes';
+import { ADMIN_URL_VAR, requireTestEnv } from '../helpers/test-env';
+
+const CHAOS = 'src/cli/chaos.ts';
+
+test('40 orders through a minute of kills and restarts: nothing double-applied, every saga terminal, every invariant held', async () => {
+  // The harness creates (and drops) a database of its own on this server.
+  const env = { DATABASE_URL: requireTestEnv(ADMIN_URL_VAR), ...(process.env.TEMPORAL_CLI_PATH && { TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH }) };
+  const args = ['--orders', '40', '--duration', '45', '--worker-kill-every', '3', '--temporal-restart-every', '14', '--gateway-restart-every', '10', '--pg-terminate-every', '4', '--seed', '11'];
+  const run = await runScript(CHAOS, args, env, 400_000);
+  if (run.code !== 0) throw new Error(`chaos exited ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr.slice(-5000)}`);
+  const report = lastJsonLine(run.stdout);
+  expect(report).toMatchObject({ orders: 40, accepted: 40, nonTerminal: 0, doubleCharges: 0, doubleReservations: 0, seed: 11, invariantsHeld: true });
+  const n = (k: string): number => report[k] as number;
+  expect(n('completed') + n('compensated') + n('stuck')).toBe(40);
+  // Every copy is a request, and 40 orders drew duplicates with this seed.
+  expect(n('requests')).toBeGreaterThan(40);
+  // The faults really happened while the orders flowed.
+  expect(n('workerKills')).toBeGreaterThanOrEqual(5);
+  expect(n('temporalRestarts')).toBeGreaterThanOrEqual(1);
+  expect(n('gatewayRestarts')).toBeGreaterThanOrEqual(1);
+  expect(n('pgBackendsTerminated')).toBeGreaterThanOrEqual(1);
+  expect(run.stdout).toContain('✓ one workflow per accepted order on the run task queue');
+  expect(run.stdout).not.toContain('✗');
+}, 420_000);
+
+test.each([
+  [['--orders', '0'], /--orders must be an integer from 1 to 100000/],
+  [['--workers', '1'], /--workers must be an integer from 2 to 16/],
+  [['--worker-kill-every', '-1'], /--worker-kill-every must be a number from 0 to 3600/],
+  [['--duration', 'soon'], /--duration must be a number from 1 to 86400/],
+  [['--seed', '1.5'], /--seed must be an integer/],
+  [['--orders', '5', '--verbose'], /unknown option '--verbose'/],
+])('%j is refused with exit code 2 and a clear message, before anything starts', async (args, message) => {
+  const result = await runScript(CHAOS, args, {}, 60_000);
+  expect(result.code).toBe(2);
+  expect(result.stderr).toMatch(/^error: /m);
+  expect(result.stderr).toMatch(message);
+  expect(result.stderr).not.toMatch(/\n\s+at /);
+  expect(result.stdout).toBe('');
+});
