@@ -23,7 +23,7 @@ import {
   type PaymentConfirmationState,
   type PlaceOrderResult,
 } from './messages';
-import { Saga, describeFailure, type OperatorDecision } from './saga';
+import { DEFAULT_STUCK_AFTER_ATTEMPTS, Saga, describeFailure, type OperatorDecision } from './saga';
 
 export type PlaceOrderInput = {
   orderId: string;
@@ -32,7 +32,7 @@ export type PlaceOrderInput = {
   currency: string;
   paymentToken: string;
   options?: {
-    /** Activity attempts per compensation round before the saga reports COMPENSATION_STUCK. Default 5. */
+    /** Activity attempts per compensation round before the saga reports COMPENSATION_STUCK. Default 10 (about 26 s of backoff). */
     stuckAfterAttempts?: number;
     /** How long a stuck saga waits for an operator before retrying by itself, in ms. Default 10 minutes. */
     stuckRetryIntervalMs?: number;
@@ -61,7 +61,7 @@ export async function placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResu
       initialInterval: '200 milliseconds',
       backoffCoefficient: 2,
       maximumInterval: '5 seconds',
-      maximumAttempts: opts.stuckAfterAttempts ?? 5,
+      maximumAttempts: opts.stuckAfterAttempts ?? DEFAULT_STUCK_AFTER_ATTEMPTS,
     },
   });
   const payments = proxyActivities<Activities>({

@@ -11,6 +11,12 @@ import {
 import { SAGA_STATUS } from '../src/temporal/search-attributes';
 
 export type StepStatus = 'pending' | 'applied' | 'failed' | 'compensating' | 'compensated' | 'skipped';
+/**
+ * Compensation attempts per round before COMPENSATION_STUCK, by default: with backoff from 0.2 s doubling
+ * to 5 s they span about 26 s, longer than the 15 s default lease a refund may have to wait out.
+ */
+export const DEFAULT_STUCK_AFTER_ATTEMPTS = 10;
+
 export type SagaStatus = 'RUNNING' | 'COMPENSATING' | 'COMPENSATION_STUCK' | 'COMPLETED' | 'COMPENSATED';
 
 export type StepState = {

@@ -4,7 +4,7 @@
 import { ApplicationFailure, defineQuery, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { INJECTED_FAILURE } from './messages';
-import { Saga, describeFailure, type SagaState } from './saga';
+import { DEFAULT_STUCK_AFTER_ATTEMPTS, Saga, describeFailure, type SagaState } from './saga';
 
 export type TransferInput = {
   transferId: string;
@@ -14,7 +14,7 @@ export type TransferInput = {
   options?: {
     /** Demonstration fault: fails the transfer after the debit and the credit applied, before it completes. */
     failAfterDebit?: string;
-    /** Activity attempts per compensation round before the saga reports COMPENSATION_STUCK. Default 5. */
+    /** Activity attempts per compensation round before the saga reports COMPENSATION_STUCK. Default 10 (about 26 s of backoff). */
     stuckAfterAttempts?: number;
     /** How long a stuck saga waits for an operator before retrying by itself, in ms. Default 10 minutes. */
     stuckRetryIntervalMs?: number;
@@ -46,7 +46,7 @@ export async function transferFunds(input: TransferInput): Promise<TransferResul
       initialInterval: '200 milliseconds',
       backoffCoefficient: 2,
       maximumInterval: '5 seconds',
-      maximumAttempts: opts.stuckAfterAttempts ?? 5,
+      maximumAttempts: opts.stuckAfterAttempts ?? DEFAULT_STUCK_AFTER_ATTEMPTS,
     },
   });
   const saga = new Saga({ workflowId, stuckRetryIntervalMs: opts.stuckRetryIntervalMs ?? 600_000 });
