@@ -103,15 +103,18 @@ export class SupervisedChild {
     }
   }
 
-  /** Starts it, trying again each second after a failed start (a server it needs may be restarting), for up to `withinMs`. */
-  async startUntilUp(withinMs = 120_000): Promise<void> {
+  /**
+   * Starts it, trying again each second after a failed start (a server it needs may be restarting), for up
+   * to `withinMs` or until `giveUp` aborts.
+   */
+  async startUntilUp(giveUp: AbortSignal, withinMs = 120_000): Promise<void> {
     const deadline = Date.now() + withinMs;
     for (;;) {
       try {
         await this.start();
         return;
       } catch (err) {
-        if (!(err instanceof ChildStartError) || Date.now() > deadline) throw err;
+        if (!(err instanceof ChildStartError) || Date.now() > deadline || giveUp.aborted) throw err;
         await new Promise((r) => setTimeout(r, 1000));
       }
     }

@@ -29,7 +29,8 @@ export class Mayhem {
   readonly #stopped = new AbortController();
   readonly #loops: Array<Promise<void>> = [];
   readonly #revivals = new Set<Promise<void>>();
-  #closed = false;
+  /** Aborted by close(): no service is started again. */
+  readonly #closing = new AbortController();
   /** A fault or revival that failed for good (a service that would not start again). */
   readonly failures: string[] = [];
 
@@ -62,11 +63,11 @@ export class Mayhem {
   /** Called for a service that exited by itself: start it again (also while draining, until close()). */
   revive(child: SupervisedChild): void {
     this.counts.unexpectedExits += 1;
-    if (this.#closed) return;
+    if (this.#closing.signal.aborted) return;
     this.log(`${child.spec.name} exited by itself; starting it again`);
     const revival = child
       .serially(async () => {
-        if (!child.running) await child.startUntilUp();
+        if (!child.running) await child.startUntilUp(this.#closing.signal);
       })
       .catch((err: unknown) => void this.failures.push(`${child.spec.name} would not start again: ${messageOf(err)}`));
     this.#revivals.add(revival);
@@ -82,7 +83,8 @@ export class Mayhem {
 
   /** The run is shutting down: a service that exits now stays down. Waits for revivals under way. */
   async close(): Promise<void> {
-    this.#closed = true;
+    this.#closing.abort();
+    this.#stopped.abort();
     await Promise.all([...this.#revivals]);
   }
 
@@ -108,7 +110,7 @@ export class Mayhem {
   #restart(child: SupervisedChild): Promise<void> {
     return child.serially(async () => {
       await child.kill('SIGKILL');
-      await child.startUntilUp();
+      await child.startUntilUp(this.#closing.signal);
     });
   }
 

@@ -15,6 +15,11 @@ const FAULT_RATE = 0.2;
 const ORDER_ACCEPT_DEADLINE_MS = 180_000;
 const DRAIN_POLL_MS = 1000;
 
+/** Ctrl-C stopped the run before its drain: there is nothing meaningful to check. */
+export class ChaosInterruptedError extends Error {
+  override readonly name = 'ChaosInterruptedError';
+}
+
 export type ChaosProgress = {
   phase: 'chaos' | 'drain';
   orders: number;
@@ -64,6 +69,9 @@ export async function runChaos(opts: {
     onUnexpectedExit: (child) => mayhem?.revive(child),
   });
   let keepData = true;
+  // Ctrl-C in a terminal reaches the services too: none is started again once the run is interrupted.
+  const onInterrupt = (): void => void mayhem?.close();
+  opts.interrupted.addEventListener('abort', onInterrupt, { once: true });
   try {
     mayhem = new Mayhem(
       { pool: stack.pool, database: stack.database.name, temporal: stack.temporal, gateway: stack.gateway, workers: stack.workers },
@@ -103,11 +111,16 @@ export async function runChaos(opts: {
     say('chaos phase over: no more faults; every service up again; draining');
     await mayhem.stop();
     const chaosPhaseMs = Date.now() - startedAt;
+    if (opts.interrupted.aborted) {
+      keepData = options.keep;
+      throw new ChaosInterruptedError(`after ${progress.accepted} of ${requests.length} orders were accepted`);
+    }
 
     // Drain: every service up, then wait until every accepted order is terminal.
     for (const child of stack.children()) {
+      if (opts.interrupted.aborted) break;
       await child.serially(async () => {
-        if (!child.running) await child.startUntilUp();
+        if (!child.running) await child.startUntilUp(opts.interrupted);
       });
     }
     const orderIds = [...new Set(traffic.flatMap((t) => (t.orderId ? [t.orderId] : [])))];
@@ -120,9 +133,14 @@ export async function runChaos(opts: {
       await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
     }
     const drainMs = Date.now() - drainStarted;
+    if (opts.interrupted.aborted) {
+      keepData = options.keep;
+      throw new ChaosInterruptedError(`while draining (${progress.terminal} of ${orderIds.length} sagas terminal)`);
+    }
     await mayhem.close();
 
     const checks = await checkChaosRun({ stack, traffic, orders: requests.length, orderIds });
+    // A violation keeps the evidence.
     keepData = options.keep || !checks.invariantsHeld;
     return {
       runId,
@@ -137,6 +155,7 @@ export async function runChaos(opts: {
       drainMs,
     };
   } finally {
+    opts.interrupted.removeEventListener('abort', onInterrupt);
     await mayhem?.close();
     await stack.close(!keepData);
   }

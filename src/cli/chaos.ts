@@ -11,6 +11,8 @@ import { createLogger } from '../logger';
 import { runMain } from './run-main';
 
 const EXIT_INTERRUPTED = 130;
+/** A second signal this soon after the first is the same Ctrl-C relayed, not a second one. */
+const DUPLICATE_SIGNAL_MS = 1000;
 
 runMain(async () => {
   const options = parseChaosOptions(process.argv.slice(2));
@@ -20,8 +22,12 @@ runMain(async () => {
   const say = (line: string): void => void process.stderr.write(`${line}\n`);
 
   const interrupted = new AbortController();
+  let firstSignalAt = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
+    // Ctrl-C under `npm run` arrives twice at once (from the terminal and relayed by the tsx wrapper).
+    if (interrupted.signal.aborted && Date.now() - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
     if (interrupted.signal.aborted) process.exit(EXIT_INTERRUPTED);
+    firstSignalAt = Date.now();
     say(`\n${signal}: stopping the run (again to exit at once)`);
     interrupted.abort();
   };
@@ -57,6 +63,11 @@ runMain(async () => {
   let result: ChaosResult;
   try {
     result = await runChaos({ config, options, runId, say, onProgress, interrupted: interrupted.signal });
+  } catch (err) {
+    if (!interrupted.signal.aborted) throw err;
+    // Ctrl-C in a terminal also stops the services (and the embedded Postgres): there may be nothing left to check.
+    say(`interrupted ${err instanceof Error ? err.message : String(err)}: no report`);
+    return EXIT_INTERRUPTED;
   } finally {
     if (phase) bar.stop();
   }
