@@ -1,0 +1,54 @@
+// `npm run chaos` options: defaults, the chaos phase's length derived from the order count, and refusals.
+import { UsageError } from '../../src/cli/run-main';
+import { parseChaosOptions } from '../../src/chaos/options';
+
+const parse = (...argv: string[]): ReturnType<typeof parseChaosOptions> => parseChaosOptions(argv, () => {});
+
+test('defaults: 200 orders over 60 s (0.3 s each), two workers, every fault kind on', () => {
+  expect(parse()).toEqual({
+    orders: 200,
+    durationS: 60,
+    concurrency: 8,
+    workers: 2,
+    workerKillEveryS: 4,
+    temporalRestartEveryS: 25,
+    gatewayRestartEveryS: 15,
+    pgTerminateEveryS: 6,
+    drainTimeoutS: 300,
+    seed: 1,
+    keep: false,
+  });
+});
+
+test('without --duration the chaos phase grows with the orders, never below 30 s; --duration wins', () => {
+  expect(parse('--orders', '500')).toMatchObject({ orders: 500, durationS: 150 });
+  expect(parse('--orders', '10')).toMatchObject({ durationS: 30 });
+  expect(parse('--orders', '500', '--duration', '12.5')).toMatchObject({ durationS: 12.5 });
+});
+
+test('0 turns a fault kind off; fractional seconds are allowed', () => {
+  expect(parse('--worker-kill-every', '0', '--temporal-restart-every', '0.5', '--keep')).toMatchObject({
+    workerKillEveryS: 0,
+    temporalRestartEveryS: 0.5,
+    keep: true,
+  });
+});
+
+test.each([
+  [['--pg-terminate-every', '4000'], '--pg-terminate-every must be a number from 0 to 3600.'],
+  [['--gateway-restart-every', '1e3'], '--gateway-restart-every must be a number from 0 to 3600.'],
+  [['--drain-timeout', '0'], '--drain-timeout must be a number from 1 to 86400.'],
+  [['--concurrency', '201'], '--concurrency must be an integer from 1 to 200.'],
+  [['--workers', '17'], '--workers must be an integer from 2 to 16.'],
+  [['extra'], "too many arguments. Expected 0 arguments but got 1."],
+])('%j is a UsageError naming the option and its range', (argv, message) => {
+  expect(() => parse(...argv)).toThrow(UsageError);
+  expect(() => parse(...argv)).toThrow(message);
+});
+
+test('--help prints the options and parses nothing', () => {
+  let help = '';
+  expect(parseChaosOptions(['--help'], (t) => (help += t))).toBe('help');
+  expect(help).toContain('--worker-kill-every <seconds>');
+  expect(help).toContain('--temporal-restart-every <seconds>');
+});
