@@ -16,6 +16,6 @@ psql -q "$db_url" -c 'CREATE TABLE bench_effects (id bigserial PRIMARY KEY, tag 
 tps() { pgbench -n -M prepared -c "$clients" -j 2 -T "$seconds" -f "$1" "$db_url" 2>/dev/null | awk '/^tps = /{print $3}'; }
 echo "clients $clients, ${seconds}s per run, $rounds rounds; tps and bare/this (the latency ratio at a fixed client count)"
 for r in $(seq "$rounds"); do
-  bare=$(tps bare.sql); claim=$(tps claim-only.sql); full=$(tps run-once.sql)
-  node -e 'const [b,c,f]=process.argv.slice(1).map(Number); console.log(`round ${process.argv[4]}: bare ${b.toFixed(0)}  claim-only ${c.toFixed(0)} (${(b/c).toFixed(2)})  run-once ${f.toFixed(0)} (${(b/f).toFixed(2)})`)' "$bare" "$claim" "$full" "$r"
+  bare=$(tps bare.sql); once=$(tps key-once.sql); claim=$(tps claim-only.sql); full=$(tps run-once.sql)
+  node -e 'const [b,o,c,f,r]=process.argv.slice(1).map(Number); const x=(t)=>`${t.toFixed(0)} (${(b/t).toFixed(2)})`; console.log(`round ${r}: bare ${b.toFixed(0)}  key-once ${x(o)}  claim-only ${x(c)}  run-once ${x(f)}`)' "$bare" "$once" "$claim" "$full" "$r"
 done
