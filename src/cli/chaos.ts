@@ -1,11 +1,12 @@
 // `npm run chaos`: the chaos harness (src/chaos/). Progress on stderr; the report and, last, one JSON line
 // on stdout. Exit 0 only when every invariant holds; 1 otherwise; 2 for a bad option; 130 on Ctrl-C.
+import path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { type ChaosChecks } from '../chaos/checks';
 import { parseChaosOptions } from '../chaos/options';
 import { type ChaosProgress, type ChaosResult, runChaos } from '../chaos/run';
 import { newRunId } from '../chaos/stack';
-import { loadConfig } from '../config';
+import { PROJECT_ROOT, loadConfig } from '../config';
 import { installTemporalRuntime } from '../demo/temporal-runtime';
 import { createLogger } from '../logger';
 import { runMain } from './run-main';
@@ -104,6 +105,7 @@ function reportJson(r: ChaosResult): Record<string, unknown> {
 
 function formatReport(r: ChaosResult): string[] {
   const c = r.checks;
+  const runDir = path.relative(PROJECT_ROOT, r.runDir);
   const out = [
     '',
     `chaos run ${r.runId} (seed ${r.options.seed})`,
@@ -119,8 +121,8 @@ function formatReport(r: ChaosResult): string[] {
     ...c.lines.map((l) => `  ${l.held ? '✓' : '✗'} ${l.label}${l.detail ? `\n      ${l.detail}` : ''}`),
     '',
     c.invariantsHeld
-      ? `every invariant held (database ${r.database} ${r.options.keep ? 'kept (--keep)' : 'dropped'}; service logs in ${r.runDir})`
-      : `INVARIANTS VIOLATED: database ${r.database} and ${r.runDir} kept for inspection`,
+      ? `every invariant held (database ${r.database} ${r.options.keep ? 'kept (--keep)' : 'dropped'}; service logs in ${runDir})`
+      : `INVARIANTS VIOLATED: database ${r.database} and ${runDir} kept for inspection`,
   ];
   return out;
 }
