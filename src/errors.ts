@@ -148,3 +148,8 @@ export class GatewayRejectedError extends TypedError {
     super(message);
   }
 }
+
+/** A service a command needs could not be started or reached; the message says what and what to do. Printed as `error: …`, exit 1. */
+export class StartupError extends Error {
+  override readonly name: string = 'StartupError';
+}

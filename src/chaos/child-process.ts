@@ -2,6 +2,7 @@
 // SIGKILLed and started again. Its output goes to a log file of the run (appended across restarts).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { StartupError } from '../errors';
 
 export type ChildSpec = {
   /** Name in logs and the report, e.g. `worker-1`. */
@@ -18,7 +19,7 @@ export type ChildSpec = {
   serving?: () => Promise<void>;
 };
 
-export class ChildStartError extends Error {
+export class ChildStartError extends StartupError {
   override readonly name = 'ChildStartError';
 }
 

@@ -9,6 +9,7 @@ import { Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { type Config, PROJECT_ROOT } from '../config';
 import { createDatabase, dropDatabase } from '../db/databases';
+import { StartupError } from '../errors';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { type ProvisionedDatabase, provisionDatabase } from '../db/provision';
@@ -16,7 +17,7 @@ import { seedProducts, setStock } from '../domain/catalog';
 import { createTenant } from '../domain/tenants';
 import type { FaultConfigInput } from '../gateway/faults';
 import { GATEWAY_MIGRATIONS } from '../gateway/schema';
-import { findTemporalCli, installTemporalCli } from '../temporal/cli-binary';
+import { TemporalUnavailableError, findTemporalCli, installTemporalCli } from '../temporal/cli-binary';
 import { writeWorkflowBundle } from '../temporal/order-worker';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
 import { type ChildSpec, SupervisedChild } from './child-process';
@@ -60,7 +61,6 @@ export async function startChaosStack(opts: {
 }): Promise<ChaosStack> {
   const { config, runId, say } = opts;
   const runDir = path.join(PROJECT_ROOT, '.data', 'chaos', runId);
-  mkdirSync(runDir, { recursive: true });
   const started: SupervisedChild[] = [];
   const cleanups: Array<() => Promise<void>> = [];
   const closeAll = async (): Promise<void> => {
@@ -72,7 +72,9 @@ export async function startChaosStack(opts: {
     const server = await provisionDatabase(config);
     cleanups.push(() => server.stop());
     const dbName = `chaos_${runId.replace(/[^a-z0-9]/g, '_')}`;
-    const url = await createDatabase(server.url, dbName);
+    const url = await createDatabase(server.url, dbName).catch((err: unknown) => {
+      throw new StartupError(`cannot create the run database on ${server.source === 'embedded' ? 'the embedded PostgreSQL' : 'the server at DATABASE_URL'}: ${err instanceof Error ? err.message : String(err)}`);
+    });
     let dropData = false;
     cleanups.push(async () => {
       if (dropData) await dropDatabase(server.url, dbName);
@@ -86,11 +88,13 @@ export async function startChaosStack(opts: {
     for (const [sku, units] of Object.entries(opts.stock)) await setStock(pool, sku, units);
     const { apiKey } = await createTenant(pool, `chaos ${runId}`);
 
+    mkdirSync(runDir, { recursive: true });
     const bundlePath = path.join(runDir, 'workflows.js');
     await writeWorkflowBundle(bundlePath);
 
     const cli = findTemporalCli(config.temporal.cliPath) ?? installTemporalCli(say);
-    if (!cli) throw new Error('no Temporal CLI: set TEMPORAL_CLI_PATH, put `temporal` on PATH, or install Go (npm run temporal:install)');
+    // TEMPORAL_ADDRESS does not help here: the harness must kill and restart a server of its own.
+    if (!cli) throw new TemporalUnavailableError('npm run chaos runs (and restarts) a Temporal dev server of its own and needs the `temporal` CLI: put it on PATH, set TEMPORAL_CLI_PATH, or install Go (then `npm run temporal:install` builds it).');
     const [temporalPort, gatewayPort, apiPort] = await freePorts(3);
     const temporalAddress = `127.0.0.1:${temporalPort}`;
     const temporalFile = path.join(runDir, 'temporal.db');

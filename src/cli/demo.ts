@@ -10,10 +10,9 @@ import { type OrderOutcome, driveOrders } from '../demo/drive';
 import { parseDemoOptions } from '../demo/options';
 import { planDemo } from '../demo/plan';
 import { formatSummary, summarise, summaryJson } from '../demo/report';
-import { DemoStartError, type DemoStack, startDemoStack } from '../demo/stack';
+import { type DemoStack, startDemoStack } from '../demo/stack';
 import { installTemporalRuntime } from '../demo/temporal-runtime';
 import { createLogger } from '../logger';
-import { TemporalUnavailableError } from '../temporal/cli-binary';
 import { runMain } from './run-main';
 
 /** An order still open after this long is reported as not finished (the worst fault path takes ~15 s). */
@@ -75,11 +74,7 @@ runMain(async () => {
       say(`interrupted during start-up (${err instanceof Error ? err.message : String(err)})`);
       return EXIT_INTERRUPTED;
     }
-    if (err instanceof DemoStartError || err instanceof TemporalUnavailableError) {
-      say(`error: ${err.message}`);
-      return 1;
-    }
-    throw err;
+    throw err; // a StartupError is printed as `error: …` by runMain (exit 1)
   }
 
   try {

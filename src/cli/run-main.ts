@@ -1,7 +1,7 @@
 // Shared top level of every command: expected failures print one clear message, never a stack.
 import { ConfigError } from '../config';
 import { EmbeddedPostgresError } from '../db/embedded';
-import { TypedError } from '../errors';
+import { StartupError, TypedError } from '../errors';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -15,7 +15,7 @@ export function runMain(main: () => Promise<number | void>): void {
         process.stderr.write(`error: ${err.message}\n`);
         process.exit(2);
       }
-      if (err instanceof EmbeddedPostgresError || err instanceof TypedError) {
+      if (err instanceof EmbeddedPostgresError || err instanceof TypedError || err instanceof StartupError) {
         process.stderr.write(`error: ${err.message}\n`);
         process.exit(1);
       }

@@ -6,11 +6,10 @@ import type { FastifyInstance } from 'fastify';
 import { buildApiApp } from '../api/app';
 import { WEBHOOK_ROUTE } from '../api/routes/webhooks';
 import { loadConfig } from '../config';
-import { DemoStartError, type DemoStack, startDemoStack } from '../demo/stack';
+import { type DemoStack, startDemoStack } from '../demo/stack';
 import { installTemporalRuntime } from '../demo/temporal-runtime';
 import { IdempotencyStore } from '../idempotency/store';
 import { createLogger } from '../logger';
-import { TemporalUnavailableError } from '../temporal/cli-binary';
 import { runMain } from './run-main';
 
 const EXIT_INTERRUPTED = 130;
@@ -56,11 +55,7 @@ runMain(async () => {
       say(`interrupted during start-up (${err instanceof Error ? err.message : String(err)})`);
       return EXIT_INTERRUPTED;
     }
-    if (err instanceof DemoStartError || err instanceof TemporalUnavailableError) {
-      say(`error: ${err.message}`);
-      return 1;
-    }
-    throw err;
+    throw err; // a StartupError is printed as `error: …` by runMain (exit 1)
   }
 
   try {

@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import type { Config } from '../config';
+import { StartupError } from '../errors';
 import { migrate } from '../db/migrate';
 import { type OpenDatabase, openDatabase } from '../db/open';
 import { createPool } from '../db/pool';
@@ -42,7 +43,7 @@ export type DemoStack = {
 };
 
 /** Something needed for the run could not be started; the message says what and what to do. */
-export class DemoStartError extends Error {
+export class DemoStartError extends StartupError {
   override readonly name = 'DemoStartError';
 }
 

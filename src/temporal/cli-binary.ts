@@ -2,6 +2,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { StartupError } from '../errors';
 
 /** The newest CLI release whose go.mod has no replace directive, so `go install` accepts it. */
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
@@ -11,7 +12,7 @@ export type CliLocation = {
   foundBy: 'TEMPORAL_CLI_PATH' | 'PATH' | 'GOPATH' | 'go install';
 };
 
-export class TemporalUnavailableError extends Error {
+export class TemporalUnavailableError extends StartupError {
   override readonly name = 'TemporalUnavailableError';
 }
 
