@@ -32,8 +32,21 @@ export function assertOwnKey(...keys: string[]): void {
   }
 }
 
-/** A name for this attempt, unique across retries and workers: the lease owner. */
+/**
+ * The saga this activity works for: its workflow ID, which its keys were checked to belong to. The
+ * store keeps the saga's records while it is open.
+ */
+export function ownSagaId(): string {
+  const workflowId = activityInfo().workflowExecution?.workflowId;
+  if (!workflowId) throw ApplicationFailure.nonRetryable('the activity runs outside a workflow: no saga to record for', ActivityErrorType.ForeignKey);
+  return workflowId;
+}
+
+/**
+ * A name for this attempt, unique across retries, runs and workers: the lease owner. The run ID
+ * tells attempts of a continued-as-new or reset run apart (activity IDs restart in each run).
+ */
 export function attemptOwner(): string {
   const info = activityInfo();
-  return `${info.workflowExecution?.workflowId ?? '?'}:${info.activityId}:${info.attempt}`;
+  return `${info.workflowExecution?.workflowId ?? '?'}:${info.workflowExecution?.runId ?? '?'}:${info.activityId}:${info.attempt}`;
 }

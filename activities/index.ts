@@ -3,6 +3,7 @@ import type { ActivityDeps } from './deps';
 import { createInventoryActivities } from './inventory';
 import { createOrderActivities } from './orders';
 import { createPaymentActivities } from './payments';
+import { createSagaLifecycleActivities } from './saga-lifecycle';
 import { createWalletActivities } from './wallet';
 
 export function createActivities(deps: ActivityDeps) {
@@ -11,6 +12,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createInventoryActivities(deps),
     ...createPaymentActivities(deps),
     ...createWalletActivities(deps),
+    ...createSagaLifecycleActivities(deps),
   };
 }
 

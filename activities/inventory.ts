@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { BusinessFailure } from '../src/errors';
 import * as sql from '../src/domain/orders-sql';
 import { OrderFailure, OrderItemSchema } from '../src/domain/types';
-import { assertOwnKey, parseInput } from './context';
+import { assertOwnKey, ownSagaId, parseInput } from './context';
 import { STEP_SCOPE, type ActivityDeps } from './deps';
 import { translated } from './failures';
 
@@ -21,6 +21,7 @@ export function createInventoryActivities({ store }: ActivityDeps) {
         const { result } = await store.runOnce({
           scope: STEP_SCOPE,
           key: input.key,
+          sagaId: ownSagaId(),
           request: input,
           effect: async (client) => {
             if (!(await sql.holdStock(client, input.sku, input.quantity))) {
@@ -40,17 +41,23 @@ export function createInventoryActivities({ store }: ActivityDeps) {
       });
     },
 
-    /** Compensation: releases the held stock, or tombstones the key if the reservation never applied. */
+    /**
+     * Compensation: releases the held stock, or tombstones the key if the reservation never applied.
+     * Without a record it still releases by natural key (order, SKU): a hold is never left behind.
+     */
     async releaseStock(raw: z.infer<typeof ReleaseInput>): Promise<string> {
       const input = parseInput(ReleaseInput, raw);
       assertOwnKey(input.forwardKey);
       return translated(() =>
-        store.compensateLocal({
+        store.compensateLocal<{ sku: string; quantity: number }>({
           scope: STEP_SCOPE,
           key: input.forwardKey,
-          undo: async (client) => {
+          sagaId: ownSagaId(),
+          undo: async (client, reserved) => {
+            if (reserved.sku !== input.sku) throw new Error(`release of ${input.sku} does not match the step it undoes (${reserved.sku})`);
             await sql.releaseReservation(client, input.orderId, input.sku);
           },
+          undoByNaturalKey: async (client) => (await sql.releaseReservation(client, input.orderId, input.sku)) > 0,
         }),
       );
     },

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { BusinessFailure } from '../src/errors';
 import * as sql from '../src/domain/orders-sql';
 import { CurrencySchema, OrderFailure, OrderItemsSchema } from '../src/domain/types';
-import { assertOwnKey, parseInput } from './context';
+import { assertOwnKey, ownSagaId, parseInput } from './context';
 import { STEP_SCOPE, type ActivityDeps } from './deps';
 import { translated } from './failures';
 
@@ -34,6 +34,7 @@ export function createOrderActivities({ store }: ActivityDeps) {
         const { result } = await store.runOnce({
           scope: STEP_SCOPE,
           key: input.key,
+          sagaId: ownSagaId(),
           request: input,
           effect: async (client): Promise<CreatedOrder> => {
             const { lines, unknown } = await sql.priceLines(client, input.items);
@@ -41,9 +42,10 @@ export function createOrderActivities({ store }: ActivityDeps) {
               throw new BusinessFailure(OrderFailure.UnknownSku, `unknown SKU: ${unknown.join(', ')}`, { skus: unknown });
             }
             const totalCents = lines.reduce((sum, l) => sum + l.priceCents * l.quantity, 0);
-            const workflowId = input.key.slice(0, input.key.lastIndexOf('/'));
+            const workflowId = ownSagaId();
             if (!(await sql.insertOrder(client, { id: input.orderId, workflowId, tenantId: input.tenantId, lines, totalCents, currency: input.currency }))) {
-              throw new Error(`order ${input.orderId} already exists under another key`); // the natural key caught a duplicate
+              // The natural key caught a second saga for one order ID: a definitive, typed refusal; the old order is untouched.
+              throw new BusinessFailure(OrderFailure.AlreadyExists, `order ${input.orderId} already exists (created by another saga)`, { orderId: input.orderId });
             }
             return { orderId: input.orderId, totalCents, currency: input.currency };
           },
@@ -52,15 +54,26 @@ export function createOrderActivities({ store }: ActivityDeps) {
       });
     },
 
-    /** Compensation of create-order, run last: the order ends COMPENSATED with its reason (or never existed). */
+    /**
+     * Compensation of create-order, run last: the order this saga created ends COMPENSATED with its
+     * reason (or never existed). Never touches another saga's order, never one already terminal.
+     */
     async compensateOrder(raw: z.infer<typeof CompensateOrderInput>): Promise<string> {
       const input = parseInput(CompensateOrderInput, raw);
       assertOwnKey(input.forwardKey);
+      const sagaId = ownSagaId();
       return translated(() =>
-        store.compensateLocal({
+        store.compensateLocal<CreatedOrder>({
           scope: STEP_SCOPE,
           key: input.forwardKey,
-          undo: (client) => sql.setOrderStatus(client, input.orderId, 'COMPENSATED', input.reason),
+          sagaId,
+          undo: async (client, created) => {
+            if (created.orderId !== input.orderId) {
+              throw new Error(`compensation for order ${input.orderId} does not match the step it undoes (order ${created.orderId})`);
+            }
+            await sql.setOrderStatus(client, input.orderId, 'COMPENSATED', input.reason, sagaId);
+          },
+          undoByNaturalKey: (client) => sql.setOrderStatus(client, input.orderId, 'COMPENSATED', input.reason, sagaId),
         }),
       );
     },
@@ -73,9 +86,10 @@ export function createOrderActivities({ store }: ActivityDeps) {
         store.runOnce({
           scope: STEP_SCOPE,
           key: input.key,
+          sagaId: ownSagaId(),
           request: input,
           effect: async (client) => {
-            await sql.setOrderStatus(client, input.orderId, 'COMPENSATION_STUCK', input.reason);
+            await sql.setOrderStatus(client, input.orderId, 'COMPENSATION_STUCK', input.reason, ownSagaId());
             return null;
           },
         }),
@@ -90,10 +104,13 @@ export function createOrderActivities({ store }: ActivityDeps) {
         const { result } = await store.runOnce({
           scope: STEP_SCOPE,
           key: input.key,
+          sagaId: ownSagaId(),
           request: input,
           effect: async (client) => {
+            if (!(await sql.setOrderStatus(client, input.orderId, 'COMPLETED', undefined, ownSagaId()))) {
+              throw new BusinessFailure(OrderFailure.NotPending, `order ${input.orderId} is not this saga's pending order`, { orderId: input.orderId });
+            }
             await sql.consumeReservations(client, input.orderId);
-            await sql.setOrderStatus(client, input.orderId, 'COMPLETED');
             return { orderId: input.orderId, status: 'COMPLETED' as const };
           },
         });

@@ -1,11 +1,12 @@
 // Payment activities: the charge is an external effect (DESIGN §4): claimed under a fenced lease,
 // sent with our key as the gateway's Idempotency-Key, stored only by the current epoch.
 import { Context } from '@temporalio/activity';
+import type { PoolClient } from 'pg';
 import { z } from 'zod';
 import { BusinessFailure, GatewayAmbiguousError, StaleEpochError } from '../src/errors';
 import * as sql from '../src/domain/orders-sql';
 import { CurrencySchema, OrderFailure } from '../src/domain/types';
-import { assertOwnKey, attemptOwner, parseInput } from './context';
+import { assertOwnKey, attemptOwner, ownSagaId, parseInput } from './context';
 import { STEP_SCOPE, type ActivityDeps } from './deps';
 import { translated } from './failures';
 
@@ -41,7 +42,7 @@ async function whileLeased<T>(deps: ActivityDeps, ref: { key: string; epoch: num
 export function createPaymentActivities(deps: ActivityDeps) {
   const { store, gateway, pool } = deps;
 
-  /** Records what the gateway definitively said, by our epoch only, and mirrors a capture into payments. */
+  /** Records what the gateway definitively said, by our epoch only, and mirrors a capture into payments in the same transaction. */
   async function settle(input: ChargeInput, epoch: number, answer: Awaited<ReturnType<typeof gateway.charge>>): Promise<ChargeOutcome> {
     if (answer.kind === 'declined') {
       const failure = new BusinessFailure(OrderFailure.CardDeclined, `card declined: ${answer.declineCode}`, { declineCode: answer.declineCode });
@@ -54,8 +55,7 @@ export function createPaymentActivities(deps: ActivityDeps) {
       status: answer.kind === 'pending' ? 'pending' : 'captured',
     };
     if (outcome.status === 'captured') {
-      await store.completeLease({ scope: STEP_SCOPE, key: input.key, epoch, result: outcome });
-      await recordPayment(input, outcome);
+      await store.completeLease({ scope: STEP_SCOPE, key: input.key, epoch, result: outcome, inTransaction: (client) => recordPayment(client, input, outcome) });
     } else {
       // Pending: the outcome is not definitive yet; keep the key in progress for the webhook or reconciliation.
       await store.releaseLease({ scope: STEP_SCOPE, key: input.key, epoch });
@@ -63,8 +63,9 @@ export function createPaymentActivities(deps: ActivityDeps) {
     return outcome;
   }
 
-  async function recordPayment(input: ChargeInput, outcome: ChargeOutcome): Promise<void> {
-    await sql.upsertCapturedPayment(pool, {
+  /** Idempotent (one payment per order): re-applied whenever a retry finds the charge already recorded. */
+  async function recordPayment(db: typeof pool | PoolClient, input: ChargeInput, outcome: ChargeOutcome): Promise<void> {
+    await sql.upsertCapturedPayment(db, {
       orderId: input.orderId,
       idempotencyKey: input.key,
       chargeId: outcome.chargeId,
@@ -78,11 +79,12 @@ export function createPaymentActivities(deps: ActivityDeps) {
     const claim = await store.claimLease<ChargeOutcome>({
       scope: STEP_SCOPE,
       key: input.key,
+      sagaId: ownSagaId(),
       request: input,
       owner: attemptOwner(),
       leaseMs: deps.leaseMs,
     });
-    if (claim.kind === 'replayed') await recordPayment(input, claim.result);
+    if (claim.kind === 'replayed') await recordPayment(pool, input, claim.result);
     return claim;
   }
 
@@ -124,7 +126,14 @@ export function createPaymentActivities(deps: ActivityDeps) {
       return translated(async () => {
         const claim = await claimCharge(input);
         if (claim.kind === 'replayed') return claim.result;
-        const charge = await gateway.getChargeByKey(input.key);
+        let charge;
+        try {
+          charge = await gateway.getChargeByKey(input.key);
+        } catch (err) {
+          // The gateway did not answer: nothing was decided; the next attempt may take over at once.
+          if (err instanceof GatewayAmbiguousError) await store.releaseLease({ scope: STEP_SCOPE, key: input.key, epoch: claim.epoch }).catch(() => undefined);
+          throw err;
+        }
         if (charge && charge.status !== 'pending') {
           return settle(input, claim.epoch, charge.status === 'declined'
             ? { kind: 'declined', declineCode: charge.declineCode ?? 'card_declined', charge }
@@ -141,7 +150,9 @@ export function createPaymentActivities(deps: ActivityDeps) {
 
     /**
      * Compensation of the charge: waits out a live forward lease, fences it, then refunds by
-     * charge ID (applied) or by our key (uncertain: the gateway tombstones a key it never saw).
+     * charge ID (applied) or by our key (uncertain, or no record at all: the gateway refunds a charge
+     * it holds under the key and tombstones a key it never saw). The payments mirror is written in
+     * the transaction that records the refund, and again whenever a retry finds it done.
      */
     async refundPayment(raw: z.infer<typeof RefundInput>): Promise<string> {
       const input = parseInput(RefundInput, raw);
@@ -150,22 +161,40 @@ export function createPaymentActivities(deps: ActivityDeps) {
         const fence = await store.fenceForCompensation<ChargeOutcome>({
           scope: STEP_SCOPE,
           key: input.forwardKey,
+          sagaId: ownSagaId(),
           owner: attemptOwner(),
           leaseMs: deps.leaseMs,
         });
-        if (fence.kind === 'tombstoned' || fence.kind === 'not-applied') return fence.kind;
-        if (fence.kind === 'done') return `already-${fence.status}`;
+        if (fence.kind === 'not-applied') return fence.kind;
+        const mirror = (refundId: string | null) => (db: typeof pool | PoolClient) =>
+          sql.markPaymentRefunded(db, input.orderId, refundId, input.forwardKey);
+        if (fence.kind === 'done') {
+          if (fence.status === 'compensated') await mirror(null)(pool);
+          return `already-${fence.status}`;
+        }
         const refund = await gateway.refund(
           fence.kind === 'applied' ? { chargeId: fence.result.chargeId } : { idempotencyKey: input.forwardKey },
         );
-        const undone = refund.status === 'refunded' ? 'compensated' : 'aborted';
+        const refunded = refund.status === 'refunded';
+        if (fence.kind === 'tombstoned') {
+          // No record was found: the tombstone is ours; the gateway's answer says whether a charge was there to undo.
+          if (!refunded) return 'tombstoned';
+          await store.markCompensated({ scope: STEP_SCOPE, key: input.forwardKey, epoch: 0, status: 'compensated', inTransaction: mirror(refund.refundId) });
+          return 'compensated-by-key';
+        }
+        const undone = refunded ? 'compensated' : 'aborted';
         try {
-          await store.markCompensated({ scope: STEP_SCOPE, key: input.forwardKey, epoch: fence.epoch, status: undone });
+          await store.markCompensated({
+            scope: STEP_SCOPE,
+            key: input.forwardKey,
+            epoch: fence.epoch,
+            status: undone,
+            ...(refunded && { inTransaction: mirror(refund.refundId) }),
+          });
         } catch (err) {
-          // A newer compensation attempt fenced us; it will record the same refund (refunds are idempotent per charge).
+          // A newer compensation attempt fenced us; it records the same refund (refunds are idempotent per charge).
           if (!(err instanceof StaleEpochError)) throw err;
         }
-        if (refund.status === 'refunded') await sql.markPaymentRefunded(pool, input.orderId, refund.refundId ?? null);
         return undone;
       });
     },

@@ -4,7 +4,7 @@
 import type { PoolClient } from 'pg';
 import { z } from 'zod';
 import { BusinessFailure } from '../src/errors';
-import { assertOwnKey, parseInput } from './context';
+import { assertOwnKey, ownSagaId, parseInput } from './context';
 import { STEP_SCOPE, type ActivityDeps } from './deps';
 import { translated } from './failures';
 
@@ -54,6 +54,27 @@ function unknownWallet(walletId: string): BusinessFailure {
   return new BusinessFailure(WalletFailure.UnknownWallet, `unknown wallet ${walletId}`, { walletId });
 }
 
+/**
+ * Undo by natural key, for a compensation that finds no record: the ledger row (transfer, wallet,
+ * kind) says whether the forward move applied; its reversal row is written once (the ledger's unique key).
+ */
+async function reverseByLedger(client: PoolClient, transferId: string, walletId: string, kind: 'debit' | 'credit'): Promise<boolean> {
+  const { rows } = await client.query<{ amount_cents: string }>(
+    `SELECT amount_cents FROM ledger_entries l WHERE transfer_id = $1 AND wallet_id = $2 AND kind = $3
+        AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.transfer_id = l.transfer_id AND r.wallet_id = l.wallet_id AND r.kind = $4)
+      FOR UPDATE`,
+    [transferId, walletId, kind, `${kind}-reversal`],
+  );
+  const applied = rows[0];
+  if (!applied) return false;
+  const amount = -Number(applied.amount_cents); // a debit was negative: its reversal gives it back
+  if (!(await adjustBalance(client, walletId, amount))) {
+    throw new Error(`cannot reverse the ${kind} of ${-amount} on wallet ${walletId}: its balance is lower now`);
+  }
+  await insertLedger(client, transferId, walletId, amount, `${kind}-reversal`);
+  return true;
+}
+
 /** The reversal applies to the wallet and transfer the forward step moved; anything else is a caller bug. */
 function checkSameMove(input: WalletReverseInput, forward: WalletMove): void {
   if (forward.walletId !== input.walletId || forward.transferId !== input.transferId) {
@@ -71,6 +92,7 @@ export function createWalletActivities({ store }: ActivityDeps) {
         const { result } = await store.runOnce({
           scope: STEP_SCOPE,
           key: input.key,
+          sagaId: ownSagaId(),
           request: input,
           effect: async (client): Promise<WalletMove> => {
             if (!(await adjustBalance(client, input.walletId, -input.amountCents))) {
@@ -98,6 +120,7 @@ export function createWalletActivities({ store }: ActivityDeps) {
         const { result } = await store.runOnce({
           scope: STEP_SCOPE,
           key: input.key,
+          sagaId: ownSagaId(),
           request: input,
           effect: async (client): Promise<WalletMove> => {
             if (!(await adjustBalance(client, input.walletId, input.amountCents))) throw unknownWallet(input.walletId);
@@ -117,6 +140,8 @@ export function createWalletActivities({ store }: ActivityDeps) {
         store.compensateLocal<WalletMove>({
           scope: STEP_SCOPE,
           key: input.forwardKey,
+          sagaId: ownSagaId(),
+          undoByNaturalKey: (client) => reverseByLedger(client, input.transferId, input.walletId, 'debit'),
           undo: async (client, debit) => {
             checkSameMove(input, debit);
             if (!(await adjustBalance(client, debit.walletId, debit.amountCents))) throw new Error(`wallet ${debit.walletId} vanished`);
@@ -138,6 +163,8 @@ export function createWalletActivities({ store }: ActivityDeps) {
         store.compensateLocal<WalletMove>({
           scope: STEP_SCOPE,
           key: input.forwardKey,
+          sagaId: ownSagaId(),
+          undoByNaturalKey: (client) => reverseByLedger(client, input.transferId, input.walletId, 'credit'),
           undo: async (client, credit) => {
             checkSameMove(input, credit);
             if (!(await adjustBalance(client, credit.walletId, -credit.amountCents))) {

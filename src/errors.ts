@@ -12,6 +12,8 @@ export const ErrorType = {
   InProgress: 'IDEMPOTENCY_IN_PROGRESS',
   /** A write by an attempt whose fencing epoch is no longer current; it changed nothing. */
   StaleEpoch: 'IDEMPOTENCY_STALE_EPOCH',
+  /** A new step record for a saga that has already closed: a late attempt, refused; nothing changed. */
+  SagaClosed: 'IDEMPOTENCY_SAGA_CLOSED',
   /** The gateway may or may not have applied the call (timeout, 5xx, dropped connection). Retry with the same key. */
   GatewayAmbiguous: 'GATEWAY_AMBIGUOUS',
   /** The gateway refuses the key: a refund-by-key tombstoned it before any charge arrived. */
@@ -88,6 +90,18 @@ export class StaleEpochError extends TypedError {
     readonly epoch: number,
   ) {
     super(`write to key ${JSON.stringify(key)} in scope ${scope} by epoch ${epoch} was fenced off; nothing changed`);
+  }
+}
+
+export class SagaClosedError extends TypedError {
+  override readonly name = 'SagaClosedError';
+  readonly type = ErrorType.SagaClosed;
+  readonly retryable = false;
+  constructor(
+    readonly sagaId: string,
+    readonly key: string,
+  ) {
+    super(`saga ${JSON.stringify(sagaId)} has closed: key ${JSON.stringify(key)} gets no new record; nothing changed`);
   }
 }
 

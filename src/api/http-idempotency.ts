@@ -47,9 +47,13 @@ export function httpStoreKey(tenantId: string, method: string, route: string, id
   return `${tenantId}:${method.toUpperCase()}:${route}:${sha256Hex(idempotencyKey)}`;
 }
 
-/** `ord_` + the first 24 hex digits of SHA-256 over (tenant, key): the same request always names the same order. */
-export function orderIdFor(tenantId: string, idempotencyKey: string): string {
-  return `ord_${sha256Hex(JSON.stringify([tenantId, idempotencyKey])).slice(0, 24)}`;
+/**
+ * `ord_` + the first 24 hex digits of SHA-256 over (tenant, key, the HTTP record's generation): every
+ * attempt at one request (a retry, a takeover after a crash) names the same order, while the same key
+ * used again after its record's retention ended names a new, independent order (DESIGN §8, last row).
+ */
+export function orderIdFor(tenantId: string, idempotencyKey: string, generation: string): string {
+  return `ord_${sha256Hex(JSON.stringify([tenantId, idempotencyKey, generation])).slice(0, 24)}`;
 }
 
 export function workflowIdFor(orderId: string): string {

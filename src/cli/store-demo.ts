@@ -41,7 +41,7 @@ runMain(async () => {
     const mismatch = await refusal(store.runOnce({ scope: 'demo', key: dupKey, request: { amount: 999 }, effect: effect('dup') }));
 
     const tombKey = `${run}/reserve`;
-    await store.compensateLocal({ scope: 'demo', key: tombKey, undo: async () => {} });
+    await store.compensateLocal({ scope: 'demo', key: tombKey, undo: async () => {}, undoByNaturalKey: async () => false });
     const late = await refusal(store.runOnce({ scope: 'demo', key: tombKey, request: {}, effect: effect('late') }));
 
     const failKey = `${run}/declined`;

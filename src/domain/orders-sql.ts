@@ -29,11 +29,17 @@ export async function insertOrder(
   return rowCount === 1;
 }
 
-export async function setOrderStatus(db: Db, orderId: string, status: OrderStatus, reason?: string): Promise<void> {
-  await db.query(
-    `UPDATE orders SET status = $2, failure_reason = COALESCE($3, failure_reason), updated_at = now() WHERE id = $1`,
-    [orderId, status, reason ?? null],
+/**
+ * Moves an order to `status`, never out of a terminal state (COMPLETED, COMPENSATED), and, given
+ * `workflowId`, only the order that saga created. Returns false when nothing changed.
+ */
+export async function setOrderStatus(db: Db, orderId: string, status: OrderStatus, reason?: string, workflowId?: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE orders SET status = $2, failure_reason = COALESCE($3, failure_reason), updated_at = now()
+      WHERE id = $1 AND status NOT IN ('COMPLETED', 'COMPENSATED') AND ($4::text IS NULL OR workflow_id = $4)`,
+    [orderId, status, reason ?? null, workflowId ?? null],
   );
+  return rowCount === 1;
 }
 
 /** Moves `quantity` from on_hand to reserved; false when there is not enough stock. */
@@ -94,9 +100,11 @@ export async function upsertCapturedPayment(
   );
 }
 
-export async function markPaymentRefunded(db: Db, orderId: string, refundId: string | null): Promise<void> {
+/** Mirrors a refund into payments; `idempotencyKey` given, only the payment made with that key. */
+export async function markPaymentRefunded(db: Db, orderId: string, refundId: string | null, idempotencyKey?: string): Promise<void> {
   await db.query(
-    `UPDATE payments SET status = 'refunded', refund_id = COALESCE($2, refund_id), updated_at = now() WHERE order_id = $1`,
-    [orderId, refundId],
+    `UPDATE payments SET status = 'refunded', refund_id = COALESCE($2, refund_id), updated_at = now()
+      WHERE order_id = $1 AND ($3::text IS NULL OR idempotency_key = $3)`,
+    [orderId, refundId, idempotencyKey ?? null],
   );
 }

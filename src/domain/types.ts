@@ -29,4 +29,8 @@ export const OrderFailure = {
   UnknownSku: 'UNKNOWN_SKU',
   CardDeclined: 'CARD_DECLINED',
   PaymentNotConfirmed: 'PAYMENT_NOT_CONFIRMED',
+  /** A second saga met an order ID that already has a row (the natural key): the old order is left as it is. */
+  AlreadyExists: 'ORDER_ALREADY_EXISTS',
+  /** Confirming an order that is not this saga's PENDING order (never expected; refused rather than applied). */
+  NotPending: 'ORDER_NOT_PENDING',
 } as const;

@@ -18,6 +18,8 @@ export const faultConfigSchema = z.strictObject({
   serverErrorRate: rate.default(0),
   /** Share of refunds answered 503 before anything is applied (compensations failing). */
   refundServerErrorRate: rate.default(0),
+  /** Share of look-ups by key (GET /charges/by-key) answered 503 (reconciliation failing). */
+  lookupServerErrorRate: rate.default(0),
   /** Delay added to every POST /charges and POST /refunds. */
   latencyMs: z.number().int().min(0).max(60_000).default(0),
   /** Share of charges applied and committed whose answer is then held for `hangMs` (or until the client leaves). */
@@ -119,6 +121,11 @@ export class FaultInjector {
   refundServerError(): boolean {
     const [serverError, refundError] = [this.#config.serverErrorRate, this.#config.refundServerErrorRate].map((r) => this.#random() < r);
     return serverError === true || refundError === true;
+  }
+
+  /** Whether one look-up by key is answered 503 (drawn from its own rate only when it is set, so other draws keep their order). */
+  lookupServerError(): boolean {
+    return this.#config.lookupServerErrorRate > 0 && this.#random() < this.#config.lookupServerErrorRate;
   }
 
   /** Whether refund attempt `attempt` of a charge paid with `paymentToken` is answered 503 (magic token). */

@@ -15,6 +15,8 @@ export const COUNTER_NAMES = [
   'leaseTakeovers',
   /** A write by a stale epoch was refused. */
   'fencedWrites',
+  /** A late attempt was refused a new record because its saga had closed. */
+  'sagaClosedRefusals',
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

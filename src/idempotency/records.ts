@@ -7,6 +7,10 @@
 // same transactions as unnamed ones would, and a protocol-level prepared statement is not undone
 // by ROLLBACK. A transaction-mode pooler in front of Postgres must support prepared statements
 // (PgBouncer 1.21+ with max_prepared_statements).
+//
+// Retention (DESIGN §10): a record with a saga ID has no expiry of its own (expires_at NULL): it is
+// never reset and never deleted while its saga is open; cleanup deletes it once the saga's row in
+// idempotency_sagas has expired. No new record is created for a saga that has closed.
 import type { Pool, PoolClient } from 'pg';
 
 export type Queryable = Pool | PoolClient;
@@ -25,8 +29,12 @@ export type IdempotencyRecord = {
   /** Milliseconds left on the lease; 0 when there is none or it has run out. */
   leaseMsLeft: number;
   attempts: number;
-  /** The record is past expires_at: it no longer deduplicates. */
+  /** The record is past expires_at: it no longer deduplicates. Never true for a saga's record. */
   expired: boolean;
+  /** The saga the record belongs to (its retention follows the saga), or null. */
+  sagaId: string | null;
+  /** When this record's life began, in microseconds since the epoch: unchanged by takeovers, new after a reset. */
+  generation: string;
 };
 
 type RecordRow = {
@@ -39,11 +47,21 @@ type RecordRow = {
   lease_ms_left: number;
   attempts: number;
   expired: boolean;
+  saga_id: string | null;
+  generation: string;
 };
 
-const RECORD_COLUMNS = `fingerprint, status, result, error, lease_epoch, lease_owner, attempts,
+const RECORD_COLUMNS = `fingerprint, status, result, error, lease_epoch, lease_owner, attempts, saga_id,
   COALESCE(GREATEST(0, CEIL(EXTRACT(EPOCH FROM (lease_expires_at - now())) * 1000)), 0)::int AS lease_ms_left,
-  expires_at <= now() AS expired`;
+  COALESCE(expires_at <= now(), false) AS expired,
+  (EXTRACT(EPOCH FROM created_at) * 1000000)::bigint::text AS generation`;
+
+/** The expiry of a new record: none for a saga's record ($sagaId set), now + TTL otherwise. */
+const NEW_EXPIRY = (sagaParam: string, ttlParam: string): string =>
+  `CASE WHEN ${sagaParam}::text IS NULL THEN now() + make_interval(secs => ${ttlParam}) END`;
+/** A new record for a saga is created only while the saga is open. */
+const SAGA_OPEN = (sagaParam: string): string =>
+  `(${sagaParam}::text IS NULL OR NOT EXISTS (SELECT 1 FROM idempotency_sagas s WHERE s.saga_id = ${sagaParam}::text))`;
 
 function toRecord(row: RecordRow): IdempotencyRecord {
   return {
@@ -56,6 +74,8 @@ function toRecord(row: RecordRow): IdempotencyRecord {
     leaseMsLeft: row.lease_ms_left,
     attempts: row.attempts,
     expired: row.expired,
+    sagaId: row.saga_id,
+    generation: row.generation,
   };
 }
 
@@ -75,7 +95,8 @@ export async function selectRecord(
 
 /**
  * Claims a key for a local effect: inserts it `in_progress`, or resets a record that has
- * expired. Returns false (with the existing row now locked) when a live record is there.
+ * expired. Returns false when a live record is there (the row now locked) or when the record
+ * would belong to a saga that has closed (no row).
  */
 export async function claimLocal(
   db: Queryable,
@@ -83,17 +104,18 @@ export async function claimLocal(
   key: string,
   fingerprint: string,
   ttlSeconds: number,
+  sagaId: string | null,
 ): Promise<boolean> {
   const { rowCount } = await db.query({
     name: 'idem_claim_local',
-    text: `INSERT INTO idempotency_keys AS k (scope, key, fingerprint, status, attempts, expires_at)
-     VALUES ($1, $2, $3, 'in_progress', 1, now() + make_interval(secs => $4))
+    text: `INSERT INTO idempotency_keys AS k (scope, key, saga_id, fingerprint, status, attempts, expires_at)
+     SELECT $1, $2, $5, $3, 'in_progress', 1, ${NEW_EXPIRY('$5', '$4')} WHERE ${SAGA_OPEN('$5')}
      ON CONFLICT (scope, key) DO UPDATE
        SET fingerprint = EXCLUDED.fingerprint, status = 'in_progress', result = NULL, error = NULL,
-           lease_owner = NULL, lease_epoch = 0, lease_expires_at = NULL, attempts = 1,
+           lease_owner = NULL, lease_epoch = 0, lease_expires_at = NULL, attempts = 1, saga_id = EXCLUDED.saga_id,
            created_at = now(), updated_at = now(), completed_at = NULL, expires_at = EXCLUDED.expires_at
        WHERE k.expires_at <= now()`,
-    values: [scope, key, fingerprint, ttlSeconds],
+    values: [scope, key, fingerprint, ttlSeconds, sagaId],
   });
   return rowCount === 1;
 }
@@ -137,7 +159,8 @@ export async function deleteStrayClaim(db: Queryable, scope: string, key: string
 
 /**
  * Inserts a definitive failure for a key that has no live record (the effect's own
- * transaction was rolled back). Returns false when another caller stored an outcome first.
+ * transaction was rolled back). Returns false when another caller stored an outcome first
+ * (the row now locked), or when the saga has closed (no row).
  */
 export async function insertFailure(
   db: Queryable,
@@ -146,22 +169,26 @@ export async function insertFailure(
   fingerprint: string,
   errorJson: string,
   ttlSeconds: number,
+  sagaId: string | null,
 ): Promise<boolean> {
   const { rowCount } = await db.query({
     name: 'idem_insert_failure',
-    text: `INSERT INTO idempotency_keys AS k (scope, key, fingerprint, status, error, attempts, completed_at, expires_at)
-     VALUES ($1, $2, $3, 'failed', $4::jsonb, 1, now(), now() + make_interval(secs => $5))
+    text: `INSERT INTO idempotency_keys AS k (scope, key, saga_id, fingerprint, status, error, attempts, completed_at, expires_at)
+     SELECT $1, $2, $6, $3, 'failed', $4::jsonb, 1, now(), ${NEW_EXPIRY('$6', '$5')} WHERE ${SAGA_OPEN('$6')}
      ON CONFLICT (scope, key) DO UPDATE
        SET fingerprint = EXCLUDED.fingerprint, status = 'failed', result = NULL, error = EXCLUDED.error,
-           lease_owner = NULL, lease_epoch = 0, lease_expires_at = NULL, attempts = 1,
+           lease_owner = NULL, lease_epoch = 0, lease_expires_at = NULL, attempts = 1, saga_id = EXCLUDED.saga_id,
            created_at = now(), updated_at = now(), completed_at = now(), expires_at = EXCLUDED.expires_at
        WHERE k.expires_at <= now()`,
-    values: [scope, key, fingerprint, errorJson, ttlSeconds],
+    values: [scope, key, fingerprint, errorJson, ttlSeconds, sagaId],
   });
   return rowCount === 1;
 }
 
-/** Inserts a leased claim (epoch 1) for an external effect; false when the key exists (row locked). */
+/**
+ * Inserts a leased claim (epoch 1) for an external effect, or resets an expired record with a new
+ * epoch; false when a live record exists (row locked) or the saga has closed (no row).
+ */
 export async function insertLease(
   db: Queryable,
   scope: string,
@@ -170,20 +197,21 @@ export async function insertLease(
   owner: string,
   leaseMs: number,
   ttlSeconds: number,
+  sagaId: string | null,
 ): Promise<boolean> {
   const { rowCount } = await db.query({
     name: 'idem_insert_lease',
     text: `INSERT INTO idempotency_keys AS k
-       (scope, key, fingerprint, status, lease_owner, lease_epoch, lease_expires_at, attempts, expires_at)
-     VALUES ($1, $2, $3, 'in_progress', $4, 1, now() + make_interval(secs => $5::float8 / 1000), 1,
-             now() + make_interval(secs => $6))
+       (scope, key, saga_id, fingerprint, status, lease_owner, lease_epoch, lease_expires_at, attempts, expires_at)
+     SELECT $1, $2, $7, $3, 'in_progress', $4, 1, now() + make_interval(secs => $5::float8 / 1000), 1,
+            ${NEW_EXPIRY('$7', '$6')} WHERE ${SAGA_OPEN('$7')}
      ON CONFLICT (scope, key) DO UPDATE
        SET fingerprint = EXCLUDED.fingerprint, status = 'in_progress', result = NULL, error = NULL,
            lease_owner = EXCLUDED.lease_owner, lease_epoch = k.lease_epoch + 1,
-           lease_expires_at = EXCLUDED.lease_expires_at, attempts = 1,
+           lease_expires_at = EXCLUDED.lease_expires_at, attempts = 1, saga_id = EXCLUDED.saga_id,
            created_at = now(), updated_at = now(), completed_at = NULL, expires_at = EXCLUDED.expires_at
        WHERE k.expires_at <= now()`,
-    values: [scope, key, fingerprint, owner, leaseMs, ttlSeconds],
+    values: [scope, key, fingerprint, owner, leaseMs, ttlSeconds, sagaId],
   });
   return rowCount === 1;
 }
@@ -208,7 +236,11 @@ export async function bumpEpoch(
   return Number(rows[0]?.lease_epoch);
 }
 
-/** Extends the lease of the current epoch; false when the epoch is stale. */
+/**
+ * Extends the live lease of the current epoch; false when the epoch is stale or the lease was
+ * released or ran out. clock_timestamp(), not now(): a heartbeat that waited on the row lock
+ * behind a release must see the released lease as over, whenever its own transaction began.
+ */
 export async function extendLease(
   db: Queryable,
   scope: string,
@@ -220,7 +252,8 @@ export async function extendLease(
     name: 'idem_extend_lease',
     text: `UPDATE idempotency_keys
         SET lease_expires_at = now() + make_interval(secs => $4::float8 / 1000), updated_at = now()
-      WHERE scope = $1 AND key = $2 AND lease_epoch = $3 AND status = 'in_progress'`,
+      WHERE scope = $1 AND key = $2 AND lease_epoch = $3 AND status = 'in_progress'
+        AND lease_expires_at > clock_timestamp()`,
     values: [scope, key, epoch, leaseMs],
   });
   return rowCount === 1;
@@ -264,13 +297,19 @@ export async function finishLease(
 }
 
 /** Writes the `aborted` tombstone for a forward key that has no record; false when one exists (row locked). */
-export async function insertTombstone(db: Queryable, scope: string, key: string, ttlSeconds: number): Promise<boolean> {
+export async function insertTombstone(
+  db: Queryable,
+  scope: string,
+  key: string,
+  ttlSeconds: number,
+  sagaId: string | null,
+): Promise<boolean> {
   const { rowCount } = await db.query({
     name: 'idem_insert_tombstone',
-    text: `INSERT INTO idempotency_keys (scope, key, status, completed_at, expires_at)
-     VALUES ($1, $2, 'aborted', now(), now() + make_interval(secs => $3))
+    text: `INSERT INTO idempotency_keys (scope, key, saga_id, status, completed_at, expires_at)
+     VALUES ($1, $2, $4, 'aborted', now(), ${NEW_EXPIRY('$4', '$3')})
      ON CONFLICT (scope, key) DO NOTHING`,
-    values: [scope, key, ttlSeconds],
+    values: [scope, key, ttlSeconds, sagaId],
   });
   return rowCount === 1;
 }
@@ -293,17 +332,68 @@ export async function markUndone(
 }
 
 /**
- * Deletes at most `limit` expired records, oldest first, skipping rows another transaction holds.
- * Not named, unlike the rest: a cached generic plan would choose how to find the rows without
- * seeing the batch size, and this runs once per batch, not once per call.
+ * Records that a saga has closed: the retention clock of its records starts now. Written once;
+ * false when it was already closed (the first close stands).
  */
+export async function insertSagaClosed(db: Queryable, sagaId: string, outcome: string, ttlSeconds: number): Promise<boolean> {
+  const { rowCount } = await db.query({
+    name: 'idem_insert_saga_closed',
+    text: `INSERT INTO idempotency_sagas (saga_id, outcome, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
+     ON CONFLICT (saga_id) DO NOTHING`,
+    values: [sagaId, outcome, ttlSeconds],
+  });
+  return rowCount === 1;
+}
+
+// Cleanup statements are not named, unlike the rest: a cached generic plan would choose how to find
+// the rows without seeing the batch size, and each runs once per batch, not once per call.
+
+/** Deletes at most `limit` expired records that belong to no saga, oldest first; never one in progress. */
 export async function deleteExpiredBatch(db: Queryable, limit: number): Promise<number> {
   const { rowCount } = await db.query(
     `DELETE FROM idempotency_keys k USING (
-        SELECT scope, key FROM idempotency_keys WHERE expires_at <= now()
+        SELECT scope, key FROM idempotency_keys WHERE expires_at <= now() AND status <> 'in_progress'
          ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED) doomed
       WHERE k.scope = doomed.scope AND k.key = doomed.key`,
     [limit],
   );
   return rowCount ?? 0;
+}
+
+/** Deletes at most `limit` records of sagas closed longer ago than their retention; never one in progress. */
+export async function deleteClosedSagaRecordsBatch(db: Queryable, limit: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM idempotency_keys k USING (
+        SELECT r.scope, r.key FROM idempotency_sagas s JOIN idempotency_keys r ON r.saga_id = s.saga_id
+         WHERE s.expires_at <= now() AND r.status <> 'in_progress'
+         ORDER BY s.expires_at LIMIT $1 FOR UPDATE OF r SKIP LOCKED) doomed
+      WHERE k.scope = doomed.scope AND k.key = doomed.key`,
+    [limit],
+  );
+  return rowCount ?? 0;
+}
+
+/** Deletes at most `limit` expired saga rows whose records are all gone. */
+export async function deleteFinishedSagasBatch(db: Queryable, limit: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM idempotency_sagas s USING (
+        SELECT saga_id FROM idempotency_sagas x WHERE x.expires_at <= now()
+           AND NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.saga_id = x.saga_id)
+         ORDER BY x.expires_at LIMIT $1 FOR UPDATE SKIP LOCKED) doomed
+      WHERE s.saga_id = doomed.saga_id`,
+    [limit],
+  );
+  return rowCount ?? 0;
+}
+
+/** What cleanup keeps although a clock says otherwise, or because no clock has started. */
+export async function countRetained(db: Queryable): Promise<{ inProgress: number; openSagaRecords: number }> {
+  const { rows } = await db.query<{ in_progress: string; open_saga_records: string }>(
+    `SELECT
+       (SELECT count(*) FROM idempotency_keys k WHERE k.status = 'in_progress' AND (k.expires_at <= now()
+          OR EXISTS (SELECT 1 FROM idempotency_sagas s WHERE s.saga_id = k.saga_id AND s.expires_at <= now()))) AS in_progress,
+       (SELECT count(*) FROM idempotency_keys k WHERE k.saga_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM idempotency_sagas s WHERE s.saga_id = k.saga_id)) AS open_saga_records`,
+  );
+  return { inProgress: Number(rows[0]?.in_progress ?? 0), openSagaRecords: Number(rows[0]?.open_saga_records ?? 0) };
 }

@@ -8,6 +8,7 @@ import {
   InProgressError,
   InvalidInputError,
   KeyAbortedError,
+  SagaClosedError,
   StaleEpochError,
 } from '../errors';
 import { IdempotencyCounters } from './counters';
@@ -26,8 +27,18 @@ export type Outcome<T> = { result: T; replayed: boolean };
 
 export type KeyRef = { scope: string; key: string };
 
+/**
+ * The saga a step record belongs to. Its records never expire while it is open; their retention
+ * starts at closeSaga. Omit it for records with a life of their own (HTTP requests).
+ */
+export type SagaRef = { sagaId?: string };
+
+/** Work done in the same transaction as a record update, so the two commit or roll back together. */
+export type InTransaction = (client: PoolClient) => Promise<void>;
+
 export type LeaseClaim<T> =
-  | { kind: 'claimed'; epoch: number; attempt: number; takeover: boolean }
+  /** `generation` names this record's life: the same across takeovers, new once the record expired and was reset. */
+  | { kind: 'claimed'; epoch: number; attempt: number; takeover: boolean; generation: string }
   | { kind: 'replayed'; result: T };
 
 export type CompensationFence<T> =
@@ -42,9 +53,30 @@ export type CompensationFence<T> =
   /** A previous compensation already finished. */
   | { kind: 'done'; status: 'compensated' | 'aborted' };
 
-export type LocalCompensation = 'compensated' | 'tombstoned' | 'not-applied' | 'already-compensated' | 'already-aborted';
+export type LocalCompensation =
+  | 'compensated'
+  /** No record: the tombstone was written, and undoing by natural key found the effect applied and undid it. */
+  | 'compensated-by-natural-key'
+  | 'tombstoned'
+  | 'not-applied'
+  | 'already-compensated'
+  | 'already-aborted';
+
+export type CleanupReport = {
+  /** Records deleted: expired records of no saga, plus records of sagas closed longer ago than their retention. */
+  deleted: number;
+  expiredDeleted: number;
+  sagaRecordsDeleted: number;
+  /** Rows of closed sagas deleted once all their records were gone. */
+  sagasDeleted: number;
+  batches: number;
+  /** What was kept: records in progress past their clock, and records of sagas still open (no clock yet). */
+  skipped: { inProgress: number; openSagaRecords: number };
+};
 
 const DEFAULT_RETRY_AFTER_MS = 1000;
+
+type LocalClaim = { scope: string; key: string; fp: string; ttl: number; sagaId: string | null };
 
 function failureJson(f: BusinessFailure): string {
   const stored: StoredFailure = { type: f.type, message: f.message, details: f.details };
@@ -60,6 +92,10 @@ function validateLeaseMs(leaseMs: number): number {
     throw new InvalidInputError('leaseMs', 'must be an integer between 1 and 86400000');
   }
   return leaseMs;
+}
+
+function validateSagaId(sagaId: string | undefined): string | null {
+  return sagaId === undefined ? null : validateKey(sagaId, 'sagaId');
 }
 
 function validateEpoch(epoch: number): number {
@@ -96,14 +132,17 @@ export class IdempotencyStore {
    * run. The effect reports a business failure by throwing BusinessFailure: it is stored
    * (the effect's own writes rolled back) and raised again for every duplicate.
    */
-  async runOnce<T>(opts: {
-    scope: string;
-    key: string;
-    request: unknown;
-    effect: (client: PoolClient) => Promise<T>;
-  }): Promise<Outcome<T>> {
+  async runOnce<T>(
+    opts: SagaRef & {
+      scope: string;
+      key: string;
+      request: unknown;
+      effect: (client: PoolClient) => Promise<T>;
+    },
+  ): Promise<Outcome<T>> {
     const scope = validateScope(opts.scope);
     const key = validateKey(opts.key);
+    const sagaId = validateSagaId(opts.sagaId);
     const fp = fingerprint(opts.request);
     const ttl = this.ttlSecondsFor(scope);
 
@@ -111,9 +150,10 @@ export class IdempotencyStore {
     const existing = await records.selectRecord(this.pool, scope, key);
     if (existing && !existing.expired) return this.answer<T>(scope, key, fp, existing);
 
-    const first = await withClient(this.pool, (client) => this.executeClaimed(client, scope, key, fp, ttl, opts.effect));
+    const claim = { scope, key, fp, ttl, sagaId };
+    const first = await withClient(this.pool, (client) => this.executeClaimed(client, claim, opts.effect));
     if (!(first instanceof BusinessFailure)) return first;
-    const stored = await withTransaction(this.pool, (client) => this.storeFailure<T>(client, scope, key, fp, ttl, first));
+    const stored = await withTransaction(this.pool, (client) => this.storeFailure<T>(client, claim, first));
     if (stored instanceof BusinessFailure) throw stored;
     return stored;
   }
@@ -125,10 +165,7 @@ export class IdempotencyStore {
    */
   private async executeClaimed<T>(
     client: PoolClient,
-    scope: string,
-    key: string,
-    fp: string,
-    ttl: number,
+    { scope, key, fp, ttl, sagaId }: LocalClaim,
     effect: (client: PoolClient) => Promise<T>,
   ): Promise<Outcome<T> | BusinessFailure> {
     // Invariant: the effect runs only inside the transaction BEGIN opened. BEGIN and the claim share a
@@ -136,7 +173,7 @@ export class IdempotencyStore {
     const [begin, claim] = await sendInOrder(
       client,
       () => client.query('BEGIN'),
-      () => records.claimLocal(client, scope, key, fp, ttl),
+      () => records.claimLocal(client, scope, key, fp, ttl, sagaId),
     );
     if (begin.status === 'rejected') {
       // If the removal fails too, the stray claim answers in_progress (retryable) until it expires.
@@ -154,7 +191,7 @@ export class IdempotencyStore {
           () => client.query('ROLLBACK'),
         ),
       );
-      if (!row) throw new Error(`idempotency record ${scope}/${key} vanished while locked`);
+      if (!row) throw this.missing(scope, key, sagaId);
       return this.answer<T>(scope, key, fp, row);
     }
     let result: T;
@@ -186,18 +223,15 @@ export class IdempotencyStore {
   /** After the effect's transaction rolled back: record the failure, unless another caller recorded an outcome first. */
   private async storeFailure<T>(
     client: PoolClient,
-    scope: string,
-    key: string,
-    fp: string,
-    ttl: number,
+    { scope, key, fp, ttl, sagaId }: LocalClaim,
     failure: BusinessFailure,
   ): Promise<Outcome<T> | BusinessFailure> {
-    if (await records.insertFailure(client, scope, key, fp, failureJson(failure), ttl)) {
+    if (await records.insertFailure(client, scope, key, fp, failureJson(failure), ttl, sagaId)) {
       this.counters.inc('executions');
       return failure;
     }
     const row = await records.selectRecord(client, scope, key);
-    if (!row) throw new Error(`idempotency record ${scope}/${key} vanished while locked`);
+    if (!row) throw this.missing(scope, key, sagaId);
     try {
       return this.answer<T>(scope, key, fp, row);
     } catch (err) {
@@ -235,15 +269,18 @@ export class IdempotencyStore {
    * over with a new epoch (fencing the old holder). A live lease is InProgressError with
    * the time left; a stored outcome is replayed; a tombstone is KeyAbortedError.
    */
-  async claimLease<T>(opts: {
-    scope: string;
-    key: string;
-    request: unknown;
-    owner: string;
-    leaseMs: number;
-  }): Promise<LeaseClaim<T>> {
+  async claimLease<T>(
+    opts: SagaRef & {
+      scope: string;
+      key: string;
+      request: unknown;
+      owner: string;
+      leaseMs: number;
+    },
+  ): Promise<LeaseClaim<T>> {
     const scope = validateScope(opts.scope);
     const key = validateKey(opts.key);
+    const sagaId = validateSagaId(opts.sagaId);
     const owner = validateKey(opts.owner, 'owner');
     const leaseMs = validateLeaseMs(opts.leaseMs);
     const fp = fingerprint(opts.request);
@@ -255,13 +292,14 @@ export class IdempotencyStore {
       return { kind: 'replayed', result: this.answer<T>(scope, key, fp, existing).result } as const;
     }
     return withTransaction(this.pool, async (client) => {
-      if (await records.insertLease(client, scope, key, fp, owner, leaseMs, ttl)) {
+      if (await records.insertLease(client, scope, key, fp, owner, leaseMs, ttl, sagaId)) {
         const row = await records.selectRecord(client, scope, key);
+        if (!row) throw new Error(`idempotency record ${scope}/${key} vanished while locked`);
         this.counters.inc('executions');
-        return { kind: 'claimed', epoch: row?.epoch ?? 1, attempt: row?.attempts ?? 1, takeover: false } as const;
+        return { kind: 'claimed', epoch: row.epoch, attempt: row.attempts, takeover: false, generation: row.generation } as const;
       }
       const row = await records.selectRecord(client, scope, key);
-      if (!row) throw new Error(`idempotency record ${scope}/${key} vanished while locked`);
+      if (!row) throw this.missing(scope, key, sagaId);
       if (row.status === 'in_progress' && row.fingerprint !== fp) {
         this.counters.inc('mismatches');
         throw new FingerprintMismatchError(scope, key);
@@ -269,7 +307,7 @@ export class IdempotencyStore {
       if (row.status === 'in_progress' && row.leaseMsLeft === 0) {
         const epoch = await records.bumpEpoch(client, scope, key, owner, leaseMs);
         this.counters.inc('leaseTakeovers');
-        return { kind: 'claimed', epoch, attempt: row.attempts + 1, takeover: true } as const;
+        return { kind: 'claimed', epoch, attempt: row.attempts + 1, takeover: true, generation: row.generation } as const;
       }
       const replay = this.answer<T>(scope, key, fp, row);
       return { kind: 'replayed', result: replay.result } as const;
@@ -284,22 +322,21 @@ export class IdempotencyStore {
     }
   }
 
-  /** Stores the provider's definitive success, only by the current epoch. */
-  async completeLease(opts: KeyRef & { epoch: number; result: unknown }): Promise<void> {
+  /**
+   * Stores the provider's definitive success, only by the current epoch. `inTransaction` (a
+   * mirror of the outcome in the caller's own tables) commits with it, or not at all.
+   */
+  async completeLease(opts: KeyRef & { epoch: number; result: unknown; inTransaction?: InTransaction }): Promise<void> {
     const { scope, key, epoch } = this.validRef(opts);
     const resultJson = canonicalJson(opts.result, 'result');
-    if (!(await records.finishLease(this.pool, scope, key, epoch, { status: 'completed', resultJson }))) {
-      throw this.fenced(scope, key, epoch);
-    }
+    await this.fencedWrite(scope, key, epoch, (db) => records.finishLease(db, scope, key, epoch, { status: 'completed', resultJson }), opts.inTransaction);
   }
 
   /** Stores the provider's definitive business failure, only by the current epoch. */
-  async failLease(opts: KeyRef & { epoch: number; failure: BusinessFailure }): Promise<void> {
+  async failLease(opts: KeyRef & { epoch: number; failure: BusinessFailure; inTransaction?: InTransaction }): Promise<void> {
     const { scope, key, epoch } = this.validRef(opts);
     const errorJson = failureJson(opts.failure);
-    if (!(await records.finishLease(this.pool, scope, key, epoch, { status: 'failed', errorJson }))) {
-      throw this.fenced(scope, key, epoch);
-    }
+    await this.fencedWrite(scope, key, epoch, (db) => records.finishLease(db, scope, key, epoch, { status: 'failed', errorJson }), opts.inTransaction);
   }
 
   /** The provider's answer was ambiguous: keep the key in progress but let the next attempt take over now. */
@@ -312,19 +349,29 @@ export class IdempotencyStore {
 
   /**
    * Compensates a local effect in one transaction: an applied forward record is undone (by
-   * `undo`, on the same client) and marked compensated; an absent one gets the `aborted`
-   * tombstone. Calling it again changes nothing.
+   * `undo`, on the same client) and marked compensated. An absent one gets the `aborted`
+   * tombstone, and is still undone by natural key (`undoByNaturalKey`, which says whether it found
+   * the effect applied): a missing record never reads as "nothing to undo". Calling it again
+   * changes nothing.
    */
-  async compensateLocal<T>(opts: {
-    scope: string;
-    key: string;
-    undo: (client: PoolClient, forwardResult: T) => Promise<void>;
-  }): Promise<LocalCompensation> {
+  async compensateLocal<T>(
+    opts: SagaRef & {
+      scope: string;
+      key: string;
+      undo: (client: PoolClient, forwardResult: T) => Promise<void>;
+      undoByNaturalKey: (client: PoolClient) => Promise<boolean>;
+    },
+  ): Promise<LocalCompensation> {
     const scope = validateScope(opts.scope);
     const key = validateKey(opts.key);
+    const sagaId = validateSagaId(opts.sagaId);
     const ttl = this.ttlSecondsFor(scope);
     return withTransaction(this.pool, async (client): Promise<LocalCompensation> => {
-      if (await records.insertTombstone(client, scope, key, ttl)) return 'tombstoned';
+      if (await records.insertTombstone(client, scope, key, ttl, sagaId)) {
+        if (!(await opts.undoByNaturalKey(client))) return 'tombstoned';
+        await records.markUndone(client, scope, key, 'compensated');
+        return 'compensated-by-natural-key';
+      }
       const row = await records.selectRecord(client, scope, key, 'for update');
       if (!row) throw new Error(`idempotency record ${scope}/${key} vanished while locked`);
       switch (row.status) {
@@ -350,14 +397,15 @@ export class IdempotencyStore {
    * any forward attempt still out there by taking a new epoch. A live forward lease is
    * InProgressError: the compensation waits it out.
    */
-  async fenceForCompensation<T>(opts: { scope: string; key: string; owner: string; leaseMs: number }): Promise<CompensationFence<T>> {
+  async fenceForCompensation<T>(opts: SagaRef & { scope: string; key: string; owner: string; leaseMs: number }): Promise<CompensationFence<T>> {
     const scope = validateScope(opts.scope);
     const key = validateKey(opts.key);
+    const sagaId = validateSagaId(opts.sagaId);
     const owner = validateKey(opts.owner, 'owner');
     const leaseMs = validateLeaseMs(opts.leaseMs);
     const ttl = this.ttlSecondsFor(scope);
     return withTransaction(this.pool, async (client): Promise<CompensationFence<T>> => {
-      if (await records.insertTombstone(client, scope, key, ttl)) return { kind: 'tombstoned' };
+      if (await records.insertTombstone(client, scope, key, ttl, sagaId)) return { kind: 'tombstoned' };
       const row = await records.selectRecord(client, scope, key, 'for update');
       if (!row) throw new Error(`idempotency record ${scope}/${key} vanished while locked`);
       switch (row.status) {
@@ -383,39 +431,96 @@ export class IdempotencyStore {
     });
   }
 
-  /** Second half: records that the external effect was undone (`compensated`) or never applied (`aborted`). */
-  async markCompensated(opts: KeyRef & { epoch: number; status: 'compensated' | 'aborted' }): Promise<void> {
-    const { scope, key, epoch } = this.validRef(opts);
-    if (!(await records.markUndone(this.pool, scope, key, opts.status, epoch))) throw this.fenced(scope, key, epoch);
+  /**
+   * Second half: records that the external effect was undone (`compensated`) or never applied
+   * (`aborted`), by the fence's epoch; `inTransaction` commits with it. After a `tombstoned` fence
+   * (no record, epoch 0) it upgrades the tombstone to `compensated` when the provider did undo something.
+   */
+  async markCompensated(opts: KeyRef & { epoch: number; status: 'compensated' | 'aborted'; inTransaction?: InTransaction }): Promise<void> {
+    const scope = validateScope(opts.scope);
+    const key = validateKey(opts.key);
+    const epoch = opts.epoch;
+    if (!Number.isSafeInteger(epoch) || epoch < 0) throw new InvalidInputError('epoch', 'must be a non-negative integer');
+    await this.fencedWrite(scope, key, epoch, (db) => records.markUndone(db, scope, key, opts.status, epoch), opts.inTransaction);
+  }
+
+  // ---- Saga life -------------------------------------------------------------------------
+
+  /**
+   * The saga reached a terminal state: the retention clock of its records starts now, counted in
+   * `scope`'s TTL, and no new record is created for it. Idempotent: the first close stands.
+   */
+  async closeSaga(opts: { sagaId: string; outcome: string; scope: string }): Promise<{ closed: boolean }> {
+    const sagaId = validateKey(opts.sagaId, 'sagaId');
+    if (!/^[A-Z][A-Z_]{0,63}$/.test(opts.outcome)) throw new InvalidInputError('outcome', 'must be an upper-case word such as COMPLETED');
+    const ttl = this.ttlSecondsFor(validateScope(opts.scope));
+    return { closed: await records.insertSagaClosed(this.pool, sagaId, opts.outcome, ttl) };
   }
 
   // ---- Expiry ----------------------------------------------------------------------------
 
-  /** Deletes expired records in batches of `batchSize` until none is left (or `maxBatches`). */
-  async cleanupExpired(opts: { batchSize: number; maxBatches?: number; onBatch?: (deleted: number) => void }): Promise<{
-    deleted: number;
-    batches: number;
-  }> {
+  /**
+   * Deletes, in batches of `batchSize` (until none is left, or `maxBatches` per kind): expired
+   * records of no saga, then records of sagas closed longer ago than their retention, then those
+   * sagas' rows. Never a record in progress, never a record of an open saga; the report counts both.
+   */
+  async cleanupExpired(opts: { batchSize: number; maxBatches?: number; onBatch?: (deleted: number) => void }): Promise<CleanupReport> {
     if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) {
       throw new InvalidInputError('batchSize', 'must be a positive integer');
     }
-    let deleted = 0;
     let batches = 0;
-    while (opts.maxBatches === undefined || batches < opts.maxBatches) {
-      const n = await records.deleteExpiredBatch(this.pool, opts.batchSize);
-      if (n === 0) break;
-      batches += 1;
-      deleted += n;
-      opts.onBatch?.(n);
-      if (n < opts.batchSize) break;
-    }
-    return { deleted, batches };
+    const drain = async (deleteBatch: (db: Pool, limit: number) => Promise<number>, report: boolean): Promise<number> => {
+      let deleted = 0;
+      for (let n = 0; opts.maxBatches === undefined || n < opts.maxBatches; n++) {
+        const d = await deleteBatch(this.pool, opts.batchSize);
+        if (d === 0) break;
+        deleted += d;
+        if (report) {
+          batches += 1;
+          opts.onBatch?.(d);
+        }
+        if (d < opts.batchSize) break;
+      }
+      return deleted;
+    };
+    const expiredDeleted = await drain(records.deleteExpiredBatch, true);
+    const sagaRecordsDeleted = await drain(records.deleteClosedSagaRecordsBatch, true);
+    const sagasDeleted = await drain(records.deleteFinishedSagasBatch, false);
+    const skipped = await records.countRetained(this.pool);
+    return { deleted: expiredDeleted + sagaRecordsDeleted, expiredDeleted, sagaRecordsDeleted, sagasDeleted, batches, skipped };
   }
 
   // ---- helpers ---------------------------------------------------------------------------
 
   private validRef(opts: KeyRef & { epoch: number }): { scope: string; key: string; epoch: number } {
     return { scope: validateScope(opts.scope), key: validateKey(opts.key), epoch: validateEpoch(opts.epoch) };
+  }
+
+  /** A fenced write, alone or in one transaction with the caller's `inTransaction`. */
+  private async fencedWrite(
+    scope: string,
+    key: string,
+    epoch: number,
+    write: (db: records.Queryable) => Promise<boolean>,
+    inTransaction: InTransaction | undefined,
+  ): Promise<void> {
+    if (!inTransaction) {
+      if (!(await write(this.pool))) throw this.fenced(scope, key, epoch);
+      return;
+    }
+    await withTransaction(this.pool, async (client) => {
+      if (!(await write(client))) throw this.fenced(scope, key, epoch);
+      await inTransaction(client);
+    });
+  }
+
+  /** No row after a claim found none to take: the saga has closed (or, without a saga, a concurrent delete). */
+  private missing(scope: string, key: string, sagaId: string | null): Error {
+    if (sagaId !== null) {
+      this.counters.inc('sagaClosedRefusals');
+      return new SagaClosedError(sagaId, key);
+    }
+    return new Error(`idempotency record ${scope}/${key} vanished while locked`);
   }
 
   private fenced(scope: string, key: string, epoch: number): StaleEpochError {

@@ -56,8 +56,6 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 test('SIGKILL between workflow start and stored response: the retry returns the same order, one saga ran', async () => {
   const tenant = await createTenant(stack.db.pool, 'Crash tenant');
   const key = `crash-${Date.now()}`;
-  const orderId = orderIdFor(tenant.tenantId, key);
-  const workflowId = workflowIdFor(orderId);
   const storeKey = httpStoreKey(tenant.tenantId, 'POST', '/v1/orders', key);
   const body = JSON.stringify({ items: [{ sku: 'SKU-1', quantity: 2 }], paymentToken: 'tok_visa' });
   const post = (baseUrl: string) =>
@@ -73,6 +71,10 @@ test('SIGKILL between workflow start and stored response: the retry returns the 
     (res) => ({ status: res.status }),
     (err: Error) => ({ error: err }),
   );
+  // The order is named by (tenant, key) and the generation of the HTTP record the doomed API claimed.
+  const generation = await waitFor('the HTTP record', async () => (await stack.store.get({ scope: HTTP_SCOPE, key: storeKey }))?.generation);
+  const orderId = orderIdFor(tenant.tenantId, key, generation);
+  const workflowId = workflowIdFor(orderId);
   // The saga exists and the HTTP record is still in progress (claimed, no response stored).
   await waitFor('the workflow to exist', async () => (await stack.client.workflow.getHandle(workflowId).describe()).workflowId);
   const row = await stack.db.pool.query<{ status: string }>('SELECT status FROM idempotency_keys WHERE scope = $1 AND key = $2', [HTTP_SCOPE, storeKey]);

@@ -77,6 +77,13 @@ async function workflowRuns(workflowId: string): Promise<number> {
   return n;
 }
 
+/** The order a tenant's key names: derived from (tenant, key) and the generation of the key's HTTP record. */
+async function orderIdOf(tenantId: string, key: string): Promise<string> {
+  const record = await stack.store.get({ scope: HTTP_SCOPE, key: httpStoreKey(tenantId, 'POST', '/v1/orders', key) });
+  if (!record) throw new Error(`no HTTP record for key ${key}`);
+  return orderIdFor(tenantId, key, record.generation);
+}
+
 const chargesOf = (orderId: string) => stack.count(`SELECT count(*) AS n FROM gateway_charges WHERE order_id = $1`, [orderId]);
 
 function problem(res: Answer): { type: string; status: number; title: string; detail?: string; errors?: Array<{ field: string }> } {
@@ -160,7 +167,7 @@ describe('POST /v1/orders: the DESIGN §8 table', () => {
     const before = await counts();
     const res = await postOrder(key, body1());
     expect(res.statusCode).toBe(202);
-    const orderId = orderIdFor(tenantA.tenantId, key);
+    const orderId = await orderIdOf(tenantA.tenantId, key);
     expect(res.json()).toEqual({
       orderId,
       status: 'PENDING',
@@ -229,10 +236,10 @@ describe('POST /v1/orders: the DESIGN §8 table', () => {
   test('same key while the first request is in progress: 409 with Retry-After, nothing changed; once the holder dies, a retry takes over and finds the same saga', async () => {
     const key = uniqueKey('in-progress');
     const ref = { scope: HTTP_SCOPE, key: httpStoreKey(tenantA.tenantId, 'POST', '/v1/orders', key) };
-    const orderId = orderIdFor(tenantA.tenantId, key);
     // Another API process claimed the key and started the saga, then died before storing its answer.
     const claim = await stack.store.claimLease({ ...ref, request: body1(), owner: 'api:dead:1', leaseMs: 8000 });
-    expect(claim.kind).toBe('claimed');
+    if (claim.kind !== 'claimed') throw new Error('the first claim must claim');
+    const orderId = orderIdFor(tenantA.tenantId, key, claim.generation);
     await stack.startOrder({ orderId, tenantId: tenantA.tenantId, items: body1().items }, workflowIdFor(orderId));
     const before = await stack.store.get(ref);
 
@@ -246,7 +253,7 @@ describe('POST /v1/orders: the DESIGN §8 table', () => {
     expect(withoutClock(await stack.store.get(ref))).toEqual(withoutClock(before));
 
     // The lease runs out (released here rather than waited for): the retry takes over.
-    if (claim.kind === 'claimed') await stack.store.releaseLease({ ...ref, epoch: claim.epoch });
+    await stack.store.releaseLease({ ...ref, epoch: claim.epoch });
     const retry = await postOrder(key, body1());
     expect(retry.statusCode).toBe(202);
     expect(retry.json()).toMatchObject({ orderId, workflowId: workflowIdFor(orderId) });
@@ -288,7 +295,7 @@ describe('POST /v1/orders: the DESIGN §8 table', () => {
     expect(new Set(accepted.map((r) => r.headers.location)).size).toBe(1);
     expect(accepted.filter((r) => r.headers['idempotent-replayed'] === undefined).length).toBe(1);
     for (const r of conflicts) expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    const orderId = orderIdFor(tenantA.tenantId, key);
+    const orderId = await orderIdOf(tenantA.tenantId, key);
     expect(await sagaResult(orderId)).toMatchObject({ status: 'COMPLETED' });
     expect(await counts()).toEqual({ httpKeys: before.httpKeys + 1, orders: before.orders + 1 });
     expect(await workflowRuns(workflowIdFor(orderId))).toBe(1);

@@ -50,6 +50,8 @@ export type OrderStackOptions = {
   leaseMs?: number;
   gatewayTimeoutMs?: number;
   faults?: FaultConfigInput;
+  /** Retention of idempotency records in seconds (IDEMPOTENCY_TTL_SECONDS); default one day. */
+  ttlSeconds?: number;
   /** The gateway's webhook target; its `url` is read at each delivery, so it may be set once the API listens. */
   webhook?: WebhookTarget;
 };
@@ -67,7 +69,7 @@ export async function createOrderStack(opts: OrderStackOptions = {}): Promise<Or
   const client = new Client({ connection, namespace: 'default' });
   const workerConnection = await NativeConnection.connect({ address: temporalAddress });
   const taskQueue = `test-${randomBytes(4).toString('hex')}`;
-  const store = new IdempotencyStore(db.pool, { defaultTtlSeconds: 86_400 });
+  const store = new IdempotencyStore(db.pool, { defaultTtlSeconds: opts.ttlSeconds ?? 86_400 });
   const gateway = createGatewayClient({ baseUrl: gatewayUrl, timeoutMs: opts.gatewayTimeoutMs ?? 2000 });
   const deps: ActivityDeps = { pool: db.pool, store, gateway, leaseMs: opts.leaseMs ?? 3000 };
   const running: Array<{ worker: Worker; done: Promise<void> }> = [];

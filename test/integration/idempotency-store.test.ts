@@ -197,7 +197,7 @@ describe('runOnce (local effects)', () => {
       await expect(store.claimLease({ scope: SCOPE, key, request: {}, owner: 'w', leaseMs: 1000 })).rejects.toBeInstanceOf(
         InvalidInputError,
       );
-      await expect(store.compensateLocal({ scope: SCOPE, key, undo: async () => {} })).rejects.toBeInstanceOf(InvalidInputError);
+      await expect(store.compensateLocal({ scope: SCOPE, key, undo: async () => {}, undoByNaturalKey: async () => false })).rejects.toBeInstanceOf(InvalidInputError);
     }
     for (const scope of ['', 'Upper', '1abc', 'has space', 's'.repeat(65)]) {
       await expect(store.runOnce({ scope, key: 'ok', request: {}, effect })).rejects.toMatchObject({ field: 'scope' });
@@ -217,8 +217,8 @@ describe('runOnce (local effects)', () => {
 
 describe('compensation of local effects', () => {
   test('an absent forward key gets the tombstone; the late forward attempt is refused and applies nothing', async () => {
-    expect(await store.compensateLocal({ scope: SCOPE, key: 'tomb-1', undo: async () => {} })).toBe('tombstoned');
-    expect(await store.compensateLocal({ scope: SCOPE, key: 'tomb-1', undo: async () => {} })).toBe('already-aborted');
+    expect(await store.compensateLocal({ scope: SCOPE, key: 'tomb-1', undo: async () => {}, undoByNaturalKey: async () => false })).toBe('tombstoned');
+    expect(await store.compensateLocal({ scope: SCOPE, key: 'tomb-1', undo: async () => {}, undoByNaturalKey: async () => false })).toBe('already-aborted');
     const late = store.runOnce({ scope: SCOPE, key: 'tomb-1', request: {}, effect: insertEffect('tomb-1') });
     await expect(late).rejects.toBeInstanceOf(KeyAbortedError);
     await expect(late).rejects.toMatchObject({ type: ErrorType.KeyAborted, retryable: false });
@@ -233,7 +233,7 @@ describe('compensation of local effects', () => {
       undos += 1;
       await client.query('DELETE FROM effects WHERE id = $1', [forward.effectId]);
     };
-    const results = await Promise.all([1, 2, 3].map(() => store.compensateLocal({ scope: SCOPE, key: 'undo-1', undo })));
+    const results = await Promise.all([1, 2, 3].map(() => store.compensateLocal({ scope: SCOPE, key: 'undo-1', undo, undoByNaturalKey: async () => false })));
     expect(results.sort()).toEqual(['already-compensated', 'already-compensated', 'compensated']);
     expect(undos).toBe(1);
     expect(await effectRows('undo-1')).toBe(0);
@@ -251,7 +251,7 @@ describe('compensation of local effects', () => {
       BusinessFailure,
     );
     let undos = 0;
-    const outcome = await store.compensateLocal({ scope: SCOPE, key: 'undo-failed', undo: async () => void (undos += 1) });
+    const outcome = await store.compensateLocal({ scope: SCOPE, key: 'undo-failed', undo: async () => void (undos += 1), undoByNaturalKey: async () => false });
     expect(outcome).toBe('not-applied');
     expect(undos).toBe(0);
   });
@@ -385,17 +385,17 @@ describe('cleanup', () => {
     // Other test cases' records are live; only the 25 expired ones may go.
     const batches: number[] = [];
     const report = await cleanupStore.cleanupExpired({ batchSize: 10, onBatch: (n) => batches.push(n) });
-    expect(report).toEqual({ deleted: 25, batches: 3 });
+    expect(report).toMatchObject({ deleted: 25, expiredDeleted: 25, sagaRecordsDeleted: 0, batches: 3 });
     expect(batches).toEqual([10, 10, 5]);
     expect(await db.count(`SELECT count(*) AS n FROM idempotency_keys WHERE scope = 'cleanup'`)).toBe(5);
-    expect(await cleanupStore.cleanupExpired({ batchSize: 10 })).toEqual({ deleted: 0, batches: 0 });
+    expect(await cleanupStore.cleanupExpired({ batchSize: 10 })).toMatchObject({ deleted: 0, batches: 0 });
   });
 
   test('maxBatches bounds one run', async () => {
     const s = new IdempotencyStore(db.pool, { defaultTtlSeconds: 3600 });
     for (let i = 0; i < 7; i++) await s.runOnce({ scope: 'cleanup2', key: `k-${i}`, request: {}, effect: async () => i });
     await db.pool.query(`UPDATE idempotency_keys SET expires_at = now() - interval '1 minute' WHERE scope = 'cleanup2'`);
-    expect(await s.cleanupExpired({ batchSize: 3, maxBatches: 2 })).toEqual({ deleted: 6, batches: 2 });
+    expect(await s.cleanupExpired({ batchSize: 3, maxBatches: 2 })).toMatchObject({ deleted: 6, batches: 2 });
     expect(await db.count(`SELECT count(*) AS n FROM idempotency_keys WHERE scope = 'cleanup2'`)).toBe(1);
   });
 });

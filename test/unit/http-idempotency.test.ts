@@ -19,12 +19,15 @@ test('store key: tenant, method, route and the SHA-256 of the client key; always
   expect(httpStoreKey('ten_a', 'POST', '/v1/orders', 'k')).not.toBe(httpStoreKey('ten_b', 'POST', '/v1/orders', 'k'));
 });
 
-test('order IDs are a function of (tenant, key) alone, and differ across tenants', () => {
-  const id = orderIdFor('ten_a', 'key-1');
+test('order IDs are a function of (tenant, key, record generation), and differ across tenants and generations', () => {
+  const id = orderIdFor('ten_a', 'key-1', '1764000000000000');
   expect(id).toMatch(/^ord_[0-9a-f]{24}$/);
-  expect(orderIdFor('ten_a', 'key-1')).toBe(id);
-  expect(orderIdFor('ten_b', 'key-1')).not.toBe(id);
-  // The pair is encoded unambiguously: moving characters between tenant and key changes the ID.
-  expect(orderIdFor('ten_a:', 'b')).not.toBe(orderIdFor('ten_a', ':b'));
+  expect(orderIdFor('ten_a', 'key-1', '1764000000000000')).toBe(id);
+  expect(orderIdFor('ten_b', 'key-1', '1764000000000000')).not.toBe(id);
+  // The same key after its record expired and was created anew: a new order.
+  expect(orderIdFor('ten_a', 'key-1', '1764000000000001')).not.toBe(id);
+  // The triple is encoded unambiguously: moving characters between the parts changes the ID.
+  expect(orderIdFor('ten_a:', 'b', '1')).not.toBe(orderIdFor('ten_a', ':b', '1'));
+  expect(orderIdFor('ten_a', 'b1', '2')).not.toBe(orderIdFor('ten_a', 'b', '12'));
   expect(workflowIdFor(id)).toBe(`order-${id}`);
 });

@@ -131,7 +131,8 @@ export const orderRoutes =
         }
         if (claim.takeover) metrics.httpIdempotency.inc({ outcome: 'takeover' });
 
-        const orderId = orderIdFor(tenant.id, idempotencyKey);
+        // The record's generation, not only (tenant, key): a key reused after its retention names a new order.
+        const orderId = orderIdFor(tenant.id, idempotencyKey, claim.generation);
         const workflowId = workflowIdFor(orderId);
         const input: PlaceOrderInput = { orderId, tenantId: tenant.id, items: body.items, currency: 'EUR', paymentToken: body.paymentToken };
         try {

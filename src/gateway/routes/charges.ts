@@ -51,6 +51,7 @@ export function chargeRoutes(app: FastifyInstance, deps: GatewayDeps): void {
   app.get<{ Params: { key: string } }>('/charges/by-key/:key', async (request, reply) => {
     const key = idempotencyKeySchema.safeParse(request.params.key);
     if (!key.success) return sendError(reply, 400, 'idempotency_key_invalid');
+    if (faults.lookupServerError()) return sendUnavailable(reply);
     const found = await findChargeByKey(pool, key.data);
     if (!found.charge) return sendError(reply, 404, 'not_found', { tombstoned: found.tombstoned });
     return found.charge;
