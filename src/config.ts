@@ -96,6 +96,8 @@ const envSchema = z.object({
   API_FAULT_PAUSE_AFTER_START_MS: z.coerce.number().int().min(0).max(600_000).default(0),
   API_HOST: z.string().regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'an IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0').default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  WEBHOOK_EVENTS_RETENTION_SECONDS: positiveInt.default(604_800),
+  NODE_ENV: optionalString,
 });
 
 export type Config = {
@@ -140,6 +142,12 @@ export type Config = {
     faultPauseAfterStartMs: number;
   };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  /** How long a received webhook event ID is kept (and deduplicates redeliveries) before `db:cleanup` prunes it. */
+  webhookEventsRetentionSeconds: number;
+  /** NODE_ENV as given (undefined when unset). */
+  nodeEnv: string | undefined;
+  /** NODE_ENV=production: entrypoints refuse development secrets and test-only faults (src/production-checks.ts). */
+  production: boolean;
 };
 
 export class ConfigError extends Error {
@@ -189,5 +197,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     api: { port: e.PORT, host: e.API_HOST, faultPauseAfterStartMs: e.API_FAULT_PAUSE_AFTER_START_MS },
     logLevel: e.LOG_LEVEL,
+    webhookEventsRetentionSeconds: e.WEBHOOK_EVENTS_RETENTION_SECONDS,
+    nodeEnv: e.NODE_ENV,
+    production: e.NODE_ENV === 'production',
   };
 }

@@ -5,6 +5,7 @@ import { loadConfig } from '../config';
 import { openDatabase } from '../db/open';
 import { IdempotencyStore } from '../idempotency/store';
 import { createLogger } from '../logger';
+import { assertProductionSafe } from '../production-checks';
 import { connectClient, ensureSearchAttributes } from '../temporal/connection';
 import { buildApiApp } from './app';
 
@@ -12,6 +13,7 @@ const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
 
 runMain(async () => {
   const config = loadConfig();
+  assertProductionSafe(config, 'api'); // before any connection: a refused setting exits at once
   const logger = createLogger(config, 'api');
   const address = config.temporal.address ?? DEFAULT_TEMPORAL_ADDRESS;
   const db = await openDatabase(config, logger);

@@ -5,6 +5,7 @@ import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { provisionDatabase } from '../db/provision';
 import { createLogger } from '../logger';
+import { assertProductionSafe } from '../production-checks';
 import { GATEWAY_MIGRATIONS } from './schema';
 import { startGateway } from './server';
 
@@ -17,6 +18,7 @@ function nextSignal(): Promise<NodeJS.Signals> {
 
 runMain(async () => {
   const config = loadConfig();
+  assertProductionSafe(config, 'gateway'); // before any connection: a refused setting exits at once
   const logger = createLogger(config, 'gateway');
   const db = await provisionDatabase(config, (line) => logger.trace({ postgres: line.trimEnd() }, 'embedded postgres'));
   try {

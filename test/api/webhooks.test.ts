@@ -1,8 +1,13 @@
 // POST /v1/webhooks/payments over real HTTP, with the in-process gateway sending its signed webhooks
 // to the API: signature and timestamp checks, a duplicate event applied once, a pending charge
-// confirmed by webhook, and a webhook that never arrives reconciled by key. Effects are counted in
-// our tables (webhook_events, orders, payments) and the gateway's (charges, refunds).
+// confirmed by webhook, and a webhook that never arrives reconciled by key; what is refused or ignored
+// (a forged signature, an unrouted event type, a key of the wrong shape) and the claim protocol (a
+// crashed first handler taken over, a live one answered 409, a failed signal released). Effects are
+// counted in our tables (webhook_events, orders, payments), the gateway's (charges, refunds) and the
+// saga's query (`paymentConfirmation.signals`).
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { buildApiApp } from '../../src/api/app';
 import { workflowIdFor } from '../../src/api/http-idempotency';
@@ -21,6 +26,9 @@ let app: FastifyInstance;
 let baseUrl: string;
 let webhookUrl: string;
 let tenant: { tenantId: string; apiKey: string };
+/** The same API built with a real secret, as in production: the development secret is just a wrong one to it. */
+const REAL_SECRET = 'whsec_test_real_secret_5f0c2a9e41b7';
+let realApp: FastifyInstance;
 
 beforeAll(async () => {
   stack = await createOrderStack({ stock: 10_000, leaseMs: 2000, gatewayTimeoutMs: 3000, webhook: target });
@@ -35,8 +43,16 @@ beforeAll(async () => {
   baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   webhookUrl = `${baseUrl}${WEBHOOK_ROUTE}`;
   tenant = await createTenant(stack.db.pool, 'Webhook tenant');
+  realApp = buildApiApp({
+    pool: stack.db.pool,
+    store: stack.store,
+    temporal: { client: stack.client, taskQueue: stack.taskQueue },
+    webhook: { secret: REAL_SECRET, toleranceSeconds: 300 },
+  });
+  await realApp.listen({ host: '127.0.0.1', port: 0 });
 });
 afterAll(async () => {
+  await realApp?.close();
   await app?.close();
   await stack?.stop();
 });
@@ -65,8 +81,19 @@ async function postWebhook(body: string, signature: string | undefined): Promise
 }
 
 const now = () => Math.floor(Date.now() / 1000);
-const eventBody = (id: string, key = 'order-ord-none/charge') =>
-  JSON.stringify({ id, type: 'charge.succeeded', created: now(), data: { charge: { id: `ch_${id}`, status: 'succeeded', idempotencyKey: key } } });
+/** An order ID of the shape the API makes (orderIdFor): `ord_` + 24 lowercase hex. */
+const newOrderId = () => `ord_${randomBytes(12).toString('hex')}`;
+const eventBody = (id: string, key = `${workflowIdFor(newOrderId())}/charge`, type = 'charge.succeeded') =>
+  JSON.stringify({ id, type, created: now(), data: { charge: { id: `ch_${id}`, status: 'succeeded', idempotencyKey: key } } });
+const signed = (body: string, secret = DEV_WEBHOOK_SECRET) => signPayload(secret, now(), body);
+const signalledRows = (eventId: string) => stack.count('SELECT count(*) AS n FROM webhook_events WHERE event_id = $1 AND signalled_at IS NOT NULL', [eventId]);
+
+/** Posts to another instance of the API (built with another secret or client), listening on its own port. */
+async function postWebhookTo(other: FastifyInstance, body: string, signature: string) {
+  const url = `http://127.0.0.1:${(other.server.address() as AddressInfo).port}${WEBHOOK_ROUTE}`;
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature }, body });
+  return { status: res.status, headers: res.headers, json: (await res.json()) as Record<string, unknown> };
+}
 
 async function waitForState(workflowId: string, accept: (s: OrderSagaState) => boolean, timeoutMs = 15_000): Promise<OrderSagaState> {
   const deadline = Date.now() + timeoutMs;
@@ -109,17 +136,21 @@ describe('signature and timestamp', () => {
     expect(await webhookRows()).toBe(before);
   });
 
-  test('an event for no saga is acknowledged and recorded', async () => {
-    const body = eventBody('evt_no_saga', 'order-ord-does-not-exist/charge');
+  test('an event for no saga (a well-shaped key, no such workflow) is acknowledged and recorded as applied', async () => {
+    const body = eventBody('evt_no_saga');
     const res = await postWebhook(body, signPayload(DEV_WEBHOOK_SECRET, now(), body));
     expect(res).toMatchObject({ status: 200, json: { eventId: 'evt_no_saga', duplicate: false, applied: 'no-saga' } });
+    expect(await webhookRows('evt_no_saga')).toBe(1);
+    expect(await signalledRows('evt_no_saga')).toBe(1);
+    const again = await postWebhook(body, signed(body));
+    expect(again).toMatchObject({ status: 200, json: { eventId: 'evt_no_saga', duplicate: true, applied: 'already-recorded' } });
     expect(await webhookRows('evt_no_saga')).toBe(1);
   });
 });
 
 describe('asynchronous payment confirmation', () => {
   test('a duplicate delivery is acknowledged, recorded once and applied once', async () => {
-    const handle = await stack.startOrder({ items: ITEMS, paymentToken: 'tok_pending', options: { paymentConfirmationTimeoutMs: 60_000 } });
+    const handle = await stack.startOrder({ items: ITEMS, orderId: newOrderId(), paymentToken: 'tok_pending', options: { paymentConfirmationTimeoutMs: 60_000 } });
     const orderId = handle.workflowId.replace(/^order-/, '');
     await waitForState(handle.workflowId, (s) => s.paymentConfirmation?.state === 'waiting');
     const { rows } = await stack.db.pool.query<{ id: string }>('SELECT id FROM gateway_charges WHERE order_id = $1', [orderId]);
@@ -196,5 +227,196 @@ describe('asynchronous payment confirmation', () => {
     expect(await gatewayRefunds(orderId)).toBe(1);
     expect(await payments(orderId, 'captured')).toBe(0);
     expect(await stack.count(`SELECT count(*) AS n FROM reservations WHERE order_id = $1 AND status = 'held'`, [orderId])).toBe(0);
+  }, 30_000);
+});
+
+/**
+ * A saga waiting for its payment confirmation, its charge already resolved at the gateway (by the
+ * gateway's own code, which does not deliver here): a signal ends the wait and reconciliation completes it.
+ */
+async function waitingSaga(): Promise<{ workflowId: string; orderId: string; key: string; chargeId: string }> {
+  const orderId = newOrderId();
+  const handle = await stack.startOrder({ items: ITEMS, orderId, paymentToken: 'tok_pending', options: { paymentConfirmationTimeoutMs: 60_000 } });
+  await waitForState(handle.workflowId, (s) => s.paymentConfirmation?.state === 'waiting');
+  const { rows } = await stack.db.pool.query<{ id: string }>('SELECT id FROM gateway_charges WHERE order_id = $1', [orderId]);
+  const chargeId = rows[0]?.id;
+  if (!chargeId) throw new Error('no pending charge at the gateway');
+  const dispatcher = new WebhookDispatcher(stack.db.pool, target);
+  const confirmed = await dispatcher.confirm(chargeId);
+  await dispatcher.close();
+  if (!confirmed) throw new Error('the charge was not pending');
+  return { workflowId: handle.workflowId, orderId, key: `${handle.workflowId}/charge`, chargeId };
+}
+
+const chargeEvent = (id: string, saga: { key: string; chargeId: string }, type = 'charge.succeeded', key = saga.key) =>
+  JSON.stringify({ id, type, created: now(), data: { charge: { id: saga.chargeId, status: 'succeeded', idempotencyKey: key } } });
+
+async function signalsOf(workflowId: string): Promise<number | undefined> {
+  return (await stack.client.workflow.getHandle(workflowId).query(sagaStateQuery)).paymentConfirmation?.signals;
+}
+
+/** Ends a waiting saga with a genuine event and checks it was still waiting: exactly one signal, the order completed. */
+async function confirmAndFinish(saga: { workflowId: string; orderId: string; key: string; chargeId: string }, eventId: string): Promise<void> {
+  expect(await signalsOf(saga.workflowId)).toBe(0);
+  const body = chargeEvent(eventId, saga);
+  expect(await postWebhook(body, signed(body))).toMatchObject({ status: 200, json: { applied: 'signalled', duplicate: false } });
+  const result = (await stack.client.workflow.getHandle(saga.workflowId).result()) as PlaceOrderResult;
+  expect(result.status).toBe('COMPLETED');
+  const state = await stack.client.workflow.getHandle(saga.workflowId).query(sagaStateQuery);
+  expect(state.paymentConfirmation).toEqual({ state: 'signalled', signals: 1, eventId });
+  expect(await gatewayCharges(saga.orderId)).toBe(1);
+  expect(await payments(saga.orderId, 'captured')).toBe(1);
+}
+
+describe('what is refused or ignored', () => {
+  test('an API with a real secret refuses (401) a webhook signed with the public development secret; nothing is recorded or signalled', async () => {
+    const saga = await waitingSaga();
+    const forged = chargeEvent('evt_forged_dev', saga);
+    const res = await postWebhookTo(realApp, forged, signed(forged, DEV_WEBHOOK_SECRET));
+    expect(res.status).toBe(401);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(res.json.type).toBe('https://idempotent-sagas.dev/problems/webhook-signature-invalid');
+    expect(await webhookRows('evt_forged_dev')).toBe(0);
+    expect(await signalsOf(saga.workflowId)).toBe(0);
+    // The same event signed with the real secret is applied by that API: the refusal was the secret's.
+    const genuine = chargeEvent('evt_real_secret', saga);
+    expect(await postWebhookTo(realApp, genuine, signed(genuine, REAL_SECRET))).toMatchObject({ status: 200, json: { applied: 'signalled' } });
+    expect(await signalsOf(saga.workflowId)).toBe(1);
+    expect(((await stack.client.workflow.getHandle(saga.workflowId).result()) as PlaceOrderResult).status).toBe('COMPLETED');
+  }, 30_000);
+
+  test('an event type the route does not apply is acknowledged (200, ignored); nothing is recorded or signalled', async () => {
+    const saga = await waitingSaga();
+    for (const [i, type] of ['charge.failed', 'charge.refunded', 'charge.dispute.created', 'payout.paid'].entries()) {
+      const body = chargeEvent(`evt_unrouted_${i}`, saga, type);
+      const res = await postWebhook(body, signed(body));
+      expect(res).toMatchObject({ status: 200, json: { received: true, eventId: `evt_unrouted_${i}`, duplicate: false, applied: 'ignored' } });
+      expect(res.json.reason).toContain(type);
+      expect(await webhookRows(`evt_unrouted_${i}`)).toBe(0);
+    }
+    // An unrouted type needs only an id and a type: its body is not ours to validate.
+    const bare = JSON.stringify({ id: 'evt_unrouted_bare', type: 'customer.created', data: { anything: [1, 2] } });
+    expect(await postWebhook(bare, signed(bare))).toMatchObject({ status: 200, json: { applied: 'ignored' } });
+    expect(await webhookRows('evt_unrouted_bare')).toBe(0);
+    await confirmAndFinish(saga, 'evt_after_unrouted');
+  }, 30_000);
+
+  test('a charge key not of the order saga\'s shape is acknowledged (200, ignored); nothing is recorded or signalled', async () => {
+    const saga = await waitingSaga();
+    const hex = saga.orderId.slice('ord_'.length);
+    const keys = [
+      `${saga.workflowId}/refund`, // the old route signalled whatever came before the last '/': this saga
+      `${saga.workflowId}/charge/x`,
+      saga.workflowId,
+      `order-ord_${hex.toUpperCase()}/charge`,
+      `order-ord_${hex.slice(1)}/charge`,
+      `order-ord_${hex}0/charge`,
+      `wallet-${hex}/charge`,
+      `x/${saga.key}`,
+    ];
+    for (const [i, key] of keys.entries()) {
+      const body = chargeEvent(`evt_bad_key_${i}`, saga, 'charge.succeeded', key);
+      const res = await postWebhook(body, signed(body));
+      expect({ key, ...res }).toMatchObject({ key, status: 200, json: { eventId: `evt_bad_key_${i}`, applied: 'ignored' } });
+      expect(await webhookRows(`evt_bad_key_${i}`)).toBe(0);
+    }
+    await confirmAndFinish(saga, 'evt_after_bad_keys');
+  }, 30_000);
+
+  test('a routed event that does not match the schema is a 400 problem and records nothing', async () => {
+    const body = JSON.stringify({ id: 'evt_no_charge', type: 'charge.succeeded', data: {} });
+    const res = await postWebhook(body, signed(body));
+    expect(res.status).toBe(400);
+    expect(res.json.type).toBe('https://idempotent-sagas.dev/problems/validation-error');
+    expect(await webhookRows('evt_no_charge')).toBe(0);
+  });
+});
+
+describe('record, signal, then mark signalled (no transaction held across the signal)', () => {
+  const insertUnsignalled = (eventId: string, saga: { key: string; chargeId: string }, claimedAgo: string | null) =>
+    stack.db.pool.query(
+      `INSERT INTO webhook_events (event_id, type, charge_id, idempotency_key, received_at, claimed_at)
+       VALUES ($1, 'charge.succeeded', $2, $3, now() - interval '1 hour', CASE WHEN $4::interval IS NULL THEN NULL ELSE now() - $4::interval END)`,
+      [eventId, saga.chargeId, saga.key, claimedAgo],
+    );
+
+  test('a first handler that crashed after recording: a redelivery after the claim window takes the row over and signals, once', async () => {
+    const saga = await waitingSaga();
+    const eventId = 'evt_crashed_first_handler';
+    await insertUnsignalled(eventId, saga, '1 minute'); // recorded, never signalled, claim long lapsed
+    const body = chargeEvent(eventId, saga);
+    expect(await postWebhook(body, signed(body))).toMatchObject({ status: 200, json: { eventId, duplicate: false, applied: 'signalled' } });
+    expect(await webhookRows(eventId)).toBe(1);
+    expect(await signalledRows(eventId)).toBe(1);
+    // A later redelivery finds it signalled: acknowledged, not signalled again.
+    expect(await postWebhook(body, signed(body))).toMatchObject({ status: 200, json: { eventId, duplicate: true, applied: 'already-recorded' } });
+    const result = (await stack.client.workflow.getHandle(saga.workflowId).result()) as PlaceOrderResult;
+    expect(result.status).toBe('COMPLETED');
+    const state = await stack.client.workflow.getHandle(saga.workflowId).query(sagaStateQuery);
+    expect(state.paymentConfirmation).toEqual({ state: 'signalled', signals: 1, eventId });
+    expect(await payments(saga.orderId, 'captured')).toBe(1);
+  }, 30_000);
+
+  test('a redelivery while the first handler\'s claim is live answers 409 with Retry-After and signals nothing; once released, the next signals', async () => {
+    const saga = await waitingSaga();
+    const eventId = 'evt_live_claim';
+    await insertUnsignalled(eventId, saga, '0 seconds');
+    const body = chargeEvent(eventId, saga);
+    const res = await fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signed(body) }, body });
+    expect(res.status).toBe(409);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    const retryAfter = Number(res.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(10);
+    expect(((await res.json()) as { type: string }).type).toBe('https://idempotent-sagas.dev/problems/webhook-event-in-progress');
+    expect(await signalsOf(saga.workflowId)).toBe(0);
+    expect(await signalledRows(eventId)).toBe(0);
+    // The holder gives its claim up (as after a failed signal): the next delivery takes over at once.
+    await stack.db.pool.query('UPDATE webhook_events SET claimed_at = NULL WHERE event_id = $1', [eventId]);
+    expect(await postWebhook(body, signed(body))).toMatchObject({ status: 200, json: { applied: 'signalled' } });
+    expect(await signalsOf(saga.workflowId)).toBe(1);
+    expect(await signalledRows(eventId)).toBe(1);
+    expect(((await stack.client.workflow.getHandle(saga.workflowId).result()) as PlaceOrderResult).status).toBe('COMPLETED');
+  }, 30_000);
+
+  test('a signal that fails (not WorkflowNotFound) answers 503 problem+json without internals, releases the claim, and the redelivery signals at once', async () => {
+    const saga = await waitingSaga();
+    let attempts = 0;
+    const failing = {
+      withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn(),
+      workflow: {
+        getHandle: () => ({
+          signal: () => {
+            attempts += 1;
+            return Promise.reject(new Error('14 UNAVAILABLE: temporal is down (internal detail)'));
+          },
+        }),
+      },
+    } as unknown as Client;
+    const brokenApp = buildApiApp({ pool: stack.db.pool, store: stack.store, temporal: { client: failing, taskQueue: stack.taskQueue } });
+    await brokenApp.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const eventId = 'evt_signal_fails';
+      const body = chargeEvent(eventId, saga);
+      const res = await postWebhookTo(brokenApp, body, signed(body));
+      expect(attempts).toBe(1);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect(res.json.type).toBe('https://idempotent-sagas.dev/problems/service-unavailable');
+      expect(JSON.stringify(res.json)).not.toMatch(/UNAVAILABLE|internal detail|\bat /);
+      // Recorded, not signalled, claim released.
+      expect(await stack.count('SELECT count(*) AS n FROM webhook_events WHERE event_id = $1 AND signalled_at IS NULL AND claimed_at IS NULL', [eventId])).toBe(1);
+      expect(await signalsOf(saga.workflowId)).toBe(0);
+      // The gateway's redelivery reaches a healthy API: taken over at once (no claim window to wait out), signalled once.
+      const started = Date.now();
+      expect(await postWebhook(body, signed(body))).toMatchObject({ status: 200, json: { eventId, duplicate: false, applied: 'signalled' } });
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(await signalsOf(saga.workflowId)).toBe(1);
+      expect(await signalledRows(eventId)).toBe(1);
+      expect(((await stack.client.workflow.getHandle(saga.workflowId).result()) as PlaceOrderResult).status).toBe('COMPLETED');
+    } finally {
+      await brokenApp.close();
+    }
   }, 30_000);
 });

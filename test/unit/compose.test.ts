@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { DEV_WEBHOOK_SECRET, loadConfig } from '../../src/config';
 
 type Service = { image?: string; build?: unknown; command?: string[]; ports?: string[]; depends_on?: Record<string, { condition: string }> | string[]; environment?: Record<string, string>; container_name?: string };
 
@@ -57,4 +58,19 @@ test('the worker scales: no fixed name or host port; every project service runs 
     expect(command.slice(0, 2)).toEqual(['npm', 'run']);
     expect(scripts[command[2]!]).toBeDefined();
   }
+});
+
+test('the gateway and the API share a webhook secret that is not the public development one', () => {
+  const gateway = compose.services.gateway?.environment?.WEBHOOK_SECRET;
+  const api = compose.services.api?.environment?.WEBHOOK_SECRET;
+  expect(gateway).toBeDefined();
+  expect(api).toBe(gateway);
+  // `${WEBHOOK_SECRET:-fallback}`: the shell's value when set, else the local-only fallback.
+  const m = /^\$\{WEBHOOK_SECRET:-([^}]+)\}$/.exec(gateway!);
+  expect(m).not.toBeNull();
+  const fallback = m![1]!;
+  expect(fallback).not.toBe(DEV_WEBHOOK_SECRET);
+  expect(fallback).toMatch(/local/);
+  // The fallback passes the config's own check, so the stack starts (even with NODE_ENV=production).
+  expect(loadConfig({ WEBHOOK_SECRET: fallback }).gateway.webhookSecret).toBe(fallback);
 });

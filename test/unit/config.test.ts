@@ -32,9 +32,24 @@ describe('loadConfig', () => {
     ['IDEMPOTENCY_TTL_SECONDS', '-1', /IDEMPOTENCY_TTL_SECONDS/],
     ['IDEMPOTENCY_SCOPE_TTLS', 'http:10', /IDEMPOTENCY_SCOPE_TTLS: "http:10" is not scope=seconds/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL/],
+    ['WEBHOOK_EVENTS_RETENTION_SECONDS', '0', /WEBHOOK_EVENTS_RETENTION_SECONDS/],
+    ['WEBHOOK_EVENTS_RETENTION_SECONDS', '1.5', /WEBHOOK_EVENTS_RETENTION_SECONDS/],
   ])('a bad %s stops start-up with a message naming it', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);
     expect(() => loadConfig({ [name]: value })).toThrow(`(got ${JSON.stringify(value)})`);
+  });
+
+  test('webhook event retention: 7 days by default, down to one second', () => {
+    expect(loadConfig({}).webhookEventsRetentionSeconds).toBe(604_800);
+    expect(loadConfig({ WEBHOOK_EVENTS_RETENTION_SECONDS: '1' }).webhookEventsRetentionSeconds).toBe(1);
+    expect(loadConfig({ WEBHOOK_EVENTS_RETENTION_SECONDS: '3600' }).webhookEventsRetentionSeconds).toBe(3600);
+  });
+
+  test('NODE_ENV: production only when it says exactly production', () => {
+    expect(loadConfig({})).toMatchObject({ nodeEnv: undefined, production: false });
+    expect(loadConfig({ NODE_ENV: '' })).toMatchObject({ nodeEnv: undefined, production: false });
+    expect(loadConfig({ NODE_ENV: 'test' })).toMatchObject({ nodeEnv: 'test', production: false });
+    expect(loadConfig({ NODE_ENV: 'production' })).toMatchObject({ nodeEnv: 'production', production: true });
   });
 });

@@ -1,28 +1,49 @@
 // POST /v1/webhooks/payments (DESIGN §8): the gateway's signed `charge.*` events. No bearer auth: the
 // HMAC over the raw body is the authentication. An event is recorded once by its ID and applied by
-// signalling the order's saga `paymentConfirmed`; the saga waits only for the first signal.
+// signalling the order's saga `paymentConfirmed`; the saga acts only on the first signal.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { Pool } from 'pg';
 import { z } from 'zod';
-import { withTransaction } from '../../db/pool';
 import { SIGNATURE_HEADER, verifySignature } from '../../gateway/signature';
 import { paymentConfirmedSignal } from '../../../workflows/messages';
-import { Problem, sendProblem } from '../problems';
+import { Problem, type ProblemKind, sendProblem } from '../problems';
+import {
+  type WebhookEventRecord,
+  markWebhookEventSignalled,
+  readWebhookEvent,
+  recordWebhookEvent,
+  releaseWebhookEventClaim,
+  takeOverWebhookEvent,
+} from '../webhook-events';
 
 export const WEBHOOK_ROUTE = '/v1/webhooks/payments';
 const SIGNAL_TIMEOUT_MS = 5000;
+/** Longer than a signal can take (its deadline plus the bookkeeping), so a live handler is never taken over. */
+export const DEFAULT_CLAIM_WINDOW_SECONDS = 10;
+/** How long a redelivery racing the first handler waits for it (polling, no connection held) before answering 409. */
+const RACE_WAIT_MS = 2000;
+const RACE_POLL_MS = 50;
+
+/** The events this route applies: the ones the gateway sends (src/gateway/webhooks.ts). Any other type is acknowledged and ignored. */
+export const ROUTED_EVENT_TYPES: readonly string[] = ['charge.succeeded'];
+/** A charge key made by the order saga: `<workflowIdFor(orderIdFor(…))>/charge`, i.e. `order-ord_<24 lowercase hex>/charge`. */
+const ORDER_CHARGE_KEY = /^(order-ord_[0-9a-f]{24})\/charge$/;
+
+/** A redelivery while the first handler may still be signalling: retry after Retry-After seconds. */
+const WebhookEventInProgress: ProblemKind = { slug: 'webhook-event-in-progress', title: 'This event is being applied by another delivery', status: 409 };
 
 export type WebhookOptions = {
   /** Shared with the gateway (config.gateway.webhookSecret). */
   secret: string;
   /** Seconds a signed timestamp may differ from our clock (config.gateway.webhookToleranceSeconds). */
   toleranceSeconds: number;
+  /** After this many seconds a recorded but unsignalled event is taken over by a redelivery (default 10). */
+  claimWindowSeconds?: number;
 };
 
-const EventSchema = z.object({
-  id: z.string().min(1).max(255),
-  type: z.string().min(1).max(100),
+const EnvelopeSchema = z.object({ id: z.string().min(1).max(255), type: z.string().min(1).max(100) });
+const ChargeEventSchema = EnvelopeSchema.extend({
   data: z.object({
     charge: z.object({
       id: z.string().min(1).max(255),
@@ -32,17 +53,26 @@ const EventSchema = z.object({
   }),
 });
 
-/** The saga that made the charge: its key is `<workflowId>/<stepId>` (e.g. `order-<orderId>/charge`). */
+/** The order saga that made the charge, or undefined when the key is not of the shape the saga makes. */
 export function workflowIdOfChargeKey(key: string): string | undefined {
-  const slash = key.lastIndexOf('/');
-  return slash > 0 ? key.slice(0, slash) : undefined;
+  return ORDER_CHARGE_KEY.exec(key)?.[1];
 }
 
-type Answer = { received: true; eventId: string; duplicate: boolean; applied: 'signalled' | 'no-saga' | 'already-recorded' };
+export type WebhookAnswer = {
+  received: true;
+  eventId: string;
+  duplicate: boolean;
+  /** signalled: the saga got `paymentConfirmed`; no-saga: it has closed (or never existed); already-recorded: a redelivery of an applied event; ignored: not an event this route applies (not recorded). */
+  applied: 'signalled' | 'no-saga' | 'already-recorded' | 'ignored';
+  reason?: string;
+};
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const webhookRoutes =
   (deps: { pool: Pool; client: Client; webhook: WebhookOptions }): FastifyPluginAsync =>
   async (app) => {
+    const claimWindowSeconds = deps.webhook.claimWindowSeconds ?? DEFAULT_CLAIM_WINDOW_SECONDS;
     // The HMAC is over the bytes as sent: keep the raw string in this plugin and parse it ourselves.
     app.removeContentTypeParser('application/json');
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => done(null, body));
@@ -61,37 +91,83 @@ export const webhookRoutes =
       } catch {
         return sendProblem(reply, Problem.MalformedJson);
       }
-      const parsed = EventSchema.safeParse(json);
-      if (!parsed.success) {
-        const errors = parsed.error.issues.map((i) => ({ field: ['body', ...i.path.map(String)].join('.'), message: i.message }));
+      const badSchema = (error: z.ZodError): FastifyReply => {
+        const errors = error.issues.map((i) => ({ field: ['body', ...i.path.map(String)].join('.'), message: i.message }));
         return sendProblem(reply, Problem.ValidationError, { detail: 'the event does not match the schema', errors });
+      };
+      // Only routed types with a key of the saga's shape reach a saga; anything else is acknowledged, never recorded or signalled.
+      const ignore = (eventId: string, reason: string, fields: Record<string, string>): FastifyReply => {
+        const answer: WebhookAnswer = { received: true, eventId, duplicate: false, applied: 'ignored', reason };
+        request.log.warn({ ...answer, ...fields }, 'payment webhook ignored');
+        return reply.code(200).send(answer);
+      };
+      const envelope = EnvelopeSchema.safeParse(json);
+      if (!envelope.success) return badSchema(envelope.error);
+      if (!ROUTED_EVENT_TYPES.includes(envelope.data.type)) {
+        return ignore(envelope.data.id, `event type ${JSON.stringify(envelope.data.type)} is not routed`, { type: envelope.data.type });
       }
+      const parsed = ChargeEventSchema.safeParse(json);
+      if (!parsed.success) return badSchema(parsed.error);
       const event = parsed.data;
       const { charge } = event.data;
       const workflowId = workflowIdOfChargeKey(charge.idempotencyKey);
+      if (workflowId === undefined) return ignore(event.id, 'the charge key is not an order saga key', { idempotencyKey: charge.idempotencyKey });
 
-      // Record, signal, then commit: a committed row means its signal was sent. A crash or a failed
-      // signal before the commit leaves no row, so the gateway's redelivery signals again (the saga
-      // acts on the first signal only); a concurrent duplicate waits on the row lock, then sees it.
-      const answer = await withTransaction(deps.pool, async (db): Promise<Answer> => {
-        const inserted = await db.query(
-          `INSERT INTO webhook_events (event_id, type, charge_id, idempotency_key) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
-          [event.id, event.type, charge.id, charge.idempotencyKey],
-        );
-        if (inserted.rowCount === 0) return { received: true, eventId: event.id, duplicate: true, applied: 'already-recorded' };
-        if (!workflowId) return { received: true, eventId: event.id, duplicate: false, applied: 'no-saga' };
+      const signal = async (id: string): Promise<'signalled' | 'no-saga'> => {
         try {
           await deps.client.withDeadline(Date.now() + SIGNAL_TIMEOUT_MS, () =>
-            deps.client.workflow.getHandle(workflowId).signal(paymentConfirmedSignal, { eventId: event.id, chargeId: charge.id, status: charge.status }),
+            deps.client.workflow.getHandle(id).signal(paymentConfirmedSignal, { eventId: event.id, chargeId: charge.id, status: charge.status }),
           );
+          return 'signalled';
         } catch (err) {
-          // The saga has finished (or never existed): there is nothing left to confirm; acknowledge.
-          if (!(err instanceof WorkflowNotFoundError)) throw err;
-          return { received: true, eventId: event.id, duplicate: false, applied: 'no-saga' };
+          // The saga has finished (or never existed): there is nothing left to confirm.
+          if (err instanceof WorkflowNotFoundError) return 'no-saga';
+          throw err;
         }
-        return { received: true, eventId: event.id, duplicate: false, applied: 'signalled' };
-      });
+      };
+
+      // Record (committed), signal, then mark signalled: no statement waits on the signal, and every
+      // statement autocommits, so no connection is held across it. A crash or a failed signal leaves
+      // the row unsignalled; a redelivery takes it over (released at once, or after the claim window).
+      const record: WebhookEventRecord = { eventId: event.id, type: event.type, chargeId: charge.id, idempotencyKey: charge.idempotencyKey };
+      let held = await recordWebhookEvent(deps.pool, record);
+      const raceDeadline = Date.now() + RACE_WAIT_MS;
+      while (!held) {
+        held = await takeOverWebhookEvent(deps.pool, event.id, claimWindowSeconds);
+        if (held) break;
+        const state = await readWebhookEvent(deps.pool, event.id, claimWindowSeconds);
+        if (state === undefined) {
+          // Pruned between our insert attempt and now: record it afresh.
+          held = await recordWebhookEvent(deps.pool, record);
+          continue;
+        }
+        if (state.signalled) {
+          const answer: WebhookAnswer = { received: true, eventId: event.id, duplicate: true, applied: 'already-recorded' };
+          request.log.info({ ...answer, workflowId }, 'payment webhook');
+          return reply.code(200).send(answer);
+        }
+        if (Date.now() >= raceDeadline) {
+          const retryAfter = Math.max(1, Math.ceil(state.claimExpiresInSeconds));
+          return sendProblem(reply.header('retry-after', String(retryAfter)), WebhookEventInProgress, {
+            detail: `event ${event.id} is being applied by another delivery; retry after ${retryAfter} s`,
+          });
+        }
+        await sleep(RACE_POLL_MS);
+      }
+
+      let applied: 'signalled' | 'no-saga';
+      try {
+        applied = await signal(workflowId);
+      } catch (err) {
+        // Give the claim back so the gateway's redelivery signals at once; the row stays unsignalled.
+        await releaseWebhookEventClaim(deps.pool, event.id).catch((releaseErr: unknown) =>
+          request.log.warn({ err: releaseErr, eventId: event.id }, 'could not release the webhook claim; it lapses after the claim window'),
+        );
+        request.log.warn({ err, eventId: event.id, workflowId }, 'payment webhook: signal failed');
+        return sendProblem(reply.header('retry-after', '1'), Problem.ServiceUnavailable, { detail: 'the saga could not be signalled; the event was not applied' });
+      }
+      await markWebhookEventSignalled(deps.pool, event.id);
+      const answer: WebhookAnswer = { received: true, eventId: event.id, duplicate: false, applied };
       request.log.info({ ...answer, workflowId }, 'payment webhook');
       return reply.code(200).send(answer);
     });
