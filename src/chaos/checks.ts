@@ -2,6 +2,7 @@
 // run's own database), plus what only a chaos run can show: each order's copies got one answer, each
 // accepted order is one order row and one workflow, and no saga is left running except those awaiting an operator.
 import { Client, Connection } from '@temporalio/client';
+import type { PlaceOrderResult } from '../../workflows/messages';
 import { type InvariantReport, checkInvariants } from '../domain/invariants';
 import { type InvariantLine, databaseInvariantLines } from '../demo/report';
 import type { ChaosStack } from './stack';
@@ -21,7 +22,18 @@ export type ChaosChecks = {
   invariantsHeld: boolean;
 };
 
-export async function checkChaosRun(opts: { stack: ChaosStack; traffic: OrderTraffic[]; orders: number; orderIds: string[] }): Promise<ChaosChecks> {
+/** Results fetched at once when cross-checking closed workflows against their order rows. */
+const RESULT_CONCURRENCY = 16;
+
+export async function checkChaosRun(opts: {
+  stack: ChaosStack;
+  traffic: OrderTraffic[];
+  orders: number;
+  orderIds: string[];
+  /** Records cleanup deleted while their saga was open (the database witness). */
+  liveRecordsDeleted: number;
+  liveExamples: string[];
+}): Promise<ChaosChecks> {
   const { stack, traffic, orderIds } = opts;
   const database = await checkInvariants(stack.pool);
   const lines: CheckLine[] = databaseInvariantLines(database);
@@ -59,6 +71,13 @@ export async function checkChaosRun(opts: { stack: ChaosStack; traffic: OrderTra
     line('one workflow per accepted order on the run task queue', temporal.total === orderIds.length, `${temporal.total} workflows for ${orderIds.length} orders`);
     line('no saga still running except those awaiting an operator', temporal.running === database.stuck, `${temporal.running} running, ${database.stuck} COMPENSATION_STUCK`);
   }
+  const disagreements = await closedWorkflowsDisagreeing(stack, new Map(rows.map((r) => [r.id, r.status])));
+  line(
+    "every closed order workflow's result agrees with its order row",
+    disagreements.error === undefined && disagreements.found.length === 0,
+    disagreements.error ?? `${disagreements.found.length} disagree, e.g. ${disagreements.found.slice(0, 3).join('; ')}`,
+  );
+  line('cleanup deleted no record of an open saga', opts.liveRecordsDeleted === 0, `${opts.liveRecordsDeleted} deleted, e.g. ${opts.liveExamples.join(', ')}`);
 
   return {
     database,
@@ -69,6 +88,37 @@ export async function checkChaosRun(opts: { stack: ChaosStack; traffic: OrderTra
     lines,
     invariantsHeld: lines.every((l) => l.held),
   };
+}
+
+/** Each completed order workflow's result against its order's row (a saga that ended before creating its row has none to disagree with). */
+async function closedWorkflowsDisagreeing(stack: ChaosStack, statusById: Map<string, string>): Promise<{ found: string[]; error?: string }> {
+  try {
+    const connection = await Connection.connect({ address: stack.temporalAddress });
+    try {
+      const client = new Client({ connection });
+      const closed: string[] = [];
+      for await (const wf of client.workflow.list({ query: `TaskQueue = "${stack.taskQueue}" AND WorkflowType = "placeOrder" AND ExecutionStatus = "Completed"` })) {
+        closed.push(wf.workflowId);
+      }
+      const found: string[] = [];
+      for (let i = 0; i < closed.length; i += RESULT_CONCURRENCY) {
+        await Promise.all(
+          closed.slice(i, i + RESULT_CONCURRENCY).map(async (workflowId) => {
+            const result = (await client.workflow.getHandle(workflowId).result()) as PlaceOrderResult;
+            const row = statusById.get(result.orderId);
+            if (row === undefined ? result.status !== 'COMPENSATED' : row !== result.status) {
+              found.push(`${workflowId}: workflow ${result.status}, order ${row ?? 'has no row'}`);
+            }
+          }),
+        );
+      }
+      return { found };
+    } finally {
+      await connection.close();
+    }
+  } catch (err) {
+    return { found: [], error: `cannot read the closed workflows: ${err instanceof Error ? err.message : String(err)}` };
+  }
 }
 
 async function countWorkflows(stack: ChaosStack): Promise<{ total?: number; running?: number; error?: string }> {

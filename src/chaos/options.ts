@@ -19,6 +19,12 @@ export type ChaosOptions = {
   seed: number;
   /** Keep the run's database (and Temporal file) even when every invariant holds. */
   keep: boolean;
+  /** Retention (s) of step records, counted from their saga's close, and of webhook events; undefined = the services' default. */
+  ttlS: number | undefined;
+  /** The harness runs cleanup this often (s); 0 = never. */
+  cleanupEveryS: number;
+  /** Every refund fails (503) for this long (s), starting a quarter into the chaos phase; 0 = no outage. The harness then retries stuck sagas as an operator. */
+  refundOutageS: number;
 };
 
 /** Without --duration the chaos phase lasts this long per order (at least MIN_AUTO_DURATION_S), so faults overlap the sagas. */
@@ -36,6 +42,9 @@ export const DEFAULT_CHAOS_OPTIONS: Omit<ChaosOptions, 'durationS'> = {
   drainTimeoutS: 300,
   seed: 1,
   keep: false,
+  ttlS: undefined,
+  cleanupEveryS: 5,
+  refundOutageS: 0,
 };
 
 const MAX_INTERVAL_S = 3600;
@@ -69,7 +78,10 @@ export function parseChaosOptions(argv: readonly string[], out: (text: string) =
     .option(...interval('--pg-terminate-every', 'rounds of pg_terminate_backend', d.pgTerminateEveryS))
     .option('--drain-timeout <seconds>', 'how long the sagas may take to finish after the chaos phase (1..86400)', decimal('--drain-timeout', 1, 86_400), d.drainTimeoutS)
     .option('--seed <n>', 'seeds the orders, their duplicates and the fault schedule (0..4294967295)', integer('--seed', 0, 2 ** 32 - 1), d.seed)
-    .option('--keep', 'keep the run database and Temporal file even when every invariant holds', d.keep);
+    .option('--keep', 'keep the run database and Temporal file even when every invariant holds', d.keep)
+    .option('--ttl <seconds>', 'retention of step records after their saga closes, and of webhook events (1..86400; default: the services\' 24 h)', integer('--ttl', 1, 86_400))
+    .option('--cleanup-every <seconds>', `run cleanup this often (0 = never, up to ${MAX_INTERVAL_S})`, decimal('--cleanup-every', 0, MAX_INTERVAL_S), d.cleanupEveryS)
+    .option('--refund-outage <seconds>', 'every refund fails for this long, from a quarter into the chaos phase; stuck sagas are then retried as an operator (0..3600)', decimal('--refund-outage', 0, 3600), d.refundOutageS);
   if (parseCommand(program, argv, out) === 'help') return 'help';
   const o = program.opts<{
     orders: number;
@@ -83,6 +95,9 @@ export function parseChaosOptions(argv: readonly string[], out: (text: string) =
     drainTimeout: number;
     seed: number;
     keep: boolean;
+    ttl: number | undefined;
+    cleanupEvery: number;
+    refundOutage: number;
   }>();
   return {
     orders: o.orders,
@@ -96,5 +111,8 @@ export function parseChaosOptions(argv: readonly string[], out: (text: string) =
     drainTimeoutS: o.drainTimeout,
     seed: o.seed,
     keep: o.keep,
+    ttlS: o.ttl,
+    cleanupEveryS: o.cleanupEvery,
+    refundOutageS: o.refundOutage,
   };
 }

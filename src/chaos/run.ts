@@ -1,11 +1,16 @@
 // One chaos run: start the stack, place the orders over HTTP while the faults run, stop the faults once
 // the chaos phase is over (at least --duration, and every order accepted), drain, and check.
+import { pruneWebhookEvents } from '../api/webhook-events';
 import type { Config } from '../config';
+import { CleanupLoop, type CleanupTotals } from '../idempotency/cleanup-loop';
+import { IdempotencyStore } from '../idempotency/store';
 import { planDemo } from '../demo/plan';
 import { mulberry32 } from '../random';
 import { type ChaosChecks, checkChaosRun } from './checks';
 import { Mayhem, type MayhemCounts } from './mayhem';
+import { refundOutage, retryStuckSagas } from './operator';
 import type { ChaosOptions } from './options';
+import { deletionWitness } from './deletion-witness';
 import { type ChaosStack, startChaosStack } from './stack';
 import { type OrderTraffic, placeOrder, planRequests } from './traffic';
 
@@ -14,6 +19,10 @@ const FAULT_RATE = 0.2;
 /** How long one order's copies keep retrying before the order counts as not accepted. */
 const ORDER_ACCEPT_DEADLINE_MS = 180_000;
 const DRAIN_POLL_MS = 1000;
+/** How often the harness, as the operator, retries sagas left stuck by the refund outage. */
+const OPERATOR_SWEEP_MS = 2000;
+/** Webhook events are kept this long when --ttl is not given (the services' default). */
+const DEFAULT_WEBHOOK_RETENTION_S = 604_800;
 
 /** Ctrl-C stopped the run before its drain: there is nothing meaningful to check. */
 export class ChaosInterruptedError extends Error {
@@ -41,6 +50,12 @@ export type ChaosResult = {
   checks: ChaosChecks;
   chaosPhaseMs: number;
   drainMs: number;
+  /** What the harness's cleanup did, and the database witness of what it deleted. */
+  cleanup: CleanupTotals & { witnessed: number; liveRecordsDeleted: number; liveExamples: string[] };
+  /** Operator decisions (resolveCompensation retry) the harness sent and the sagas accepted. */
+  operatorRetries: number;
+  /** Times the refund outage had to be put on the gateway (more than once: it was restarted during it). */
+  outageApplied: number;
 };
 
 export async function runChaos(opts: {
@@ -65,10 +80,36 @@ export async function runChaos(opts: {
     workers: options.workers,
     stock: plan.stock,
     gatewayFaults: plan.gatewayFaults,
+    stepTtlS: options.ttlS,
     say,
     onUnexpectedExit: (child) => mayhem?.revive(child),
   });
   let keepData = true;
+  const cleanup =
+    options.cleanupEveryS > 0
+      ? new CleanupLoop(new IdempotencyStore(stack.pool, { defaultTtlSeconds: options.ttlS ?? 86_400 }), {
+          everyMs: options.cleanupEveryS * 1000,
+          batchSize: 1000,
+          extra: () => pruneWebhookEvents(stack.pool, { olderThanSeconds: options.ttlS ?? DEFAULT_WEBHOOK_RETENTION_S, batchSize: 1000 }),
+          onError: (err) => say(`cleanup failed (retried next time): ${err instanceof Error ? err.message : String(err)}`),
+        })
+      : undefined;
+  let operatorRetries = 0;
+  let outageApplied = 0;
+  let operator: NodeJS.Timeout | undefined;
+  const operatorSweeps = (): void => {
+    operator = setTimeout(() => {
+      void retryStuckSagas(stack.pool, stack.temporalAddress)
+        .then((n) => void (operatorRetries += n), () => undefined)
+        .finally(() => {
+          if (operator) operatorSweeps();
+        });
+    }, OPERATOR_SWEEP_MS);
+  };
+  const stopOperator = (): void => {
+    clearTimeout(operator);
+    operator = undefined;
+  };
   // Ctrl-C in a terminal reaches the services too: none is started again once the run is interrupted.
   const onInterrupt = (): void => void mayhem?.close();
   opts.interrupted.addEventListener('abort', onInterrupt, { once: true });
@@ -87,6 +128,22 @@ export async function runChaos(opts: {
     // Chaos phase: orders spread over --duration (no faster than --concurrency allows), faults all along.
     const startedAt = Date.now();
     mayhem.start(options);
+    cleanup?.start();
+    // The refund outage starts a quarter into the chaos phase; once it is over the harness retries stuck sagas as an operator.
+    const outage =
+      options.refundOutageS > 0
+        ? new Promise((r) => setTimeout(r, options.durationS * 250))
+            .then(() => {
+              if (opts.interrupted.aborted) return { reapplied: 0 };
+              say(`refund outage: every refund fails for ${options.refundOutageS} s`);
+              return refundOutage(stack.gatewayUrl, options.refundOutageS * 1000, opts.interrupted);
+            })
+            .then(({ reapplied }) => {
+              outageApplied = reapplied;
+              say('refund outage over: retrying stuck sagas as an operator');
+              operatorSweeps();
+            })
+        : Promise.resolve();
     const spacingMs = (options.durationS * 1000) / requests.length;
     let next = 0;
     const lane = async (): Promise<void> => {
@@ -108,6 +165,7 @@ export async function runChaos(opts: {
     const untilDuration = startedAt + options.durationS * 1000 - Date.now();
     if (untilDuration > 0 && !opts.interrupted.aborted) await new Promise((r) => setTimeout(r, untilDuration));
     clearInterval(ticker);
+    await outage;
     say('chaos phase over: no more faults; every service up again; draining');
     await mayhem.stop();
     const chaosPhaseMs = Date.now() - startedAt;
@@ -126,8 +184,10 @@ export async function runChaos(opts: {
     const orderIds = [...new Set(traffic.flatMap((t) => (t.orderId ? [t.orderId] : [])))];
     const drainStarted = Date.now();
     const drainDeadline = drainStarted + options.drainTimeoutS * 1000;
+    // With an operator at hand, a saga awaiting one is not done yet.
+    const done = options.refundOutageS > 0 ? FINISHED : TERMINAL;
     for (;;) {
-      progress.terminal = await countTerminal(stack, orderIds);
+      progress.terminal = await countTerminal(stack, orderIds, done);
       report('drain');
       if (progress.terminal >= orderIds.length || Date.now() > drainDeadline || opts.interrupted.aborted) break;
       await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
@@ -138,8 +198,11 @@ export async function runChaos(opts: {
       throw new ChaosInterruptedError(`while draining (${progress.terminal} of ${orderIds.length} sagas terminal)`);
     }
     await mayhem.close();
+    stopOperator();
+    await cleanup?.stop();
+    const witness = await deletionWitness(stack.pool);
 
-    const checks = await checkChaosRun({ stack, traffic, orders: requests.length, orderIds });
+    const checks = await checkChaosRun({ stack, traffic, orders: requests.length, orderIds, liveRecordsDeleted: witness.live, liveExamples: witness.liveExamples });
     // A violation keeps the evidence.
     keepData = options.keep || !checks.invariantsHeld;
     return {
@@ -153,19 +216,27 @@ export async function runChaos(opts: {
       checks,
       chaosPhaseMs,
       drainMs,
+      cleanup: { ...(cleanup?.totals ?? { runs: 0, failedRuns: 0, deleted: 0, sagasDeleted: 0, extraDeleted: 0 }), witnessed: witness.deleted, liveRecordsDeleted: witness.live, liveExamples: witness.liveExamples },
+      operatorRetries,
+      outageApplied,
     };
   } finally {
+    stopOperator();
+    await cleanup?.stop();
     opts.interrupted.removeEventListener('abort', onInterrupt);
     await mayhem?.close();
     await stack.close(!keepData);
   }
 }
 
-async function countTerminal(stack: ChaosStack, orderIds: string[]): Promise<number> {
+const TERMINAL = ['COMPLETED', 'COMPENSATED', 'COMPENSATION_STUCK'];
+const FINISHED = ['COMPLETED', 'COMPENSATED'];
+
+async function countTerminal(stack: ChaosStack, orderIds: string[], statuses: string[]): Promise<number> {
   try {
     const { rows } = await stack.pool.query<{ n: string }>(
-      `SELECT count(*) AS n FROM orders WHERE id = ANY($1::text[]) AND status IN ('COMPLETED', 'COMPENSATED', 'COMPENSATION_STUCK')`,
-      [orderIds],
+      `SELECT count(*) AS n FROM orders WHERE id = ANY($1::text[]) AND status = ANY($2::text[])`,
+      [orderIds, statuses],
     );
     return Number(rows[0]?.n ?? 0);
   } catch {

@@ -21,6 +21,7 @@ import { TemporalUnavailableError, findTemporalCli, installTemporalCli } from '.
 import { writeWorkflowBundle } from '../temporal/order-worker';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
 import { type ChildSpec, SupervisedChild } from './child-process';
+import { installDeletionWitness } from './deletion-witness';
 
 /** Our own connections carry this name, so terminating backends spares the harness. */
 export const HARNESS_APPLICATION_NAME = 'chaos-harness';
@@ -40,6 +41,7 @@ export type ChaosStack = {
   temporalAddress: string;
   taskQueue: string;
   gateway: SupervisedChild;
+  gatewayUrl: string;
   workers: SupervisedChild[];
   api: SupervisedChild;
   apiUrl: string;
@@ -56,6 +58,8 @@ export async function startChaosStack(opts: {
   workers: number;
   stock: Record<string, number>;
   gatewayFaults: FaultConfigInput;
+  /** Retention of step records (from their saga's close) for the workers and the API; undefined = their default. */
+  stepTtlS?: number | undefined;
   say: (line: string) => void;
   onUnexpectedExit: (child: SupervisedChild) => void;
 }): Promise<ChaosStack> {
@@ -84,6 +88,7 @@ export async function startChaosStack(opts: {
     await migrate(url, () => {}, GATEWAY_MIGRATIONS);
     const pool = createPool(url, { max: 5, applicationName: HARNESS_APPLICATION_NAME, onIdleError: () => {} });
     cleanups.push(() => pool.end());
+    await installDeletionWitness(pool);
     await seedProducts(pool, 0);
     for (const [sku, units] of Object.entries(opts.stock)) await setStock(pool, sku, units);
     const { apiKey } = await createTenant(pool, `chaos ${runId}`);
@@ -141,7 +146,12 @@ export async function startChaosStack(opts: {
       GATEWAY_FAULTS: JSON.stringify({ ...opts.gatewayFaults, hangMs: GATEWAY_HANG_MS }),
       LOG_LEVEL: 'info',
     });
-    const serviceEnv = { TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: NAMESPACE, TEMPORAL_TASK_QUEUE: taskQueue };
+    const serviceEnv = {
+      TEMPORAL_ADDRESS: temporalAddress,
+      TEMPORAL_NAMESPACE: NAMESPACE,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      ...(opts.stepTtlS !== undefined && { IDEMPOTENCY_SCOPE_TTLS: `step=${opts.stepTtlS}` }),
+    };
     const workers = Array.from({ length: opts.workers }, (_, i) =>
       node(`worker-${i + 1}`, 'src/worker.ts', 'worker ready', {
         ...serviceEnv,
@@ -165,6 +175,7 @@ export async function startChaosStack(opts: {
       temporalAddress,
       taskQueue,
       gateway,
+      gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
       workers,
       api,
       apiUrl: `http://127.0.0.1:${apiPort}`,

@@ -54,6 +54,7 @@ const DATABASE_INVARIANTS: Array<{ label: string; match: string }> = [
   { label: 'on-hand + reserved + sold is conserved per product', match: 'on-hand + reserved + sold is conserved' },
   { label: 'the gateway never holds two charges for one idempotency key', match: 'the gateway never holds two charges' },
   { label: 'our payments agree with the gateway', match: 'our payments agree with the gateway' },
+  { label: 'every open saga still has the step records of what it applied', match: 'every order whose saga is open still has the step records' },
   { label: 'no order is charged twice (doubleCharges = 0)', match: 'charged more than once' },
   { label: 'no stock is reserved twice (doubleReservations = 0)', match: 'double or inconsistent reservation' },
 ];

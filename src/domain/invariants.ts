@@ -63,6 +63,17 @@ const CHECKS: Array<{ name: string; sql: string }> = [
     sql: `SELECT idempotency_key AS what FROM gateway_charges GROUP BY idempotency_key HAVING count(*) > 1`,
   },
   {
+    // DESIGN §10: a saga's step records live while it is open (cleanup never takes them).
+    name: 'every order whose saga is open still has the step records of what it applied',
+    sql: `SELECT DISTINCT o.id || ' (' || x.step || ')' AS what FROM orders o
+          CROSS JOIN LATERAL (
+            SELECT 'create-order' AS step
+            UNION ALL SELECT 'reserve:' || r.sku FROM reservations r WHERE r.order_id = o.id
+            UNION ALL SELECT 'charge' FROM payments p WHERE p.order_id = o.id) x
+          WHERE o.status IN ('PENDING', 'COMPENSATION_STUCK')
+            AND NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.scope = 'step' AND k.key = o.workflow_id || '/' || x.step)`,
+  },
+  {
     name: 'our payments agree with the gateway',
     sql: `SELECT p.order_id AS what FROM payments p
           LEFT JOIN gateway_charges c ON c.id = p.charge_id

@@ -2,6 +2,8 @@
 // saga never expire and are never deleted; the clock starts at closeSaga; cleanup never deletes a
 // record in progress and reports what it kept. Every case counts rows.
 import type { PoolClient } from 'pg';
+import { deletionWitness, installDeletionWitness } from '../../src/chaos/deletion-witness';
+import { checkInvariants } from '../../src/domain/invariants';
 import { SagaClosedError, StaleEpochError } from '../../src/errors';
 import { IdempotencyStore } from '../../src/idempotency/store';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
@@ -158,4 +160,27 @@ test('work done in the transaction of a fenced write commits with it, or neither
     store.completeLease({ scope: 'step', key: 'mirror-1', epoch: a.epoch, result: { ok: 2 }, inTransaction: async (client) => void (await client.query(`INSERT INTO effects (tag) VALUES ('mirror-1')`)) }),
   ).rejects.toBeInstanceOf(StaleEpochError);
   expect(await effects('mirror-1')).toBe(1);
+});
+
+describe('the checks that watch retention can fail', () => {
+  test('an open saga missing a step record is reported by checkInvariants', async () => {
+    await db.pool.query(`INSERT INTO orders (id, workflow_id, tenant_id, status, items, total_cents, currency)
+      VALUES ('ord-lost', 'order-ord-lost', 't', 'COMPENSATION_STUCK', '[]', 100, 'EUR')`);
+    const report = await checkInvariants(db.pool);
+    expect(report.violations.filter((v) => v.startsWith('every order whose saga is open still has the step records'))).toEqual([
+      expect.stringContaining('ord-lost (create-order)') as unknown as string,
+    ]);
+    await store.runOnce({ scope: 'step', key: 'order-ord-lost/create-order', sagaId: 'order-ord-lost', request: {}, effect: async () => null });
+    expect((await checkInvariants(db.pool)).violations.filter((v) => v.includes('ord-lost'))).toEqual([]);
+    await db.pool.query(`DELETE FROM idempotency_keys WHERE saga_id = 'order-ord-lost'; DELETE FROM orders WHERE id = 'ord-lost'`);
+  });
+
+  test("chaos's deletion witness counts a deleted record of an open saga, and not one of a closed saga", async () => {
+    await installDeletionWitness(db.pool);
+    await store.runOnce({ scope: 'step', key: 'witness-open/a', sagaId: 'witness-open', request: {}, effect: async () => null });
+    await store.runOnce({ scope: 'step', key: 'witness-closed/a', sagaId: 'witness-closed', request: {}, effect: async () => null });
+    await store.closeSaga({ sagaId: 'witness-closed', outcome: 'COMPLETED', scope: 'step' });
+    await db.pool.query(`DELETE FROM idempotency_keys WHERE saga_id IN ('witness-open', 'witness-closed')`);
+    expect(await deletionWitness(db.pool)).toMatchObject({ deleted: 2, live: 1, liveExamples: ['witness-open/a'] });
+  });
 });

@@ -17,7 +17,15 @@ test('defaults: 200 orders over 60 s (0.3 s each), two workers, every fault kind
     drainTimeoutS: 300,
     seed: 1,
     keep: false,
+    ttlS: undefined,
+    cleanupEveryS: 5,
+    refundOutageS: 0,
   });
+});
+
+test('time compressed: --ttl, --cleanup-every and --refund-outage', () => {
+  expect(parse('--ttl', '5', '--cleanup-every', '1', '--refund-outage', '30')).toMatchObject({ ttlS: 5, cleanupEveryS: 1, refundOutageS: 30 });
+  expect(parse('--cleanup-every', '0')).toMatchObject({ cleanupEveryS: 0 });
 });
 
 test('without --duration the chaos phase grows with the orders, never below 30 s; --duration wins', () => {
@@ -38,6 +46,8 @@ test.each([
   [['--pg-terminate-every', '4000'], '--pg-terminate-every must be a number from 0 to 3600.'],
   [['--gateway-restart-every', '1e3'], '--gateway-restart-every must be a number from 0 to 3600.'],
   [['--drain-timeout', '0'], '--drain-timeout must be a number from 1 to 86400.'],
+  [['--ttl', '0'], '--ttl must be an integer from 1 to 86400.'],
+  [['--refund-outage', 'soon'], '--refund-outage must be a number from 0 to 3600.'],
   [['--concurrency', '201'], '--concurrency must be an integer from 1 to 200.'],
   [['--workers', '17'], '--workers must be an integer from 2 to 16.'],
   [['extra'], "too many arguments. Expected 0 arguments but got 1."],
