@@ -3,6 +3,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { OperatorDecision, SagaState } from './saga';
 
 export type PlaceOrderResult = { orderId: string; status: 'COMPLETED' | 'COMPENSATED'; reason?: string; chargeId?: string; totalCents?: number };
+/** A refused cancel is rejected by the update's validator (ORDER_NOT_CANCELLABLE); `accepted: false` only in histories recorded before it. */
 export type CancelAnswer = { accepted: boolean; message: string };
 /** A pending charge's confirmation, once the gateway's webhook arrived (`status` as the gateway reported it). */
 export type PaymentConfirmation = { eventId: string; chargeId: string; status: string };
@@ -20,6 +21,9 @@ export const cancelOrderUpdate = defineUpdate<CancelAnswer, [{ reason?: string }
 /** Sent by the API's payment webhook; the saga waits for the first one after a pending charge. */
 export const paymentConfirmedSignal = defineSignal<[PaymentConfirmation]>('paymentConfirmed');
 export const resolveCompensationUpdate = defineUpdate<SagaState, [OperatorDecision]>('resolveCompensation');
+
+/** Failure type of a cancelOrder refused by its validator (after the pivot, or not RUNNING); nothing is written to history. */
+export const ORDER_NOT_CANCELLABLE = 'ORDER_NOT_CANCELLABLE';
 
 /** Failure type of the demonstration fault `failBeforePivot`. */
 export const INJECTED_FAILURE = 'INJECTED_FAILURE';

@@ -1,11 +1,14 @@
 // The order saga: create order -> reserve each item -> charge -> confirm (the pivot).
 // Every key is `${workflowId}/${stepId}`, computed here and passed to the activity.
+// A run resumed by continue-as-new (input.resume) skips the forward phase and goes on compensating.
 import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   condition,
   isCancellation,
+  makeContinueAsNewFunc,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -15,6 +18,7 @@ import type { ChargeOutcome } from '../activities';
 import type { OrderItem } from '../src/domain/types';
 import {
   INJECTED_FAILURE,
+  ORDER_NOT_CANCELLABLE,
   cancelOrderUpdate,
   paymentConfirmedSignal,
   resolveCompensationUpdate,
@@ -23,7 +27,17 @@ import {
   type PaymentConfirmationState,
   type PlaceOrderResult,
 } from './messages';
-import { DEFAULT_STUCK_AFTER_ATTEMPTS, Saga, describeFailure, type OperatorDecision } from './saga';
+import {
+  DEFAULT_STUCK_AFTER_ATTEMPTS,
+  DEFAULT_STUCK_RETRY_INTERVAL_MS,
+  SAGA_LIFETIME_PATCH,
+  Saga,
+  describeFailure,
+  type Compensation,
+  type OperatorDecision,
+  type SagaOptions,
+  type SagaSnapshot,
+} from './saga';
 
 export type PlaceOrderInput = {
   orderId: string;
@@ -34,8 +48,14 @@ export type PlaceOrderInput = {
   options?: {
     /** Activity attempts per compensation round before the saga reports COMPENSATION_STUCK. Default 10 (about 26 s of backoff). */
     stuckAfterAttempts?: number;
-    /** How long a stuck saga waits for an operator before retrying by itself, in ms. Default 10 minutes. */
+    /** How long a stuck saga first waits for an operator before retrying by itself, in ms; doubles each round. Default 10 minutes. */
     stuckRetryIntervalMs?: number;
+    /** The longest wait between two stuck rounds, in ms. Default 6 hours. */
+    stuckRetryMaxIntervalMs?: number;
+    /** A compensating run continues-as-new between rounds once its history has this many events. Default 2,000. */
+    maxHistoryEvents?: number;
+    /** ...or this many bytes. Default 4 MiB. */
+    maxHistoryBytes?: number;
     /** Charge attempts before an ambiguous charge is reconciled by key. Default 6. */
     chargeAttempts?: number;
     /** How long a pending charge waits for the gateway's webhook before reconciling by key anyway, in ms. Default 30 s. */
@@ -43,8 +63,19 @@ export type PlaceOrderInput = {
     /** Demonstration fault: a later step fails after the payment, before the pivot. */
     failBeforePivot?: string;
   };
+  /** Set by the saga itself when it continues-as-new while compensating; never by a caller. */
+  resume?: PlaceOrderResume;
 };
 
+/** What a compensating order saga carries into its next run, besides its input. */
+export type PlaceOrderResume = {
+  saga: SagaSnapshot;
+  /** The customer's cancel reason, when a cancel started the compensation. */
+  cancelReason?: string;
+  /** A workflow cancellation started the compensation: the last run still returns COMPENSATED (with that reason). */
+  workflowCancelled?: boolean;
+  paymentConfirmation?: PaymentConfirmationState;
+};
 
 const forward = proxyActivities<Activities>({
   startToCloseTimeout: '20 seconds',
@@ -52,8 +83,12 @@ const forward = proxyActivities<Activities>({
 });
 
 export async function placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResult> {
+  // Evaluated once, before any command: histories recorded without the marker replay the old sequence.
+  const lifetime = patched(SAGA_LIFETIME_PATCH);
   const { workflowId } = workflowInfo();
   const opts = input.options ?? {};
+  const resume = input.resume;
+  if (resume && !lifetime) throw new Error('a resumed order saga always carries the saga-lifetime-v1 marker');
   const compensations = proxyActivities<Activities>({
     startToCloseTimeout: '20 seconds',
     heartbeatTimeout: '10 seconds',
@@ -70,26 +105,66 @@ export async function placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResu
     retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '5 seconds', maximumAttempts: opts.chargeAttempts ?? 6 },
   });
 
-  let stuckEpisodes = 0;
-  const saga = new Saga({
+  let cancelReason = resume?.cancelReason;
+  let workflowCancelled = resume?.workflowCancelled ?? false;
+  // A pending charge: the webhook's signal only shortens the wait; reconciliation by key decides.
+  let confirmation: PaymentConfirmation | undefined;
+  let confirmationWait: PaymentConfirmationState['state'] | undefined = resume?.paymentConfirmation?.state;
+  let confirmationSignals = resume?.paymentConfirmation?.signals ?? 0;
+  const paymentConfirmationState = (): PaymentConfirmationState | undefined =>
+    confirmationWait && { state: confirmationWait, signals: confirmationSignals, eventId: confirmation?.eventId ?? resume?.paymentConfirmation?.eventId };
+
+  // The compensation of each step, by step ID: used when the step runs and to resume after continue-as-new.
+  const compensationFor = (stepId: string): Compensation | undefined => {
+    if (stepId === 'create-order') {
+      return ({ forwardKey }) => compensations.compensateOrder({ forwardKey, orderId: input.orderId, reason: cancelReason ?? saga.state().reason ?? 'compensated' });
+    }
+    if (stepId === 'charge') return ({ forwardKey, compensationKey }) => compensations.refundPayment({ forwardKey, compensationKey, orderId: input.orderId });
+    if (stepId.startsWith('reserve:')) {
+      const sku = stepId.slice('reserve:'.length);
+      return ({ forwardKey }) => compensations.releaseStock({ forwardKey, orderId: input.orderId, sku });
+    }
+    return undefined;
+  };
+  const compensationOf = (stepId: string): Compensation => {
+    const compensate = compensationFor(stepId);
+    if (!compensate) throw new Error(`no compensation for step ${stepId}`);
+    return compensate;
+  };
+
+  const continueAsNew = makeContinueAsNewFunc<typeof placeOrder>({ memo: workflowInfo().memo });
+  const sagaOptions: SagaOptions = {
     workflowId,
-    stuckRetryIntervalMs: opts.stuckRetryIntervalMs ?? 600_000,
-    onStuck: async (stuck) => {
-      stuckEpisodes += 1;
+    legacyHistory: !lifetime,
+    stuckRetryIntervalMs: opts.stuckRetryIntervalMs ?? DEFAULT_STUCK_RETRY_INTERVAL_MS,
+    stuckRetryMaxIntervalMs: opts.stuckRetryMaxIntervalMs,
+    maxHistoryEvents: opts.maxHistoryEvents,
+    maxHistoryBytes: opts.maxHistoryBytes,
+    // Once per stuck episode; the episode number is carried across runs, so the key is never reused.
+    onStuck: async (stuck, episode) => {
       await forward.markOrderStuck({
-        key: `${workflowId}/stuck-${stuckEpisodes}`,
+        key: `${workflowId}/stuck-${episode}`,
         orderId: input.orderId,
         reason: `compensation of ${stuck.stepId} failed ${stuck.rounds} time(s): ${stuck.error}`,
       });
     },
-  });
+    ...(lifetime && {
+      continueAsNew: (snapshot: SagaSnapshot) => {
+        const paymentConfirmation = paymentConfirmationState();
+        return continueAsNew({
+          ...input,
+          resume: { saga: snapshot, ...(cancelReason !== undefined && { cancelReason }), ...(workflowCancelled && { workflowCancelled }), ...(paymentConfirmation && { paymentConfirmation }) },
+        });
+      },
+    }),
+  };
+  const saga = resume ? Saga.resume(resume.saga, sagaOptions, compensationFor) : new Saga(sagaOptions);
+  /** The saga's terminal state, recorded last (its records' retention clock starts), whatever was cancelled. */
+  const close = async (outcome: PlaceOrderResult['status']): Promise<void> => {
+    if (lifetime) await CancellationScope.nonCancellable(() => forward.closeSaga({ sagaId: workflowId, outcome }));
+  };
 
   const forwardScope = new CancellationScope();
-  let cancelReason: string | undefined;
-  // A pending charge: the webhook's signal only shortens the wait; reconciliation by key decides.
-  let confirmation: PaymentConfirmation | undefined;
-  let confirmationWait: PaymentConfirmationState['state'] | undefined;
-  let confirmationSignals = 0;
   setHandler(paymentConfirmedSignal, (signal) => {
     confirmationSignals += 1; // redeliveries are counted, and ignored: only the first one is acted on
     confirmation ??= signal;
@@ -98,15 +173,30 @@ export async function placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResu
     ...saga.state(),
     orderId: input.orderId,
     cancelRequested: cancelReason !== undefined,
-    ...(confirmationWait && { paymentConfirmation: { state: confirmationWait, signals: confirmationSignals, eventId: confirmation?.eventId } }),
+    ...(confirmationWait && { paymentConfirmation: paymentConfirmationState() }),
   }));
-  setHandler(cancelOrderUpdate, ({ reason }) => {
-    if (saga.isPivoted) return { accepted: false, message: 'the order is already being confirmed; it can no longer be cancelled' };
-    if (saga.state().status !== 'RUNNING') return { accepted: false, message: `the order is already ${saga.state().status}` };
-    cancelReason = `cancelled: ${reason ?? 'requested by the customer'}`;
-    forwardScope.cancel();
-    return { accepted: true, message: 'cancellation accepted; the order is being compensated' };
-  });
+  // Why a cancel cannot be accepted now; the validator refuses it before anything is written to history.
+  const cancelRefusal = (): string | undefined => {
+    if (saga.isPivoted) return 'the order is already being confirmed; it can no longer be cancelled';
+    if (saga.state().status !== 'RUNNING') return `the order is already ${saga.state().status}`;
+    return undefined;
+  };
+  setHandler(
+    cancelOrderUpdate,
+    ({ reason }) => {
+      const refusal = cancelRefusal();
+      if (refusal) return { accepted: false, message: refusal }; // reached only replaying histories from before the validator
+      cancelReason = `cancelled: ${reason ?? 'requested by the customer'}`;
+      forwardScope.cancel();
+      return { accepted: true, message: 'cancellation accepted; the order is being compensated' };
+    },
+    {
+      validator: (_args: { reason?: string }) => {
+        const refusal = cancelRefusal() ?? (cancelReason !== undefined ? 'the order is already being cancelled' : undefined);
+        if (refusal) throw ApplicationFailure.nonRetryable(refusal, ORDER_NOT_CANCELLABLE);
+      },
+    },
+  );
   setHandler(
     resolveCompensationUpdate,
     async (decision) => {
@@ -117,6 +207,13 @@ export async function placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResu
     { validator: (decision: OperatorDecision) => saga.validateDecision(decision) },
   );
 
+  if (resume) {
+    // The forward phase ended in an earlier run: go on compensating, newest first.
+    await saga.compensate(resume.saga.reason);
+    await close('COMPENSATED');
+    return { orderId: input.orderId, status: 'COMPENSATED', reason: resume.saga.reason };
+  }
+
   let created: Awaited<ReturnType<Activities['createOrder']>>;
   let charge: ChargeOutcome;
   try {
@@ -124,13 +221,13 @@ export async function placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResu
       const created = await saga.step(
         'create-order',
         ({ forwardKey: key }) => forward.createOrder({ key, orderId: input.orderId, tenantId: input.tenantId, items: input.items, currency: input.currency }),
-        ({ forwardKey }) => compensations.compensateOrder({ forwardKey, orderId: input.orderId, reason: cancelReason ?? saga.state().reason ?? 'compensated' }),
+        compensationOf('create-order'),
       );
       for (const item of input.items) {
         await saga.step(
           `reserve:${item.sku}`,
           ({ forwardKey: key }) => forward.reserveStock({ key, orderId: input.orderId, sku: item.sku, quantity: item.quantity }),
-          ({ forwardKey }) => compensations.releaseStock({ forwardKey, orderId: input.orderId, sku: item.sku }),
+          compensationOf(`reserve:${item.sku}`),
         );
       }
       const chargeInput = { orderId: input.orderId, amountCents: created.totalCents, currency: created.currency, paymentToken: input.paymentToken };
@@ -152,20 +249,23 @@ export async function placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResu
           confirmationWait = signalled ? 'signalled' : 'timed-out';
           return await forward.reconcileCharge({ key, ...chargeInput });
         },
-        ({ forwardKey, compensationKey }) => compensations.refundPayment({ forwardKey, compensationKey, orderId: input.orderId }),
+        compensationOf('charge'),
       );
       if (opts.failBeforePivot) throw ApplicationFailure.nonRetryable(opts.failBeforePivot, INJECTED_FAILURE);
       return { created, charge };
     }));
   } catch (err) {
     const reason = cancelReason ?? reasonOf(err);
+    workflowCancelled = isCancellation(err) && cancelReason === undefined;
     await saga.compensate(reason);
-    if (isCancellation(err) && cancelReason === undefined) throw err; // workflow cancellation: end as cancelled, after compensating
+    await close('COMPENSATED');
+    if (workflowCancelled) throw err; // workflow cancellation: end as cancelled, after compensating
     return { orderId: input.orderId, status: 'COMPENSATED', reason };
   }
 
   await saga.pivot('confirm', ({ forwardKey: key }) => forward.confirmOrder({ key, orderId: input.orderId }));
   saga.complete();
+  await close('COMPLETED');
   return { orderId: input.orderId, status: 'COMPLETED', chargeId: charge.chargeId, totalCents: created.totalCents };
 }
 

@@ -1,14 +1,25 @@
 // The saga helper (DESIGN §5): explicit step IDs, compensations registered before their step
 // runs, LIFO compensation that cannot be cancelled, and COMPENSATION_STUCK with an operator way out.
+// A stuck saga lives for weeks in bounded history: its rounds back off, and it continues-as-new
+// carrying its state (snapshot()/Saga.resume) once a run's history grows past a bound (DESIGN §10).
 import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  allHandlersFinished,
   condition,
   isCancellation,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { SAGA_STATUS } from '../src/temporal/search-attributes';
+
+/**
+ * The patch of the sagas' lifetime changes, evaluated once at workflow start: closeSaga at the end,
+ * stuck rounds backing off, continue-as-new, one markOrderStuck per stuck episode. Histories without
+ * its marker replay with `legacyHistory`.
+ */
+export const SAGA_LIFETIME_PATCH = 'saga-lifetime-v1';
 
 export type StepStatus = 'pending' | 'applied' | 'failed' | 'compensating' | 'compensated' | 'skipped';
 /**
@@ -16,6 +27,23 @@ export type StepStatus = 'pending' | 'applied' | 'failed' | 'compensating' | 'co
  * to 5 s they span about 26 s, longer than the 15 s default lease a refund may have to wait out.
  */
 export const DEFAULT_STUCK_AFTER_ATTEMPTS = 10;
+/** The first wait of a stuck saga before it retries by itself; each further round doubles it. */
+export const DEFAULT_STUCK_RETRY_INTERVAL_MS = 10 * 60_000;
+/** The longest wait between two stuck rounds. */
+export const DEFAULT_STUCK_RETRY_MAX_INTERVAL_MS = 6 * 3_600_000;
+/** A run continues-as-new at the first check point (between compensation rounds) at or past this many events. */
+export const DEFAULT_MAX_HISTORY_EVENTS = 2_000;
+/** ...or at or past this many bytes of history. */
+export const DEFAULT_MAX_HISTORY_BYTES = 4 * 1024 * 1024;
+/**
+ * The margin of the history bound. Check points are every activation while a stuck saga waits and
+ * the start of every compensation round; between two of them a run adds at most one round's events
+ * (the compensation activity, markOrderStuck, two search-attribute upserts, a timer, an operator
+ * decision and their workflow tasks: about 15) and then the continue-as-new itself (2).
+ * Guarantee: a run's history has at most max(maxHistoryEvents, its forward phase) + HISTORY_EVENTS_PER_ROUND
+ * events (2,050 by default), not counting signals clients send while a compensation activity is in flight.
+ */
+export const HISTORY_EVENTS_PER_ROUND = 50;
 
 export type SagaStatus = 'RUNNING' | 'COMPENSATING' | 'COMPENSATION_STUCK' | 'COMPLETED' | 'COMPENSATED';
 
@@ -39,7 +67,26 @@ export type SagaState = {
   stuck?: { stepId: string; error: string; rounds: number };
 };
 
+/**
+ * What a compensating saga carries into its next run (continue-as-new): its state, so the query
+ * answers the same, and enough to go on. The remaining compensations are the compensable steps not
+ * yet `compensated` or `skipped`, run newest first; their closures are rebuilt from step IDs.
+ */
+export type SagaSnapshot = {
+  status: 'COMPENSATING' | 'COMPENSATION_STUCK';
+  /** Every step in registration order, with its status and compensation rounds. */
+  steps: StepState[];
+  pivoted: boolean;
+  reason: string;
+  stuck?: NonNullable<SagaState['stuck']>;
+  /** While stuck: the workflow time (ms since the epoch) at which the stuck step is retried by itself. */
+  retryAt?: number;
+  /** Stuck episodes reported to onStuck so far; the next run numbers on from here. */
+  episodes: number;
+};
+
 export type StepKeys = { forwardKey: string; compensationKey: string };
+export type Compensation = (keys: StepKeys) => Promise<unknown>;
 
 export type OperatorDecision = { action: 'retry' } | { action: 'skip'; reason: string };
 
@@ -47,6 +94,8 @@ export const SagaErrorType = {
   DuplicateStep: 'DUPLICATE_STEP_ID',
   InvalidStep: 'INVALID_STEP_ID',
   AfterPivot: 'STEP_AFTER_PIVOT_NOT_COMPENSABLE',
+  /** An operator decision refused by the update's validator (never written to history). */
+  DecisionRefused: 'OPERATOR_DECISION_REFUSED',
 } as const;
 
 const STEP_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/;
@@ -62,10 +111,26 @@ export function describeFailure(err: unknown): { type: string; message: string }
 
 export type SagaOptions = {
   workflowId: string;
-  /** Wait this long (ms) in COMPENSATION_STUCK before retrying on its own (an operator may decide sooner). */
+  /** The first wait (ms) in COMPENSATION_STUCK before retrying on its own (an operator may decide sooner); doubles each round. */
   stuckRetryIntervalMs: number;
-  /** Told when the saga enters or leaves COMPENSATION_STUCK (e.g. to mark the order). */
-  onStuck?: (stuck: NonNullable<SagaState['stuck']>) => Promise<void>;
+  /** The longest wait (ms) between stuck rounds. Default 6 hours. */
+  stuckRetryMaxIntervalMs?: number;
+  /** Continue-as-new between compensation rounds once the run's history has this many events. Default 2,000. */
+  maxHistoryEvents?: number;
+  /** ...or this many bytes. Default 4 MiB. */
+  maxHistoryBytes?: number;
+  /**
+   * The command sequence of histories recorded before the `saga-lifetime-v1` patch: a fixed stuck
+   * interval, onStuck every round, never continue-as-new. Only for replaying such histories.
+   */
+  legacyHistory?: boolean;
+  /**
+   * Told when a stuck episode starts: the first failed round of a step's compensation (every
+   * failed round with `legacyHistory`). `episode` counts from 1 over the saga's whole life, across runs.
+   */
+  onStuck?: (stuck: NonNullable<SagaState['stuck']>, episode: number) => Promise<void>;
+  /** Continues-as-new with this snapshot in the workflow's input (never returns). Without it the saga never does. */
+  continueAsNew?: (snapshot: SagaSnapshot) => Promise<never>;
 };
 
 export class Saga {
@@ -76,9 +141,47 @@ export class Saga {
   private reason: string | undefined;
   private stuck: SagaState['stuck'];
   private decision: OperatorDecision | undefined;
+  /** Stuck episodes reported so far (carried across runs). */
+  private episodes = 0;
+  /** A run resumed while stuck waits for this (workflow time, ms) before its next round. */
+  private resumedRetryAt: number | undefined;
+  /** Compensation rounds run in this run: a run continues-as-new only after one (so it always makes progress). */
+  private roundsThisRun = 0;
+  private published: SagaStatus | undefined;
 
-  constructor(private readonly opts: SagaOptions) {
-    this.publish();
+  /** A new saga; `snapshot` only through Saga.resume (which also rebuilds the compensations). */
+  constructor(
+    private readonly opts: SagaOptions,
+    snapshot?: SagaSnapshot,
+  ) {
+    if (snapshot) {
+      if (opts.legacyHistory) throw new Error('a saga resumed from a snapshot never runs with legacyHistory');
+      for (const s of snapshot.steps) this.steps.set(s.stepId, { ...s });
+      this.status = snapshot.status;
+      this.pivoted = snapshot.pivoted;
+      this.reason = snapshot.reason;
+      this.stuck = snapshot.stuck && { ...snapshot.stuck };
+      this.episodes = snapshot.episodes;
+      this.resumedRetryAt = snapshot.retryAt;
+    }
+    this.publish(); // a resumed run re-publishes the status it carries
+  }
+
+  /**
+   * The saga of a run that continued as new: state from the snapshot, compensation closures rebuilt
+   * from step IDs. A compensable step without one is a code bug: the workflow task fails (and is
+   * retried), nothing is skipped.
+   */
+  static resume(snapshot: SagaSnapshot, opts: SagaOptions, compensationFor: (stepId: string) => Compensation | undefined): Saga {
+    const saga = new Saga(opts, snapshot);
+    for (const s of snapshot.steps) {
+      if (!s.compensable) continue;
+      const compensate = compensationFor(s.stepId);
+      if (!compensate) throw new Error(`no compensation for step ${s.stepId} to resume with`);
+      const keys = saga.keys(s.stepId);
+      saga.compensations.push({ stepId: s.stepId, run: () => compensate(keys) });
+    }
+    return saga;
   }
 
   keys(stepId: string): StepKeys {
@@ -90,7 +193,7 @@ export class Saga {
    * Runs one forward step. Its compensation is pushed before the step starts, so a step whose
    * effect applied but whose reply was lost is still undone.
    */
-  async step<T>(stepId: string, forward: (keys: StepKeys) => Promise<T>, compensate?: (keys: StepKeys) => Promise<unknown>): Promise<T> {
+  async step<T>(stepId: string, forward: (keys: StepKeys) => Promise<T>, compensate?: Compensation): Promise<T> {
     const state = this.register(stepId, compensate !== undefined);
     const keys = this.keys(stepId);
     if (compensate) {
@@ -126,27 +229,39 @@ export class Saga {
   /**
    * Runs the registered compensations newest first, outside the reach of cancellation. A
    * compensation that keeps failing parks the saga in COMPENSATION_STUCK until an operator
-   * decides (or `stuckRetryInterval` passes); nothing is swallowed.
+   * decides (or its retry interval passes); nothing is swallowed. A resumed saga goes on where
+   * its previous run stopped: compensated and skipped steps are not run again.
    */
   async compensate(reason: string): Promise<void> {
     this.reason = reason;
-    this.status = 'COMPENSATING';
+    if (this.status !== 'COMPENSATION_STUCK') this.status = 'COMPENSATING'; // a run resumed while stuck stays stuck
     this.publish();
     await CancellationScope.nonCancellable(async () => {
-      for (const c of [...this.compensations].reverse()) await this.runCompensation(c.stepId, c.run);
+      for (const c of [...this.compensations].reverse()) {
+        if (this.opts.legacyHistory) await this.runCompensationLegacy(c.stepId, c.run);
+        else await this.runCompensation(c.stepId, c.run);
+      }
     });
     this.status = 'COMPENSATED';
     this.publish();
   }
 
-  /** Operator decision for a stuck compensation; refused unless the saga is stuck. */
+  /** Operator decision for a stuck compensation; call validateDecision first (the update's validator). */
   decide(decision: OperatorDecision): void {
     this.decision = decision;
   }
 
+  /** Refuses, before anything is written to history, a decision the saga cannot act on. */
   validateDecision(decision: OperatorDecision): void {
-    if (this.status !== 'COMPENSATION_STUCK') throw new Error(`the saga is ${this.status}, not COMPENSATION_STUCK`);
-    if (decision.action === 'skip' && !decision.reason?.trim()) throw new Error('skipping a compensation needs a reason');
+    const refuse = (message: string): never => {
+      throw ApplicationFailure.nonRetryable(message, SagaErrorType.DecisionRefused);
+    };
+    // Two decisions in one activation would otherwise overwrite each other: the first one stands.
+    if (this.decision !== undefined) refuse(`an operator decision (${this.decision.action}) is pending; wait for its answer`);
+    if (this.status !== 'COMPENSATION_STUCK') refuse(`the saga is ${this.status}, not COMPENSATION_STUCK`);
+    const action = (decision as { action?: unknown } | null)?.action;
+    if (action !== 'retry' && action !== 'skip') refuse(`unknown action ${JSON.stringify(action)}: retry or skip`);
+    if (decision.action === 'skip' && !(typeof decision.reason === 'string' && decision.reason.trim())) refuse('skipping a compensation needs a reason');
   }
 
   state(): SagaState {
@@ -159,6 +274,20 @@ export class Saga {
     };
   }
 
+  /** The state a compensating saga carries into its next run; `retryAt` while stuck. */
+  snapshot(retryAt?: number): SagaSnapshot {
+    if (this.status !== 'COMPENSATING' && this.status !== 'COMPENSATION_STUCK') throw new Error(`only a compensating saga has a snapshot, not a ${this.status} one`);
+    return {
+      status: this.status,
+      steps: [...this.steps.values()].map((s) => ({ ...s })),
+      pivoted: this.pivoted,
+      reason: this.reason ?? 'compensated',
+      ...(this.stuck && { stuck: { ...this.stuck } }),
+      ...(this.status === 'COMPENSATION_STUCK' && retryAt !== undefined && { retryAt }),
+      episodes: this.episodes,
+    };
+  }
+
   private register(stepId: string, compensable: boolean): StepState {
     if (!STEP_ID.test(stepId)) throw ApplicationFailure.nonRetryable(`invalid step ID ${JSON.stringify(stepId)}`, SagaErrorType.InvalidStep);
     if (this.steps.has(stepId)) throw ApplicationFailure.nonRetryable(`duplicate step ID ${stepId}`, SagaErrorType.DuplicateStep);
@@ -167,7 +296,98 @@ export class Saga {
     return state;
   }
 
+  /**
+   * One compensation until it succeeds or an operator skips it. Rounds back off (interval doubling
+   * to the maximum); onStuck is told once per episode; the run continues-as-new at a check point
+   * (before a round, or while waiting between rounds) once its history is past the bound.
+   */
   private async runCompensation(stepId: string, run: () => Promise<unknown>): Promise<void> {
+    const state = this.steps.get(stepId);
+    if (!state || state.status === 'compensated' || state.status === 'skipped') return; // done in an earlier run
+    state.status = 'compensating';
+    // A run resumed while stuck on this step first finishes the wait its previous run started.
+    let retryAt = this.stuck?.stepId === stepId ? (this.resumedRetryAt ?? Date.now()) : undefined;
+    this.resumedRetryAt = undefined;
+    for (;;) {
+      if (retryAt === undefined) {
+        if (this.historyDue()) await this.continueAsNew(undefined);
+        this.roundsThisRun += 1;
+        try {
+          await run();
+          state.status = 'compensated';
+          return;
+        } catch (err) {
+          if (isCancellation(err)) throw err; // cannot happen in a non-cancellable scope; never swallow it
+          const rounds = (state.compensationRounds ?? 0) + 1;
+          state.compensationRounds = rounds;
+          state.error = describeFailure(err).message;
+          this.stuck = { stepId, error: state.error, rounds };
+          this.status = 'COMPENSATION_STUCK';
+          this.publish();
+          if (rounds === 1) {
+            this.episodes += 1;
+            await this.opts.onStuck?.(this.stuck, this.episodes);
+          }
+          retryAt = Date.now() + this.stuckWaitMs(rounds);
+        }
+      }
+      const decision = await this.awaitDecision(retryAt);
+      retryAt = undefined;
+      this.stuck = undefined;
+      this.status = 'COMPENSATING';
+      this.publish();
+      if (decision?.action === 'skip') {
+        state.status = 'skipped';
+        state.skipReason = decision.reason;
+        return;
+      }
+    }
+  }
+
+  /** The wait after the n-th failed round: the interval doubled (n - 1) times, at most the maximum. */
+  private stuckWaitMs(rounds: number): number {
+    const first = this.opts.stuckRetryIntervalMs;
+    const max = Math.max(first, this.opts.stuckRetryMaxIntervalMs ?? DEFAULT_STUCK_RETRY_MAX_INTERVAL_MS);
+    return Math.min(max, first * 2 ** Math.min(rounds - 1, 60));
+  }
+
+  /** An operator decision, or undefined once retryAt passed; continues-as-new meanwhile if the history is due. */
+  private async awaitDecision(retryAt: number): Promise<OperatorDecision | undefined> {
+    for (;;) {
+      const woken = await condition(() => this.decision !== undefined || this.historyDue(), Math.max(1, retryAt - Date.now()));
+      if (!woken || this.decision !== undefined) break;
+      await this.continueAsNew(retryAt); // returns only if a decision arrived meanwhile
+    }
+    const decision = this.decision;
+    this.decision = undefined;
+    return decision;
+  }
+
+  /** Past the bound, and this run made progress (so a run never continues-as-new straight away). */
+  private historyDue(): boolean {
+    if (!this.opts.continueAsNew || this.roundsThisRun === 0) return false;
+    const info = workflowInfo();
+    return (
+      info.continueAsNewSuggested ||
+      info.historyLength >= (this.opts.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS) ||
+      info.historySize >= (this.opts.maxHistoryBytes ?? DEFAULT_MAX_HISTORY_BYTES)
+    );
+  }
+
+  /**
+   * Continues-as-new once every handler finished (an operator's update gets its answer from this
+   * run). Returns, without continuing, only when an operator decision arrived while it waited.
+   */
+  private async continueAsNew(retryAt: number | undefined): Promise<void> {
+    const continueAsNew = this.opts.continueAsNew;
+    if (!continueAsNew) return;
+    await condition(() => allHandlersFinished() || this.decision !== undefined);
+    if (this.decision !== undefined) return;
+    await continueAsNew(this.snapshot(retryAt));
+  }
+
+  /** The command sequence of histories recorded before `saga-lifetime-v1`; do not change it. */
+  private async runCompensationLegacy(stepId: string, run: () => Promise<unknown>): Promise<void> {
     const state = this.steps.get(stepId);
     if (!state) return;
     state.status = 'compensating';
@@ -183,7 +403,8 @@ export class Saga {
         this.stuck = { stepId, error: state.error, rounds };
         this.status = 'COMPENSATION_STUCK';
         this.publish();
-        await this.opts.onStuck?.(this.stuck);
+        this.episodes += 1;
+        await this.opts.onStuck?.(this.stuck, this.episodes);
         await condition(() => this.decision !== undefined, this.opts.stuckRetryIntervalMs);
         const decision = this.decision;
         this.decision = undefined;
@@ -199,7 +420,10 @@ export class Saga {
     }
   }
 
+  /** Upserts the search attribute; a bounded saga only when the value changes (every upsert is an event). */
   private publish(): void {
+    if (!this.opts.legacyHistory && this.published === this.status) return;
+    this.published = this.status;
     upsertSearchAttributes([{ key: SAGA_STATUS, value: this.status }]);
   }
 }

@@ -1,10 +1,33 @@
 // The wallet transfer saga: debit the source -> credit the target, each compensable. A second user of
 // the saga helper and the idempotency store, to show neither is tied to orders. Keys are
 // `${workflowId}/${stepId}`, computed by the saga and passed to the activity.
-import { ApplicationFailure, defineQuery, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+// A run resumed by continue-as-new (input.resume) skips the forward phase and goes on compensating.
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  defineQuery,
+  isCancellation,
+  makeContinueAsNewFunc,
+  patched,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { INJECTED_FAILURE } from './messages';
-import { DEFAULT_STUCK_AFTER_ATTEMPTS, Saga, describeFailure, type SagaState } from './saga';
+import { INJECTED_FAILURE, resolveCompensationUpdate } from './messages';
+import {
+  DEFAULT_STUCK_AFTER_ATTEMPTS,
+  DEFAULT_STUCK_RETRY_INTERVAL_MS,
+  SAGA_LIFETIME_PATCH,
+  Saga,
+  describeFailure,
+  type Compensation,
+  type OperatorDecision,
+  type SagaOptions,
+  type SagaSnapshot,
+  type SagaState,
+} from './saga';
 
 export type TransferInput = {
   transferId: string;
@@ -16,9 +39,17 @@ export type TransferInput = {
     failAfterDebit?: string;
     /** Activity attempts per compensation round before the saga reports COMPENSATION_STUCK. Default 10 (about 26 s of backoff). */
     stuckAfterAttempts?: number;
-    /** How long a stuck saga waits for an operator before retrying by itself, in ms. Default 10 minutes. */
+    /** How long a stuck saga first waits before retrying by itself, in ms; doubles each round. Default 10 minutes. */
     stuckRetryIntervalMs?: number;
+    /** The longest wait between two stuck rounds, in ms. Default 6 hours. */
+    stuckRetryMaxIntervalMs?: number;
+    /** A compensating run continues-as-new between rounds once its history has this many events. Default 2,000. */
+    maxHistoryEvents?: number;
+    /** ...or this many bytes. Default 4 MiB. */
+    maxHistoryBytes?: number;
   };
+  /** Set by the saga itself when it continues-as-new while compensating; never by a caller. */
+  resume?: { saga: SagaSnapshot; workflowCancelled?: boolean };
 };
 
 export type TransferResult = { transferId: string; status: 'COMPLETED' | 'COMPENSATED'; reason?: string };
@@ -38,8 +69,12 @@ export async function transferFunds(input: TransferInput): Promise<TransferResul
   if (input.from === input.to) {
     throw ApplicationFailure.nonRetryable(`a transfer needs two different wallets, got ${input.from} twice`, TransferErrorType.InvalidTransfer);
   }
+  // Evaluated once, before any command: histories recorded without the marker replay the old sequence.
+  const lifetime = patched(SAGA_LIFETIME_PATCH);
   const { workflowId } = workflowInfo();
   const opts = input.options ?? {};
+  const resume = input.resume;
+  if (resume && !lifetime) throw new Error('a resumed transfer saga always carries the saga-lifetime-v1 marker');
   const compensations = proxyActivities<Activities>({
     startToCloseTimeout: '20 seconds',
     retry: {
@@ -49,30 +84,72 @@ export async function transferFunds(input: TransferInput): Promise<TransferResul
       maximumAttempts: opts.stuckAfterAttempts ?? DEFAULT_STUCK_AFTER_ATTEMPTS,
     },
   });
-  const saga = new Saga({ workflowId, stuckRetryIntervalMs: opts.stuckRetryIntervalMs ?? 600_000 });
-  setHandler(transferStateQuery, () => ({ ...saga.state(), transferId: input.transferId }));
-
   const { transferId, amountCents } = input;
+  // The compensation of each step, by step ID: used when the step runs and to resume after continue-as-new.
+  const compensationFor = (stepId: string): Compensation | undefined => {
+    if (stepId === 'debit') return ({ forwardKey }) => compensations.reverseDebit({ forwardKey, transferId, walletId: input.from });
+    if (stepId === 'credit') return ({ forwardKey }) => compensations.reverseCredit({ forwardKey, transferId, walletId: input.to });
+    return undefined;
+  };
+  let workflowCancelled = resume?.workflowCancelled ?? false;
+  const continueAsNew = makeContinueAsNewFunc<typeof transferFunds>({ memo: workflowInfo().memo });
+  const sagaOptions: SagaOptions = {
+    workflowId,
+    legacyHistory: !lifetime,
+    stuckRetryIntervalMs: opts.stuckRetryIntervalMs ?? DEFAULT_STUCK_RETRY_INTERVAL_MS,
+    stuckRetryMaxIntervalMs: opts.stuckRetryMaxIntervalMs,
+    maxHistoryEvents: opts.maxHistoryEvents,
+    maxHistoryBytes: opts.maxHistoryBytes,
+    ...(lifetime && {
+      continueAsNew: (snapshot: SagaSnapshot) => continueAsNew({ ...input, resume: { saga: snapshot, ...(workflowCancelled && { workflowCancelled }) } }),
+    }),
+  };
+  const saga = resume ? Saga.resume(resume.saga, sagaOptions, compensationFor) : new Saga(sagaOptions);
+  setHandler(transferStateQuery, () => ({ ...saga.state(), transferId }));
+  setHandler(
+    resolveCompensationUpdate,
+    async (decision) => {
+      saga.decide(decision);
+      await condition(() => saga.state().status !== 'COMPENSATION_STUCK'); // answer with the state the decision led to
+      return saga.state();
+    },
+    { validator: (decision: OperatorDecision) => saga.validateDecision(decision) },
+  );
+  /** The saga's terminal state, recorded last (its records' retention clock starts), whatever was cancelled. */
+  const close = async (outcome: TransferResult['status']): Promise<void> => {
+    if (lifetime) await CancellationScope.nonCancellable(() => forward.closeSaga({ sagaId: workflowId, outcome }));
+  };
+
+  if (resume) {
+    // The forward phase ended in an earlier run: go on compensating, newest first.
+    await saga.compensate(resume.saga.reason);
+    await close('COMPENSATED');
+    return { transferId, status: 'COMPENSATED', reason: resume.saga.reason };
+  }
+
   try {
     await saga.step(
       'debit',
       ({ forwardKey: key }) => forward.debitWallet({ key, transferId, walletId: input.from, amountCents }),
-      ({ forwardKey }) => compensations.reverseDebit({ forwardKey, transferId, walletId: input.from }),
+      compensationFor('debit'),
     );
     await saga.step(
       'credit',
       ({ forwardKey: key }) => forward.creditWallet({ key, transferId, walletId: input.to, amountCents }),
-      ({ forwardKey }) => compensations.reverseCredit({ forwardKey, transferId, walletId: input.to }),
+      compensationFor('credit'),
     );
     if (opts.failAfterDebit) throw ApplicationFailure.nonRetryable(opts.failAfterDebit, INJECTED_FAILURE);
   } catch (err) {
     const reason = reasonOf(err);
+    workflowCancelled = isCancellation(err);
     await saga.compensate(reason);
-    if (isCancellation(err)) throw err; // workflow cancellation: end as cancelled, after compensating
+    await close('COMPENSATED');
+    if (workflowCancelled) throw err; // workflow cancellation: end as cancelled, after compensating
     return { transferId, status: 'COMPENSATED', reason };
   }
   // Both local effects applied: nothing further to do at a pivot, so the saga just completes.
   saga.complete();
+  await close('COMPLETED');
   return { transferId, status: 'COMPLETED' };
 }
 

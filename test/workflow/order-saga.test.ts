@@ -1,12 +1,12 @@
 // The order saga on a real dev server and a real Postgres; every case counts effects in our
 // tables and in the gateway's own.
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { GatewayKeyAbortedError } from '../../src/errors';
 import { setStock } from '../../src/domain/catalog';
-import { cancelOrderUpdate, sagaStateQuery, type PlaceOrderResult } from '../../workflows/messages';
+import { ORDER_NOT_CANCELLABLE, cancelOrderUpdate, sagaStateQuery, type PlaceOrderResult } from '../../workflows/messages';
 import { waitFor } from '../helpers/wait';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 
@@ -35,6 +35,10 @@ const effects = async (orderId: string) => ({
   payments: await stack.count('SELECT count(*) AS n FROM payments WHERE order_id = $1', [orderId]),
 });
 
+/** The saga's close (closeSaga at its terminal state): the outcome it recorded, once. */
+const closedAs = async (orderId: string): Promise<string[]> =>
+  (await stack.db.pool.query<{ outcome: string }>('SELECT outcome FROM idempotency_sagas WHERE saga_id = $1', [`order-${orderId}`])).rows.map((r) => r.outcome);
+
 const stockOf = async (sku: string) =>
   (await stack.db.pool.query<{ on_hand: number; reserved: number; sold: number; total_stock: number }>(
     'SELECT on_hand, reserved, sold, total_stock FROM products WHERE sku = $1',
@@ -62,6 +66,7 @@ test('happy path: one order, one reservation per item, one charge, COMPLETED', a
   });
   const charged = await stack.count(`SELECT amount AS n FROM gateway_charges WHERE order_id = 'happy-1'`);
   expect(charged).toBe(2 * 2490 + 3 * 650);
+  expect(await closedAs('happy-1')).toEqual(['COMPLETED']);
   const after = await stockOf('SKU-1');
   expect(after.sold - before.sold).toBe(2);
   expect(after.on_hand + after.reserved + after.sold).toBe(after.total_stock);
@@ -76,6 +81,7 @@ test('card declined: reservations released, order COMPENSATED with the reason, n
   const reason = await stack.db.pool.query<{ failure_reason: string }>('SELECT failure_reason FROM orders WHERE id = $1', ['declined-1']);
   expect(reason.rows[0]?.failure_reason).toBe(result.reason);
   expect(await stockOf('SKU-2')).toEqual(before);
+  expect(await closedAs('declined-1')).toEqual(['COMPENSATED']);
   const state = await handle.query(sagaStateQuery);
   expect(state).toMatchObject({ status: 'COMPENSATED', pivoted: false });
 });
@@ -167,8 +173,12 @@ describe('cancellation', () => {
       await blocker.query('BEGIN');
       await blocker.query(`SELECT 1 FROM orders WHERE id = 'cancel-2' FOR NO KEY UPDATE`);
       await waitFor(async () => (await handle.query(sagaStateQuery)).pivoted, 'the pivot');
-      const answer = await handle.executeUpdate(cancelOrderUpdate, { args: [{ reason: 'too late' }] });
-      expect(answer).toEqual({ accepted: false, message: 'the order is already being confirmed; it can no longer be cancelled' });
+      // Refused by the update's validator: an error for the caller, nothing in the history.
+      const refused = handle.executeUpdate(cancelOrderUpdate, { args: [{ reason: 'too late' }] });
+      await expect(refused).rejects.toThrow(WorkflowUpdateFailedError);
+      await expect(refused).rejects.toMatchObject({
+        cause: { type: ORDER_NOT_CANCELLABLE, message: 'the order is already being confirmed; it can no longer be cancelled' },
+      });
       await handle.cancel(); // a workflow cancellation after the pivot changes nothing either
     } finally {
       await blocker.query('COMMIT');
@@ -177,6 +187,7 @@ describe('cancellation', () => {
     const result = (await handle.result()) as PlaceOrderResult;
     expect(result.status).toBe('COMPLETED');
     expect(await effects('cancel-2')).toMatchObject({ orderStatus: 'COMPLETED', charges: 1, refunds: 0, consumedReservations: 1 });
+    expect(await closedAs('cancel-2')).toEqual(['COMPLETED']);
   });
 
   test('workflow cancellation before the pivot compensates, then the workflow ends cancelled', async () => {
@@ -188,6 +199,7 @@ describe('cancellation', () => {
     const e = await effects('cancel-3');
     expect(e).toMatchObject({ orderStatus: 'COMPENSATED', heldReservations: 0 });
     expect(e.charges - e.refunds).toBe(0);
+    expect(await closedAs('cancel-3')).toEqual(['COMPENSATED']); // closed outside the reach of the cancellation
   });
 });
 

@@ -11,6 +11,8 @@ const fixtures = loadFixtures();
 
 test('the fixtures cover the saga scenarios', () => {
   expect(fixtures.map((f) => f.name)).toEqual(expect.arrayContaining(['happy', 'declined', 'out-of-stock', 'transient-5xx', 'lost-reply-refund', 'cancelled', 'stuck-then-retry']));
+  // Recorded with the saga-lifetime-v1 marker: closeSaga, stuck backoff, continue-as-new and the run it resumed in.
+  expect(fixtures.map((f) => f.name)).toEqual(expect.arrayContaining(['happy-closed', 'stuck-continued-as-new', 'resumed-then-retry']));
   for (const f of fixtures) expect(f.workflowId).toBe(`order-fixture-${f.name}`);
 });
 

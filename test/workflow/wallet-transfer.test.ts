@@ -31,6 +31,9 @@ const sumOfBalances = (): Promise<number> => stack.count(`SELECT sum(balance_cen
 const balance = (id: string): Promise<number> => stack.count(`SELECT balance_cents AS n FROM wallets WHERE id = $1`, [id]);
 const ledgerRows = (transferId: string, kind?: string): Promise<number> =>
   stack.count(`SELECT count(*) AS n FROM ledger_entries WHERE transfer_id = $1 AND ($2::text IS NULL OR kind = $2)`, [transferId, kind ?? null]);
+/** The outcome the saga recorded when it closed (closeSaga, once, at its terminal state). */
+const closedAs = async (transferId: string): Promise<string[]> =>
+  (await stack.db.pool.query<{ outcome: string }>('SELECT outcome FROM idempotency_sagas WHERE saga_id = $1', [`transfer-${transferId}`])).rows.map((r) => r.outcome);
 const ledgerSum = (transferId: string): Promise<number> =>
   stack.count(`SELECT coalesce(sum(amount_cents), 0) AS n FROM ledger_entries WHERE transfer_id = $1`, [transferId]);
 
@@ -100,6 +103,7 @@ test('SIGKILL while the credit waits on a lock: a new worker finishes the transf
   expect(await balance('gina')).toBe(1000);
   expect(await balance('hank')).toBe(1500);
   expect(await stack.store.get({ scope: 'step', key: 'transfer-t-crash/credit' })).toMatchObject({ status: 'completed' });
+  expect(await closedAs('t-crash')).toEqual(['COMPLETED']);
 
   // Hand the queue over to the in-process worker of the remaining tests.
   for (const c of children.splice(0)) await c.kill('SIGTERM');
@@ -114,6 +118,7 @@ test('happy path: one debit row, one credit row, the money moved', async () => {
   expect(await stack.count(`SELECT amount_cents AS n FROM ledger_entries WHERE transfer_id = 't-happy' AND kind = 'credit' AND wallet_id = 'bob'`)).toBe(2500);
   expect(await balance('alice')).toBe(7500);
   expect(await balance('bob')).toBe(3000);
+  expect(await closedAs('t-happy')).toEqual(['COMPLETED']);
 });
 
 test('insufficient funds: nothing moves, no ledger rows, COMPENSATED with INSUFFICIENT_FUNDS', async () => {
@@ -124,6 +129,7 @@ test('insufficient funds: nothing moves, no ledger rows, COMPENSATED with INSUFF
   expect(await ledgerRows('t-poor')).toBe(0);
   expect(await balance('carol')).toBe(300);
   expect(await balance('dave')).toBe(0);
+  expect(await closedAs('t-poor')).toEqual(['COMPENSATED']);
   // The debit's failure is stored; its compensation found nothing to undo, and the credit never ran.
   expect(await stack.store.get({ scope: 'step', key: 'transfer-t-poor/debit' })).toMatchObject({ status: 'failed' });
   expect(await stack.store.get({ scope: 'step', key: 'transfer-t-poor/credit' })).toBeUndefined();
@@ -140,6 +146,7 @@ test('a fault after the debit and the credit: both reversed exactly once, balanc
   expect(await stack.count(`SELECT sum(amount_cents) AS n FROM ledger_entries WHERE transfer_id = 't-fault' AND wallet_id = 'frank'`)).toBe(0);
   expect(await balance('erin')).toBe(7000);
   expect(await balance('frank')).toBe(100);
+  expect(await closedAs('t-fault')).toEqual(['COMPENSATED']);
   for (const step of ['debit', 'credit']) {
     expect(await stack.store.get({ scope: 'step', key: `transfer-t-fault/${step}` })).toMatchObject({ status: 'compensated' });
   }

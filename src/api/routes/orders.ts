@@ -1,11 +1,11 @@
 // POST /v1/orders (Idempotency-Key, DESIGN §8), GET /v1/orders/{id}, POST /v1/orders/{id}/cancel.
-import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { OrderStatus } from '../../domain/types';
 import { FingerprintMismatchError, InProgressError, StaleEpochError } from '../../errors';
-import { cancelOrderUpdate, sagaStateQuery, type OrderSagaState } from '../../../workflows/messages';
+import { ORDER_NOT_CANCELLABLE, cancelOrderUpdate, sagaStateQuery, type OrderSagaState } from '../../../workflows/messages';
 import type { PlaceOrderInput } from '../../../workflows/place-order';
 import type { ApiContext } from '../context';
 import {
@@ -275,6 +275,10 @@ export const orderRoutes =
         try {
           answer = await found.handle.executeUpdate(cancelOrderUpdate, { args: [{ reason: request.body?.reason }] });
         } catch (err) {
+          // Refused by the saga's validator (after the pivot, or no longer RUNNING): nothing was written to its history.
+          if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === ORDER_NOT_CANCELLABLE) {
+            return sendProblem(reply, Problem.OrderNotCancellable, { detail: err.cause.message });
+          }
           // A closed workflow takes no updates: the order has finished.
           const description = await found.handle.describe().catch(() => undefined);
           if (description && description.status.name !== 'RUNNING') {
