@@ -135,6 +135,13 @@ describe('after the old workflow is gone (Temporal retention passed) and cleanup
   });
 });
 
+test('the published policy states the retention and the answer after it', async () => {
+  const res = await fetch(`${baseUrl}/v1/idempotency-policy`, { headers: { authorization: `Bearer ${tenant.apiKey}` } });
+  const policy = (await res.json()) as { retentionSeconds: number; behaviour: Record<string, string> };
+  expect(policy.retentionSeconds).toBe(HTTP_TTL_S);
+  expect(policy.behaviour.afterRetention).toMatch(/new, independent order/);
+});
+
 test('every invariant holds after the reuses', async () => {
   const report = await checkInvariants(stack.db.pool);
   expect(report.violations).toEqual([]);

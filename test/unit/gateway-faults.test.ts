@@ -62,6 +62,7 @@ describe('random faults', () => {
       declineRate: 0,
       serverErrorRate: 0,
       refundServerErrorRate: 0,
+      lookupServerErrorRate: 0,
       latencyMs: 0,
       applyThenTimeoutRate: 0,
       applyThenDropRate: 0,
@@ -84,5 +85,20 @@ describe('refund faults', () => {
     const faults = new FaultInjector({ seed: 1, refundServerErrorRate: 1 });
     expect(faults.refundServerError()).toBe(true);
     expect(faults.planCharge('tok_visa', 1).serverError).toBe(false);
+  });
+});
+
+describe('look-up faults', () => {
+  test('lookupServerErrorRate 1 fails every look-up by key and no charge; unset, look-ups take no draw', () => {
+    const failing = new FaultInjector({ seed: 1, lookupServerErrorRate: 1 });
+    expect([failing.lookupServerError(), failing.lookupServerError()]).toEqual([true, true]);
+    expect(failing.planCharge('tok_visa', 1).serverError).toBe(false);
+    // Without the rate a look-up draws nothing: the charges' fault sequence for a seed is unchanged.
+    const a = new FaultInjector({ seed: 7, declineRate: 0.5 });
+    const b = new FaultInjector({ seed: 7, declineRate: 0.5 });
+    const plans = (f: FaultInjector) => [1, 2, 3, 4, 5, 6].map((n) => f.planCharge('tok_visa', n).outcome.status);
+    b.lookupServerError();
+    b.lookupServerError();
+    expect(plans(b)).toEqual(plans(a));
   });
 });

@@ -38,7 +38,8 @@ export const catalogRoutes =
           sameKeyInProgress: '409 idempotency-key-in-use with Retry-After (seconds)',
           notRecorded: '400, 401 and 409 answers record nothing: the key may be used again',
           bodyEquivalence: 'bodies are compared as canonical JSON: member order and whitespace do not matter',
-          afterRetention: 'the record is deleted; the deterministic workflow ID still refuses a second saga for the same key',
+          afterRetention:
+            'after retentionSeconds the key is forgotten: using it again, with any body, places a new, independent order (new order ID and saga); the old order is never answered or changed',
         },
       }),
     );
