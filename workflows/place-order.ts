@@ -29,12 +29,13 @@ import {
 } from './messages';
 import {
   DEFAULT_STUCK_AFTER_ATTEMPTS,
-  DEFAULT_STUCK_RETRY_INTERVAL_MS,
   SAGA_LIFETIME_PATCH,
   Saga,
   describeFailure,
+  lifetimeSagaOptions,
   type Compensation,
   type OperatorDecision,
+  type SagaLifetimeOptions,
   type SagaOptions,
   type SagaSnapshot,
 } from './saga';
@@ -45,17 +46,7 @@ export type PlaceOrderInput = {
   items: OrderItem[];
   currency: string;
   paymentToken: string;
-  options?: {
-    /** Activity attempts per compensation round before the saga reports COMPENSATION_STUCK. Default 10 (about 26 s of backoff). */
-    stuckAfterAttempts?: number;
-    /** How long a stuck saga first waits for an operator before retrying by itself, in ms; doubles each round. Default 10 minutes. */
-    stuckRetryIntervalMs?: number;
-    /** The longest wait between two stuck rounds, in ms. Default 6 hours. */
-    stuckRetryMaxIntervalMs?: number;
-    /** A compensating run continues-as-new between rounds once its history has this many events. Default 2,000. */
-    maxHistoryEvents?: number;
-    /** ...or this many bytes. Default 4 MiB. */
-    maxHistoryBytes?: number;
+  options?: SagaLifetimeOptions & {
     /** Charge attempts before an ambiguous charge is reconciled by key. Default 6. */
     chargeAttempts?: number;
     /** How long a pending charge waits for the gateway's webhook before reconciling by key anyway, in ms. Default 30 s. */
@@ -136,10 +127,7 @@ export async function placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResu
   const sagaOptions: SagaOptions = {
     workflowId,
     legacyHistory: !lifetime,
-    stuckRetryIntervalMs: opts.stuckRetryIntervalMs ?? DEFAULT_STUCK_RETRY_INTERVAL_MS,
-    stuckRetryMaxIntervalMs: opts.stuckRetryMaxIntervalMs,
-    maxHistoryEvents: opts.maxHistoryEvents,
-    maxHistoryBytes: opts.maxHistoryBytes,
+    ...lifetimeSagaOptions(opts),
     // Once per stuck episode; the episode number is carried across runs, so the key is never reused.
     onStuck: async (stuck, episode) => {
       await forward.markOrderStuck({

@@ -133,6 +133,30 @@ export type SagaOptions = {
   continueAsNew?: (snapshot: SagaSnapshot) => Promise<never>;
 };
 
+/** The options of a saga's life that every saga's input takes (PlaceOrderInput, TransferInput). */
+export type SagaLifetimeOptions = {
+  /** Activity attempts per compensation round before the saga reports COMPENSATION_STUCK. Default 10 (about 26 s of backoff). */
+  stuckAfterAttempts?: number;
+  /** How long a stuck saga first waits for an operator before retrying by itself, in ms; doubles each round. Default 10 minutes. */
+  stuckRetryIntervalMs?: number;
+  /** The longest wait between two stuck rounds, in ms. Default 6 hours. */
+  stuckRetryMaxIntervalMs?: number;
+  /** A compensating run continues-as-new between rounds once its history has this many events. Default 2,000. */
+  maxHistoryEvents?: number;
+  /** ...or this many bytes. Default 4 MiB. */
+  maxHistoryBytes?: number;
+};
+
+/** The SagaOptions a saga's input sets, with their defaults. */
+export function lifetimeSagaOptions(opts: SagaLifetimeOptions): Pick<SagaOptions, 'stuckRetryIntervalMs' | 'stuckRetryMaxIntervalMs' | 'maxHistoryEvents' | 'maxHistoryBytes'> {
+  return {
+    stuckRetryIntervalMs: opts.stuckRetryIntervalMs ?? DEFAULT_STUCK_RETRY_INTERVAL_MS,
+    stuckRetryMaxIntervalMs: opts.stuckRetryMaxIntervalMs,
+    maxHistoryEvents: opts.maxHistoryEvents,
+    maxHistoryBytes: opts.maxHistoryBytes,
+  };
+}
+
 export class Saga {
   private readonly steps = new Map<string, StepState>();
   private readonly compensations: Array<{ stepId: string; run: () => Promise<unknown> }> = [];

@@ -18,12 +18,13 @@ import type { Activities } from '../activities';
 import { INJECTED_FAILURE, resolveCompensationUpdate } from './messages';
 import {
   DEFAULT_STUCK_AFTER_ATTEMPTS,
-  DEFAULT_STUCK_RETRY_INTERVAL_MS,
   SAGA_LIFETIME_PATCH,
   Saga,
   describeFailure,
+  lifetimeSagaOptions,
   type Compensation,
   type OperatorDecision,
+  type SagaLifetimeOptions,
   type SagaOptions,
   type SagaSnapshot,
   type SagaState,
@@ -34,19 +35,9 @@ export type TransferInput = {
   from: string;
   to: string;
   amountCents: number;
-  options?: {
+  options?: SagaLifetimeOptions & {
     /** Demonstration fault: fails the transfer after the debit and the credit applied, before it completes. */
     failAfterDebit?: string;
-    /** Activity attempts per compensation round before the saga reports COMPENSATION_STUCK. Default 10 (about 26 s of backoff). */
-    stuckAfterAttempts?: number;
-    /** How long a stuck saga first waits before retrying by itself, in ms; doubles each round. Default 10 minutes. */
-    stuckRetryIntervalMs?: number;
-    /** The longest wait between two stuck rounds, in ms. Default 6 hours. */
-    stuckRetryMaxIntervalMs?: number;
-    /** A compensating run continues-as-new between rounds once its history has this many events. Default 2,000. */
-    maxHistoryEvents?: number;
-    /** ...or this many bytes. Default 4 MiB. */
-    maxHistoryBytes?: number;
   };
   /** Set by the saga itself when it continues-as-new while compensating; never by a caller. */
   resume?: { saga: SagaSnapshot; workflowCancelled?: boolean };
@@ -96,10 +87,7 @@ export async function transferFunds(input: TransferInput): Promise<TransferResul
   const sagaOptions: SagaOptions = {
     workflowId,
     legacyHistory: !lifetime,
-    stuckRetryIntervalMs: opts.stuckRetryIntervalMs ?? DEFAULT_STUCK_RETRY_INTERVAL_MS,
-    stuckRetryMaxIntervalMs: opts.stuckRetryMaxIntervalMs,
-    maxHistoryEvents: opts.maxHistoryEvents,
-    maxHistoryBytes: opts.maxHistoryBytes,
+    ...lifetimeSagaOptions(opts),
     ...(lifetime && {
       continueAsNew: (snapshot: SagaSnapshot) => continueAsNew({ ...input, resume: { saga: snapshot, ...(workflowCancelled && { workflowCancelled }) } }),
     }),

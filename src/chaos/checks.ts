@@ -121,7 +121,7 @@ async function closedWorkflowsDisagreeing(stack: ChaosStack, statusById: Map<str
   }
 }
 
-async function countWorkflows(stack: ChaosStack): Promise<{ total?: number; running?: number; error?: string }> {
+export async function countWorkflows(stack: ChaosStack): Promise<{ total?: number; running?: number; error?: string }> {
   try {
     const connection = await Connection.connect({ address: stack.temporalAddress });
     try {

@@ -6,7 +6,7 @@ import { CleanupLoop, type CleanupTotals } from '../idempotency/cleanup-loop';
 import { IdempotencyStore } from '../idempotency/store';
 import { planDemo } from '../demo/plan';
 import { mulberry32 } from '../random';
-import { type ChaosChecks, checkChaosRun } from './checks';
+import { type ChaosChecks, checkChaosRun, countWorkflows } from './checks';
 import { Mayhem, type MayhemCounts } from './mayhem';
 import { refundOutage, retryStuckSagas } from './operator';
 import type { ChaosOptions } from './options';
@@ -189,7 +189,9 @@ export async function runChaos(opts: {
     for (;;) {
       progress.terminal = await countTerminal(stack, orderIds, done);
       report('drain');
-      if (progress.terminal >= orderIds.length || Date.now() > drainDeadline || opts.interrupted.aborted) break;
+      // An order row is terminal a moment before its saga closes (closeSaga comes last): wait for both.
+      if (progress.terminal >= orderIds.length && (await sagasClosed(stack))) break;
+      if (Date.now() > drainDeadline || opts.interrupted.aborted) break;
       await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
     }
     const drainMs = Date.now() - drainStarted;
@@ -232,14 +234,21 @@ export async function runChaos(opts: {
 const TERMINAL = ['COMPLETED', 'COMPENSATED', 'COMPENSATION_STUCK'];
 const FINISHED = ['COMPLETED', 'COMPENSATED'];
 
-async function countTerminal(stack: ChaosStack, orderIds: string[], statuses: string[]): Promise<number> {
+async function countTerminal(stack: ChaosStack, orderIds: string[], statuses: string[], allOrders = false): Promise<number> {
   try {
     const { rows } = await stack.pool.query<{ n: string }>(
-      `SELECT count(*) AS n FROM orders WHERE id = ANY($1::text[]) AND status = ANY($2::text[])`,
-      [orderIds, statuses],
+      `SELECT count(*) AS n FROM orders WHERE ($3 OR id = ANY($1::text[])) AND status = ANY($2::text[])`,
+      [orderIds, statuses, allOrders],
     );
     return Number(rows[0]?.n ?? 0);
   } catch {
     return 0; // the next poll asks again
   }
+}
+
+/** No saga is still running except those awaiting an operator (their orders are COMPENSATION_STUCK). */
+async function sagasClosed(stack: ChaosStack): Promise<boolean> {
+  const { running } = await countWorkflows(stack);
+  if (running === undefined) return false;
+  return running === (await countTerminal(stack, [], ['COMPENSATION_STUCK'], true));
 }

@@ -9,7 +9,11 @@ const CHAOS = 'src/cli/chaos.ts';
 test('40 orders through a minute of kills and restarts: nothing double-applied, every saga terminal, every invariant held', async () => {
   // The harness creates (and drops) a database of its own on this server.
   const env = { DATABASE_URL: requireTestEnv(ADMIN_URL_VAR), ...(process.env.TEMPORAL_CLI_PATH && { TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH }) };
-  const args = ['--orders', '40', '--duration', '45', '--worker-kill-every', '3', '--temporal-restart-every', '14', '--gateway-restart-every', '10', '--pg-terminate-every', '4', '--seed', '11'];
+  // Time compressed too: step records kept 5 s after their saga closes, cleanup every second, every refund failing for 15 s.
+  const args = [
+    '--orders', '40', '--duration', '45', '--worker-kill-every', '3', '--temporal-restart-every', '14', '--gateway-restart-every', '10',
+    '--pg-terminate-every', '4', '--seed', '11', '--ttl', '5', '--cleanup-every', '1', '--refund-outage', '15',
+  ];
   const run = await runScript(CHAOS, args, env, 400_000);
   if (run.code !== 0) throw new Error(`chaos exited ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr.slice(-5000)}`);
   const report = lastJsonLine(run.stdout);
@@ -23,6 +27,12 @@ test('40 orders through a minute of kills and restarts: nothing double-applied, 
   expect(n('temporalRestarts')).toBeGreaterThanOrEqual(1);
   expect(n('gatewayRestarts')).toBeGreaterThanOrEqual(1);
   expect(n('pgBackendsTerminated')).toBeGreaterThanOrEqual(1);
+  // Cleanup deleted the records of closed sagas as they went, and none of an open one (the database witness).
+  expect(n('recordsCleaned')).toBeGreaterThan(0);
+  expect(n('liveRecordsDeleted')).toBe(0);
+  expect(report).toMatchObject({ stuck: 0, ttlSeconds: 5, refundOutageSeconds: 15 });
+  expect(run.stdout).toContain("✓ every closed order workflow's result agrees with its order row");
+  expect(run.stdout).toContain('✓ cleanup deleted no record of an open saga');
   expect(run.stdout).toContain('✓ one workflow per accepted order on the run task queue');
   expect(run.stdout).not.toContain('✗');
 }, 420_000);
