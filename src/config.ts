@@ -93,6 +93,9 @@ const envSchema = z.object({
   WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').default(DEV_WEBHOOK_SECRET),
   WEBHOOK_TOLERANCE_SECONDS: positiveInt.max(86_400).default(300),
   PORT: port.default(3000),
+  SAGA_STUCK_AFTER_ATTEMPTS: positiveInt.max(1000).default(10),
+  SAGA_STUCK_RETRY_INTERVAL_SECONDS: positiveInt.max(30 * 86_400).default(600),
+  SAGA_STUCK_RETRY_MAX_INTERVAL_SECONDS: positiveInt.max(30 * 86_400).default(21_600),
   API_FAULT_PAUSE_AFTER_START_MS: z.coerce.number().int().min(0).max(600_000).default(0),
   API_HOST: z.string().regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'an IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0').default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -141,6 +144,8 @@ export type Config = {
     /** Test-only fault (API_FAULT_PAUSE_AFTER_START_MS): POST /v1/orders waits this long after starting the saga, before storing its response; 0 = off. */
     faultPauseAfterStartMs: number;
   };
+  /** How the sagas the API starts handle a compensation that keeps failing (SAGA_STUCK_*). */
+  saga: { stuckAfterAttempts: number; stuckRetryIntervalMs: number; stuckRetryMaxIntervalMs: number };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   /** How long a received webhook event ID is kept (and deduplicates redeliveries) before `db:cleanup` prunes it. */
   webhookEventsRetentionSeconds: number;
@@ -196,6 +201,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       webhookToleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
     },
     api: { port: e.PORT, host: e.API_HOST, faultPauseAfterStartMs: e.API_FAULT_PAUSE_AFTER_START_MS },
+    saga: {
+      stuckAfterAttempts: e.SAGA_STUCK_AFTER_ATTEMPTS,
+      stuckRetryIntervalMs: e.SAGA_STUCK_RETRY_INTERVAL_SECONDS * 1000,
+      stuckRetryMaxIntervalMs: Math.max(e.SAGA_STUCK_RETRY_INTERVAL_SECONDS, e.SAGA_STUCK_RETRY_MAX_INTERVAL_SECONDS) * 1000,
+    },
     logLevel: e.LOG_LEVEL,
     webhookEventsRetentionSeconds: e.WEBHOOK_EVENTS_RETENTION_SECONDS,
     nodeEnv: e.NODE_ENV,

@@ -26,6 +26,7 @@ import { catalogRoutes } from './routes/catalog';
 import { orderRoutes } from './routes/orders';
 import { webhookRoutes, type WebhookOptions } from './routes/webhooks';
 import { HealthSchema } from './schemas';
+import type { SagaLifetimeOptions } from '../../workflows/saga';
 
 export type ApiDeps = {
   pool: Pool;
@@ -39,6 +40,8 @@ export type ApiDeps = {
   faultPauseAfterStartMs?: number;
   /** Verifies POST /v1/webhooks/payments; by default the development secret and a 300 s tolerance. */
   webhook?: WebhookOptions;
+  /** How the sagas this API starts handle a stuck compensation (config.saga); the workflow's defaults when absent. */
+  sagaOptions?: SagaLifetimeOptions;
 };
 
 /** Fastify's own client errors, mapped to problems; any other 4xx is `bad-request`. */
@@ -117,6 +120,7 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
     metrics,
     instanceId: randomBytes(6).toString('hex'),
     faultPauseAfterStartMs: deps.faultPauseAfterStartMs ?? 0,
+    sagaOptions: deps.sagaOptions,
     tenantOf: (request) => {
       const tenant = tenants.get(request);
       if (!tenant) throw new Error('route reached without an authenticated tenant');

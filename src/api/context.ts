@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Pool } from 'pg';
 import type { Tenant } from '../domain/tenants';
 import type { IdempotencyStore } from '../idempotency/store';
+import type { SagaLifetimeOptions } from '../../workflows/saga';
 import type { ApiMetrics } from './metrics';
 
 export type ApiContext = {
@@ -15,6 +16,8 @@ export type ApiContext = {
   instanceId: string;
   /** Test-only fault: ms POST /v1/orders waits after starting the saga, before storing the response (0 = off). */
   faultPauseAfterStartMs: number;
+  /** Stuck-compensation options of the sagas this API starts; undefined = the workflow's defaults. */
+  sagaOptions: SagaLifetimeOptions | undefined;
   /** The tenant the bearer key authenticated; set by the /v1 auth hook before any handler runs. */
   tenantOf(request: FastifyRequest): Tenant;
 };

@@ -31,6 +31,7 @@ runMain(async () => {
         logger,
         processMetrics: true,
         faultPauseAfterStartMs: config.api.faultPauseAfterStartMs,
+        sagaOptions: config.saga,
         webhook: { secret: config.gateway.webhookSecret, toleranceSeconds: config.gateway.webhookToleranceSeconds },
       });
       const stopped = new Promise<void>((resolve) => {

@@ -81,6 +81,7 @@ export async function runChaos(opts: {
     stock: plan.stock,
     gatewayFaults: plan.gatewayFaults,
     stepTtlS: options.ttlS,
+    shortStuckRounds: options.refundOutageS > 0,
     say,
     onUnexpectedExit: (child) => mayhem?.revive(child),
   });

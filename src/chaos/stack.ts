@@ -60,6 +60,8 @@ export async function startChaosStack(opts: {
   gatewayFaults: FaultConfigInput;
   /** Retention of step records (from their saga's close) for the workers and the API; undefined = their default. */
   stepTtlS?: number | undefined;
+  /** Sagas go COMPENSATION_STUCK after a short round (the harness acts as their operator). */
+  shortStuckRounds?: boolean;
   say: (line: string) => void;
   onUnexpectedExit: (child: SupervisedChild) => void;
 }): Promise<ChaosStack> {
@@ -162,7 +164,13 @@ export async function startChaosStack(opts: {
         PG_POOL_MAX: '10',
       }),
     );
-    const api = node('api', 'src/api/main.ts', 'api ready', { ...serviceEnv, PORT: String(apiPort), PG_POOL_MAX: '10' });
+    const api = node('api', 'src/api/main.ts', 'api ready', {
+      ...serviceEnv,
+      PORT: String(apiPort),
+      PG_POOL_MAX: '10',
+      // A refund outage should park sagas for the operator: rounds of 5 attempts (about 3 s), and no retry by itself for 10 minutes.
+      ...(opts.shortStuckRounds && { SAGA_STUCK_AFTER_ATTEMPTS: '5', SAGA_STUCK_RETRY_INTERVAL_SECONDS: '600' }),
+    });
     await Promise.all([gateway.start(), api.start(), ...workers.map((w) => w.start())]);
     say(`gateway, api and ${workers.length} workers started (logs in ${path.relative(PROJECT_ROOT, runDir)})`);
 

@@ -21,6 +21,17 @@ describe('loadConfig', () => {
     expect(config.idempotency).toEqual({ defaultTtlSeconds: 60, ttlSecondsByScope: { http: 172800, step: 3600 } });
   });
 
+  test('stuck-compensation settings of the sagas the API starts: defaults, seconds, the maximum never below the first wait', () => {
+    expect(loadConfig({}).saga).toEqual({ stuckAfterAttempts: 10, stuckRetryIntervalMs: 600_000, stuckRetryMaxIntervalMs: 21_600_000 });
+    expect(loadConfig({ SAGA_STUCK_AFTER_ATTEMPTS: '3', SAGA_STUCK_RETRY_INTERVAL_SECONDS: '2', SAGA_STUCK_RETRY_MAX_INTERVAL_SECONDS: '60' }).saga).toEqual({
+      stuckAfterAttempts: 3,
+      stuckRetryIntervalMs: 2000,
+      stuckRetryMaxIntervalMs: 60_000,
+    });
+    expect(loadConfig({ SAGA_STUCK_RETRY_INTERVAL_SECONDS: '7200', SAGA_STUCK_RETRY_MAX_INTERVAL_SECONDS: '60' }).saga.stuckRetryMaxIntervalMs).toBe(7_200_000);
+    expect(() => loadConfig({ SAGA_STUCK_AFTER_ATTEMPTS: '0' })).toThrow(/SAGA_STUCK_AFTER_ATTEMPTS/);
+  });
+
   test('an empty DATABASE_URL means unset', () => {
     expect(loadConfig({ DATABASE_URL: '' }).databaseUrl).toBeUndefined();
   });

@@ -134,7 +134,14 @@ export const orderRoutes =
         // The record's generation, not only (tenant, key): a key reused after its retention names a new order.
         const orderId = orderIdFor(tenant.id, idempotencyKey, claim.generation);
         const workflowId = workflowIdFor(orderId);
-        const input: PlaceOrderInput = { orderId, tenantId: tenant.id, items: body.items, currency: 'EUR', paymentToken: body.paymentToken };
+        const input: PlaceOrderInput = {
+          orderId,
+          tenantId: tenant.id,
+          items: body.items,
+          currency: 'EUR',
+          paymentToken: body.paymentToken,
+          ...(ctx.sagaOptions && { options: ctx.sagaOptions }),
+        };
         try {
           // A retry after a crash finds the saga it already started (running: USE_EXISTING; closed: REJECT_DUPLICATE).
           await client.workflow.start('placeOrder', {
