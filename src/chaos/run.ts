@@ -10,7 +10,7 @@ import { type ChaosChecks, checkChaosRun, countWorkflows } from './checks';
 import { Mayhem, type MayhemCounts } from './mayhem';
 import { refundOutage, retryStuckSagas } from './operator';
 import type { ChaosOptions } from './options';
-import { deletionWitness } from './deletion-witness';
+import { deletionWitness, takeoverWitness } from './deletion-witness';
 import { type ChaosStack, startChaosStack } from './stack';
 import { type OrderTraffic, placeOrder, planRequests } from './traffic';
 
@@ -56,6 +56,8 @@ export type ChaosResult = {
   operatorRetries: number;
   /** Times the refund outage had to be put on the gateway (more than once: it was restarted during it). */
   outageApplied: number;
+  /** Forward step records completed at a later epoch than their first claim: interrupted work taken over (database witness). */
+  takeovers: number;
 };
 
 export async function runChaos(opts: {
@@ -204,6 +206,7 @@ export async function runChaos(opts: {
     stopOperator();
     await cleanup?.stop();
     const witness = await deletionWitness(stack.pool);
+    const takeovers = await takeoverWitness(stack.pool);
 
     const checks = await checkChaosRun({ stack, traffic, orders: requests.length, orderIds, liveRecordsDeleted: witness.live, liveExamples: witness.liveExamples });
     // A violation keeps the evidence.
@@ -222,6 +225,7 @@ export async function runChaos(opts: {
       cleanup: { ...(cleanup?.totals ?? { runs: 0, failedRuns: 0, deleted: 0, sagasDeleted: 0, extraDeleted: 0 }), witnessed: witness.deleted, liveRecordsDeleted: witness.live, liveExamples: witness.liveExamples },
       operatorRetries,
       outageApplied,
+      takeovers,
     };
   } finally {
     stopOperator();

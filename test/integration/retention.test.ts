@@ -2,7 +2,7 @@
 // saga never expire and are never deleted; the clock starts at closeSaga; cleanup never deletes a
 // record in progress and reports what it kept. Every case counts rows.
 import type { PoolClient } from 'pg';
-import { deletionWitness, installDeletionWitness } from '../../src/chaos/deletion-witness';
+import { deletionWitness, installDeletionWitness, takeoverWitness } from '../../src/chaos/deletion-witness';
 import { checkInvariants } from '../../src/domain/invariants';
 import { SagaClosedError, StaleEpochError } from '../../src/errors';
 import { IdempotencyStore } from '../../src/idempotency/store';
@@ -182,5 +182,22 @@ describe('the checks that watch retention can fail', () => {
     await store.closeSaga({ sagaId: 'witness-closed', outcome: 'COMPLETED', scope: 'step' });
     await db.pool.query(`DELETE FROM idempotency_keys WHERE saga_id IN ('witness-open', 'witness-closed')`);
     expect(await deletionWitness(db.pool)).toMatchObject({ deleted: 2, live: 1, liveExamples: ['witness-open/a'] });
+
+    // Takeovers: a forward record completed at epoch 2 counts, kept or deleted; one completed at its first claim does not.
+    const before = await takeoverWitness(db.pool);
+    for (const key of ['witness-takeover/kept', 'witness-takeover/deleted', 'witness-takeover/first']) {
+      const first = await store.claimLease({ scope: 'step', key, sagaId: 'witness-takeover', request: {}, owner: 'a', leaseMs: 5000 });
+      if (first.kind !== 'claimed') throw new Error('expected a claim');
+      let epoch = first.epoch;
+      if (!key.endsWith('first')) {
+        await store.releaseLease({ scope: 'step', key, epoch });
+        const second = await store.claimLease({ scope: 'step', key, sagaId: 'witness-takeover', request: {}, owner: 'b', leaseMs: 5000 });
+        if (second.kind !== 'claimed') throw new Error('expected a takeover');
+        epoch = second.epoch;
+      }
+      await store.completeLease({ scope: 'step', key, epoch, result: {} });
+    }
+    await db.pool.query(`DELETE FROM idempotency_keys WHERE key = 'witness-takeover/deleted'`);
+    expect((await takeoverWitness(db.pool)) - before).toBe(2);
   });
 });
