@@ -25,6 +25,8 @@ export type ChaosOptions = {
   cleanupEveryS: number;
   /** Every refund fails (503) for this long (s), starting a quarter into the chaos phase; 0 = no outage. The harness then retries stuck sagas as an operator. */
   refundOutageS: number;
+  /** false (--no-natural-keys): the run's database has no natural-key unique constraints. */
+  naturalKeys: boolean;
 };
 
 /** Without --duration the chaos phase lasts this long per order (at least MIN_AUTO_DURATION_S), so faults overlap the sagas. */
@@ -45,6 +47,7 @@ export const DEFAULT_CHAOS_OPTIONS: Omit<ChaosOptions, 'durationS'> = {
   ttlS: undefined,
   cleanupEveryS: 5,
   refundOutageS: 0,
+  naturalKeys: true,
 };
 
 const MAX_INTERVAL_S = 3600;
@@ -81,6 +84,7 @@ export function parseChaosOptions(argv: readonly string[], out: (text: string) =
     .option('--keep', 'keep the run database and Temporal file even when every invariant holds', d.keep)
     .option('--ttl <seconds>', 'retention of step records after their saga closes, and of webhook events (1..86400; default: the services\' 24 h)', integer('--ttl', 1, 86_400))
     .option('--cleanup-every <seconds>', `run cleanup this often (0 = never, up to ${MAX_INTERVAL_S})`, decimal('--cleanup-every', 0, MAX_INTERVAL_S), d.cleanupEveryS)
+    .option('--no-natural-keys', 'migrate the run database without the natural-key unique constraints that back the store up (a store failure then shows as a duplicate row)')
     .option('--refund-outage <seconds>', 'every refund fails for this long, from a quarter into the chaos phase; stuck sagas are then retried as an operator (0..3600)', decimal('--refund-outage', 0, 3600), d.refundOutageS);
   if (parseCommand(program, argv, out) === 'help') return 'help';
   const o = program.opts<{
@@ -98,6 +102,7 @@ export function parseChaosOptions(argv: readonly string[], out: (text: string) =
     ttl: number | undefined;
     cleanupEvery: number;
     refundOutage: number;
+    naturalKeys: boolean;
   }>();
   return {
     orders: o.orders,
@@ -114,5 +119,6 @@ export function parseChaosOptions(argv: readonly string[], out: (text: string) =
     ttlS: o.ttl,
     cleanupEveryS: o.cleanupEvery,
     refundOutageS: o.refundOutage,
+    naturalKeys: o.naturalKeys,
   };
 }

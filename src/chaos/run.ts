@@ -84,6 +84,7 @@ export async function runChaos(opts: {
     gatewayFaults: plan.gatewayFaults,
     stepTtlS: options.ttlS,
     shortStuckRounds: options.refundOutageS > 0,
+    naturalKeys: options.naturalKeys,
     say,
     onUnexpectedExit: (child) => mayhem?.revive(child),
   });

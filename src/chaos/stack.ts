@@ -22,6 +22,7 @@ import { writeWorkflowBundle } from '../temporal/order-worker';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
 import { type ChildSpec, SupervisedChild } from './child-process';
 import { installDeletionWitness } from './deletion-witness';
+import { dropNaturalKeys } from './natural-keys';
 
 /** Our own connections carry this name, so terminating backends spares the harness. */
 export const HARNESS_APPLICATION_NAME = 'chaos-harness';
@@ -60,6 +61,8 @@ export async function startChaosStack(opts: {
   gatewayFaults: FaultConfigInput;
   /** Retention of step records (from their saga's close) for the workers and the API; undefined = their default. */
   stepTtlS?: number | undefined;
+  /** false: the run's database has no natural-key constraints (a store failure becomes a duplicate row). */
+  naturalKeys?: boolean;
   /** Sagas go COMPENSATION_STUCK after a short round (the harness acts as their operator). */
   shortStuckRounds?: boolean;
   say: (line: string) => void;
@@ -91,6 +94,10 @@ export async function startChaosStack(opts: {
     const pool = createPool(url, { max: 5, applicationName: HARNESS_APPLICATION_NAME, onIdleError: () => {} });
     cleanups.push(() => pool.end());
     await installDeletionWitness(pool);
+    if (opts.naturalKeys === false) {
+      await dropNaturalKeys(pool);
+      say('natural keys off: reservations, payments, orders.workflow_id and the ledger have no unique constraints in this run');
+    }
     await seedProducts(pool, 0);
     for (const [sku, units] of Object.entries(opts.stock)) await setStock(pool, sku, units);
     const { apiKey } = await createTenant(pool, `chaos ${runId}`);

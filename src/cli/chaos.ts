@@ -100,6 +100,7 @@ function reportJson(r: ChaosResult): Record<string, unknown> {
     liveRecordsDeleted: r.cleanup.liveRecordsDeleted,
     operatorRetries: r.operatorRetries,
     ttlSeconds: r.options.ttlS ?? null,
+    naturalKeys: r.options.naturalKeys,
     refundOutageSeconds: r.options.refundOutageS,
     chaosPhaseSeconds: Math.round(r.chaosPhaseMs / 100) / 10,
     drainSeconds: Math.round(r.drainMs / 100) / 10,

@@ -116,6 +116,19 @@ const CHECKS: Array<{ id: string; name: string; guaranteedBy?: string; sql: stri
     sql: `SELECT order_id || ' ' || sku AS what FROM reservations GROUP BY order_id, sku HAVING count(*) > 1`,
   },
   {
+    id: 'payment-unique',
+    name: 'one payment row per order and per charge',
+    guaranteedBy: 'PRIMARY KEY (order_id) and UNIQUE (charge_id) on payments',
+    sql: `SELECT 'order ' || order_id AS what FROM payments GROUP BY order_id HAVING count(*) > 1
+          UNION ALL SELECT 'charge ' || charge_id FROM payments GROUP BY charge_id HAVING count(*) > 1`,
+  },
+  {
+    id: 'order-saga-unique',
+    name: 'one order row per saga',
+    guaranteedBy: 'UNIQUE (workflow_id) on orders',
+    sql: `SELECT workflow_id AS what FROM orders GROUP BY workflow_id HAVING count(*) > 1`,
+  },
+  {
     id: 'stock-counters',
     name: "each product's reserved and sold counters match its reservations",
     sql: `SELECT p.sku AS what FROM products p

@@ -88,14 +88,19 @@ export async function consumeReservations(db: Db, orderId: string): Promise<numb
   return rows.length;
 }
 
-/** Natural key: one payment per order and per charge. */
+/**
+ * One payment per order: inserted unless the order has one. No conflict target, so it also runs where
+ * the natural keys are switched off (chaos --no-natural-keys): there only the store keeps it single,
+ * and a second row would show in the invariants; with them on, a racing twin is absorbed.
+ */
 export async function upsertCapturedPayment(
   db: Db,
   p: { orderId: string; idempotencyKey: string; chargeId: string; amountCents: number; currency: string },
 ): Promise<void> {
   await db.query(
     `INSERT INTO payments (order_id, idempotency_key, charge_id, amount_cents, currency, status)
-     VALUES ($1, $2, $3, $4, $5, 'captured') ON CONFLICT (order_id) DO NOTHING`,
+     SELECT $1, $2, $3, $4, $5, 'captured' WHERE NOT EXISTS (SELECT 1 FROM payments WHERE order_id = $1)
+     ON CONFLICT DO NOTHING`,
     [p.orderId, p.idempotencyKey, p.chargeId, p.amountCents, p.currency],
   );
 }

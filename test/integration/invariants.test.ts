@@ -31,12 +31,12 @@ async function product(db: Db, sku: string, s: { total?: number; onHand?: number
   ]);
 }
 
-async function order(db: Db, id: string, status: string, opts: { skus?: string[]; total?: number; reason?: string | null } = {}): Promise<void> {
+async function order(db: Db, id: string, status: string, opts: { skus?: string[]; total?: number; reason?: string | null; workflowId?: string } = {}): Promise<void> {
   const items = (opts.skus ?? []).map((sku) => ({ sku, quantity: 1, priceCents: 100 }));
   const reason = opts.reason === undefined ? (status === 'COMPENSATED' ? 'test' : null) : opts.reason;
   await q(db, `INSERT INTO orders (id, workflow_id, tenant_id, status, items, total_cents, currency, failure_reason) VALUES ($1, $2, 't', $3, $4::jsonb, $5, 'EUR', $6)`, [
     id,
-    `order-${id}`,
+    opts.workflowId ?? `order-${id}`,
     status,
     JSON.stringify(items),
     opts.total ?? 100,
@@ -162,6 +162,17 @@ const seeded: Record<string, (db: Db) => Promise<void>> = {
     await reservation(db, 'c1', 'SKU-A', 'consumed');
     await q(db, `UPDATE orders SET items = '[{"sku":"SKU-A","quantity":1},{"sku":"SKU-A","quantity":1}]' WHERE id = 'c1'`);
   },
+  'payment-unique': async (db) => {
+    await q(db, `ALTER TABLE payments DROP CONSTRAINT payments_pkey, DROP CONSTRAINT payments_charge_id_key, DROP CONSTRAINT payments_idempotency_key_key`);
+    await product(db, 'SKU-A', { onHand: 9, sold: 1 });
+    await completedOrder(db, 'c1', 'SKU-A');
+    await payment(db, 'c1', 'ch_c1'); // the same payment mirrored twice: a duplicate per order and per charge
+  },
+  'order-saga-unique': async (db) => {
+    await q(db, `ALTER TABLE orders DROP CONSTRAINT orders_workflow_id_key`);
+    await order(db, 'x1', 'COMPENSATED', { workflowId: 'order-shared' });
+    await order(db, 'x2', 'COMPENSATED', { workflowId: 'order-shared' });
+  },
   'stock-counters': async (db) => {
     await product(db, 'SKU-A', { onHand: 9, reserved: 1 }); // reserved 1, but no held reservation
   },
@@ -175,7 +186,7 @@ const seeded: Record<string, (db: Db) => Promise<void>> = {
   },
 };
 
-const expectedCount: Record<string, number> = { terminal: 2, 'stuck-consistent': 3 };
+const expectedCount: Record<string, number> = { terminal: 2, 'stuck-consistent': 3, 'payment-unique': 2 };
 
 test('every invariant has a seeded violation here', () => {
   expect(Object.keys(seeded).sort()).toEqual([...INVARIANT_IDS].sort());
@@ -214,5 +225,7 @@ test('invariants a constraint guarantees say which constraint', async () => {
     'stock-non-negative': expect.stringContaining('CHECK') as unknown,
     'gateway-key-unique': expect.stringContaining('UNIQUE (idempotency_key)') as unknown,
     'reservation-unique': expect.stringContaining('PRIMARY KEY (order_id, sku)') as unknown,
+    'payment-unique': expect.stringContaining('PRIMARY KEY (order_id)') as unknown,
+    'order-saga-unique': expect.stringContaining('UNIQUE (workflow_id)') as unknown,
   });
 });

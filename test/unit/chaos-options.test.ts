@@ -20,7 +20,12 @@ test('defaults: 200 orders over 60 s (0.3 s each), two workers, every fault kind
     ttlS: undefined,
     cleanupEveryS: 5,
     refundOutageS: 0,
+    naturalKeys: true,
   });
+});
+
+test('--no-natural-keys switches the second line of defence off', () => {
+  expect(parse('--no-natural-keys')).toMatchObject({ naturalKeys: false });
 });
 
 test('time compressed: --ttl, --cleanup-every and --refund-outage', () => {
