@@ -101,6 +101,8 @@ export function createPaymentActivities(deps: ActivityDeps) {
         const claim = await claimCharge(input);
         if (claim.kind === 'replayed') return claim.result;
         const { epoch } = claim;
+        // At most once: an earlier attempt claimed the key and may have sent; never send again, look it up.
+        if (deps.chargeStepKind === 'at-most-once' && claim.attempt > 1) return reconcileClaimed(input, epoch);
         let answer;
         try {
           answer = await whileLeased(deps, { key: input.key, epoch }, () =>
@@ -126,25 +128,7 @@ export function createPaymentActivities(deps: ActivityDeps) {
       return translated(async () => {
         const claim = await claimCharge(input);
         if (claim.kind === 'replayed') return claim.result;
-        let charge;
-        try {
-          charge = await gateway.getChargeByKey(input.key);
-        } catch (err) {
-          // The gateway did not answer: nothing was decided; the next attempt may take over at once.
-          if (err instanceof GatewayAmbiguousError) await store.releaseLease({ scope: STEP_SCOPE, key: input.key, epoch: claim.epoch }).catch(() => undefined);
-          throw err;
-        }
-        if (charge && charge.status !== 'pending') {
-          return settle(input, claim.epoch, charge.status === 'declined'
-            ? { kind: 'declined', declineCode: charge.declineCode ?? 'card_declined', charge }
-            : { kind: 'succeeded', charge });
-        }
-        await store.releaseLease({ scope: STEP_SCOPE, key: input.key, epoch: claim.epoch });
-        throw new BusinessFailure(
-          OrderFailure.PaymentNotConfirmed,
-          charge ? 'the charge is still pending at the gateway' : 'the gateway has no charge for this key',
-          { key: input.key, pending: Boolean(charge) },
-        );
+        return reconcileClaimed(input, claim.epoch);
       });
     },
 
@@ -199,4 +183,32 @@ export function createPaymentActivities(deps: ActivityDeps) {
       });
     },
   };
+
+  /**
+   * Asks the gateway by key, under our claim at `epoch`: a definitive charge is stored; none (or one
+   * still pending) is PAYMENT_NOT_CONFIRMED, and the saga compensates (refunding by key).
+   */
+  async function reconcileClaimed(input: ChargeInput, epoch: number): Promise<ChargeOutcome> {
+    let charge;
+    try {
+      charge = await gateway.getChargeByKey(input.key);
+    } catch (err) {
+      // The gateway did not answer: nothing was decided; the next attempt may take over at once.
+      if (err instanceof GatewayAmbiguousError) await store.releaseLease({ scope: STEP_SCOPE, key: input.key, epoch }).catch(() => undefined);
+      throw err;
+    }
+    if (charge && charge.status !== 'pending') {
+      return settle(
+        input,
+        epoch,
+        charge.status === 'declined' ? { kind: 'declined', declineCode: charge.declineCode ?? 'card_declined', charge } : { kind: 'succeeded', charge },
+      );
+    }
+    await store.releaseLease({ scope: STEP_SCOPE, key: input.key, epoch });
+    throw new BusinessFailure(
+      OrderFailure.PaymentNotConfirmed,
+      charge ? 'the charge is still pending at the gateway' : 'the gateway has no charge for this key',
+      { key: input.key, pending: Boolean(charge) },
+    );
+  }
 }

@@ -83,6 +83,7 @@ const envSchema = z.object({
   TEMPORAL_UI_PORT: port.optional(),
   WORKFLOW_BUNDLE_PATH: optionalString,
   ACTIVITY_LEASE_MS: positiveInt.min(500).max(600_000).default(15_000),
+  CHARGE_STEP_KIND: z.enum(['external', 'at-most-once']).default('external'),
   GATEWAY_PORT: port.default(4010),
   GATEWAY_HOST: z.string().regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'an IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0').default('127.0.0.1'),
   GATEWAY_URL: optionalString.pipe(httpUrl.optional()),
@@ -120,6 +121,8 @@ export type Config = {
   };
   /** How long a claim on an external effect lasts without a heartbeat. */
   activityLeaseMs: number;
+  /** The charge's step kind: `external` for a gateway that dedups by Idempotency-Key, `at-most-once` for one that does not. */
+  chargeStepKind: 'external' | 'at-most-once';
   gateway: {
     port: number;
     /** Address the gateway listens on (0.0.0.0 in containers). */
@@ -189,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       workflowBundlePath: e.WORKFLOW_BUNDLE_PATH === undefined ? undefined : path.resolve(e.WORKFLOW_BUNDLE_PATH),
     },
     activityLeaseMs: e.ACTIVITY_LEASE_MS,
+    chargeStepKind: e.CHARGE_STEP_KIND,
     gateway: {
       port: e.GATEWAY_PORT,
       host: e.GATEWAY_HOST,

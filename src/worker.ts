@@ -32,6 +32,7 @@ runMain(async () => {
         store: new IdempotencyStore(db.pool, { ...config.idempotency }),
         gateway: createGatewayClient({ baseUrl: config.gateway.url, timeoutMs: config.gateway.timeoutMs }),
         leaseMs: config.activityLeaseMs,
+        chargeStepKind: config.chargeStepKind,
       },
     });
     logger.info({ address, taskQueue: config.temporal.taskQueue, pid: process.pid }, 'worker ready');

@@ -27,6 +27,8 @@ export type ChaosOptions = {
   refundOutageS: number;
   /** false (--no-natural-keys): the run's database has no natural-key unique constraints. */
   naturalKeys: boolean;
+  /** The gateway applies every charge request, ignoring Idempotency-Key (its unique key dropped too); the charge runs as the at-most-once step kind. */
+  providerIgnoresKeys: boolean;
 };
 
 /** Without --duration the chaos phase lasts this long per order (at least MIN_AUTO_DURATION_S), so faults overlap the sagas. */
@@ -48,6 +50,7 @@ export const DEFAULT_CHAOS_OPTIONS: Omit<ChaosOptions, 'durationS'> = {
   cleanupEveryS: 5,
   refundOutageS: 0,
   naturalKeys: true,
+  providerIgnoresKeys: false,
 };
 
 const MAX_INTERVAL_S = 3600;
@@ -85,6 +88,7 @@ export function parseChaosOptions(argv: readonly string[], out: (text: string) =
     .option('--ttl <seconds>', 'retention of step records after their saga closes, and of webhook events (1..86400; default: the services\' 24 h)', integer('--ttl', 1, 86_400))
     .option('--cleanup-every <seconds>', `run cleanup this often (0 = never, up to ${MAX_INTERVAL_S})`, decimal('--cleanup-every', 0, MAX_INTERVAL_S), d.cleanupEveryS)
     .option('--no-natural-keys', 'migrate the run database without the natural-key unique constraints that back the store up (a store failure then shows as a duplicate row)')
+    .option('--provider-ignores-keys', 'the gateway applies every charge request it receives, ignoring Idempotency-Key; the order saga charges at most once (a retry after an ambiguous answer looks the charge up instead of sending again)', d.providerIgnoresKeys)
     .option('--refund-outage <seconds>', 'every refund fails for this long, from a quarter into the chaos phase; stuck sagas are then retried as an operator (0..3600)', decimal('--refund-outage', 0, 3600), d.refundOutageS);
   if (parseCommand(program, argv, out) === 'help') return 'help';
   const o = program.opts<{
@@ -103,6 +107,7 @@ export function parseChaosOptions(argv: readonly string[], out: (text: string) =
     cleanupEvery: number;
     refundOutage: number;
     naturalKeys: boolean;
+    providerIgnoresKeys: boolean;
   }>();
   return {
     orders: o.orders,
@@ -120,5 +125,6 @@ export function parseChaosOptions(argv: readonly string[], out: (text: string) =
     cleanupEveryS: o.cleanupEvery,
     refundOutageS: o.refundOutage,
     naturalKeys: o.naturalKeys,
+    providerIgnoresKeys: o.providerIgnoresKeys,
   };
 }

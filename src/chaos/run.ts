@@ -58,6 +58,9 @@ export type ChaosResult = {
   outageApplied: number;
   /** Forward step records completed at a later epoch than their first claim: interrupted work taken over (database witness). */
   takeovers: number;
+  /** Charges the gateway applied (rows), and orders whose charge could not be confirmed after an ambiguous answer (compensated, refunded by key). */
+  gatewayCharges: number;
+  chargesUnconfirmed: number;
 };
 
 export async function runChaos(opts: {
@@ -85,6 +88,7 @@ export async function runChaos(opts: {
     stepTtlS: options.ttlS,
     shortStuckRounds: options.refundOutageS > 0,
     naturalKeys: options.naturalKeys,
+    providerIgnoresKeys: options.providerIgnoresKeys,
     say,
     onUnexpectedExit: (child) => mayhem?.revive(child),
   });
@@ -208,6 +212,7 @@ export async function runChaos(opts: {
     await cleanup?.stop();
     const witness = await deletionWitness(stack.pool);
     const takeovers = await takeoverWitness(stack.pool);
+    const charges = await chargeCounts(stack);
 
     const checks = await checkChaosRun({ stack, traffic, orders: requests.length, orderIds, liveRecordsDeleted: witness.live, liveExamples: witness.liveExamples });
     // A violation keeps the evidence.
@@ -227,6 +232,7 @@ export async function runChaos(opts: {
       operatorRetries,
       outageApplied,
       takeovers,
+      ...charges,
     };
   } finally {
     stopOperator();
@@ -257,4 +263,13 @@ async function sagasClosed(stack: ChaosStack): Promise<boolean> {
   const { running } = await countWorkflows(stack);
   if (running === undefined) return false;
   return running === (await countTerminal(stack, [], ['COMPENSATION_STUCK'], true));
+}
+
+/** What the gateway applied, and the orders the saga compensated because their charge stayed unconfirmed. */
+async function chargeCounts(stack: ChaosStack): Promise<{ gatewayCharges: number; chargesUnconfirmed: number }> {
+  const { rows } = await stack.pool.query<{ charges: string; unconfirmed: string }>(
+    `SELECT (SELECT count(*) FROM gateway_charges) AS charges,
+            (SELECT count(*) FROM orders WHERE status = 'COMPENSATED' AND failure_reason LIKE 'PAYMENT_NOT_CONFIRMED%') AS unconfirmed`,
+  );
+  return { gatewayCharges: Number(rows[0]?.charges ?? 0), chargesUnconfirmed: Number(rows[0]?.unconfirmed ?? 0) };
 }

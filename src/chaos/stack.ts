@@ -63,6 +63,8 @@ export async function startChaosStack(opts: {
   stepTtlS?: number | undefined;
   /** false: the run's database has no natural-key constraints (a store failure becomes a duplicate row). */
   naturalKeys?: boolean;
+  /** The gateway ignores Idempotency-Key (and loses its unique key); workers charge at most once. */
+  providerIgnoresKeys?: boolean;
   /** Sagas go COMPENSATION_STUCK after a short round (the harness acts as their operator). */
   shortStuckRounds?: boolean;
   say: (line: string) => void;
@@ -97,6 +99,11 @@ export async function startChaosStack(opts: {
     if (opts.naturalKeys === false) {
       await dropNaturalKeys(pool);
       say('natural keys off: reservations, payments, orders.workflow_id and the ledger have no unique constraints in this run');
+    }
+    if (opts.providerIgnoresKeys) {
+      // The gateway's own second line of defence goes too: a charge applied twice under one key is then a visible row.
+      await pool.query('ALTER TABLE gateway_charges DROP CONSTRAINT gateway_charges_idempotency_key_key');
+      say('provider ignores keys: the gateway applies every charge request; workers charge at most once');
     }
     await seedProducts(pool, 0);
     for (const [sku, units] of Object.entries(opts.stock)) await setStock(pool, sku, units);
@@ -152,7 +159,7 @@ export async function startChaosStack(opts: {
 
     const gateway = node('gateway', 'src/gateway/main.ts', 'payment gateway listening', {
       GATEWAY_PORT: String(gatewayPort),
-      GATEWAY_FAULTS: JSON.stringify({ ...opts.gatewayFaults, hangMs: GATEWAY_HANG_MS }),
+      GATEWAY_FAULTS: JSON.stringify({ ...opts.gatewayFaults, hangMs: GATEWAY_HANG_MS, ...(opts.providerIgnoresKeys && { ignoreIdempotencyKeys: true }) }),
       LOG_LEVEL: 'info',
     });
     const serviceEnv = {
@@ -168,6 +175,7 @@ export async function startChaosStack(opts: {
         GATEWAY_TIMEOUT_MS: String(GATEWAY_CLIENT_TIMEOUT_MS),
         ACTIVITY_LEASE_MS: String(LEASE_MS),
         WORKFLOW_BUNDLE_PATH: bundlePath,
+        ...(opts.providerIgnoresKeys && { CHARGE_STEP_KIND: 'at-most-once' }),
         PG_POOL_MAX: '10',
       }),
     );

@@ -78,13 +78,15 @@ export async function recordAttempt(pool: Pool, key: string): Promise<number> {
 /**
  * Creates the charge for `input.key` with `outcome`, or answers from the charge that key already has.
  * One transaction under the key's lock: a tombstone refuses, a stored charge replays (or mismatches).
+ * With `ignoreKeys` (a provider that honours no Idempotency-Key) a stored charge is not replayed: the
+ * request is applied again, and only the database's unique key, where present, stops a second row.
  */
-export function chargeOnce(pool: Pool, input: NewCharge, outcome: ChargeOutcome): Promise<ChargeResult> {
+export function chargeOnce(pool: Pool, input: NewCharge, outcome: ChargeOutcome, ignoreKeys = false): Promise<ChargeResult> {
   return withTransaction(pool, async (client): Promise<ChargeResult> => {
     await lockKey(client, input.key);
     const tomb = await client.query('SELECT 1 FROM gateway_key_tombstones WHERE idempotency_key = $1', [input.key]);
     if (tomb.rowCount) return { kind: 'key_aborted' };
-    const existing = await selectByKey(client, input.key);
+    const existing = ignoreKeys ? undefined : await selectByKey(client, input.key);
     if (existing) return replayOrMismatch(existing, input.fingerprint);
 
     const row: ChargeRow = {
@@ -103,11 +105,12 @@ export function chargeOnce(pool: Pool, input: NewCharge, outcome: ChargeOutcome)
     };
     row.response_body = JSON.stringify(toCharge(row));
     // The unique key is the second line of defence: even without the lock, a key never gets two rows.
+    // No conflict target: the statement also runs where that constraint was dropped (chaos --provider-ignores-keys).
     const inserted = await client.query(
       `INSERT INTO gateway_charges (id, idempotency_key, fingerprint, amount, currency, payment_token, order_id,
          status, decline_code, response_status, response_body, created_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-       ON CONFLICT (idempotency_key) DO NOTHING`,
+       ON CONFLICT DO NOTHING`,
       [
         row.id,
         row.idempotency_key,
@@ -147,7 +150,7 @@ export type ChargeLookup = { charge: GatewayChargeView; tombstoned: false } | { 
 
 /** The current state of the charge for `key`, or whether a tombstone holds the key instead. */
 export async function findChargeByKey(pool: Pool, key: string): Promise<ChargeLookup> {
-  const { rows } = await pool.query<ViewRow>(`${VIEW_SQL} WHERE c.idempotency_key = $1`, [key]);
+  const { rows } = await pool.query<ViewRow>(`${VIEW_SQL} WHERE c.idempotency_key = $1 ORDER BY c.created_at, c.id`, [key]);
   if (rows[0]) return { charge: toView(rows[0]), tombstoned: false };
   const tomb = await pool.query('SELECT 1 FROM gateway_key_tombstones WHERE idempotency_key = $1', [key]);
   return { charge: undefined, tombstoned: (tomb.rowCount ?? 0) > 0 };

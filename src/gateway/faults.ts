@@ -20,6 +20,11 @@ export const faultConfigSchema = z.strictObject({
   refundServerErrorRate: rate.default(0),
   /** Share of look-ups by key (GET /charges/by-key) answered 503 (reconciliation failing). */
   lookupServerErrorRate: rate.default(0),
+  /**
+   * A provider that honours no Idempotency-Key: every POST /charges is applied anew (the key is kept
+   * as a reference: look-up by key still works, and a refund by key still voids the reference).
+   */
+  ignoreIdempotencyKeys: z.boolean().default(false),
   /** Delay added to every POST /charges and POST /refunds. */
   latencyMs: z.number().int().min(0).max(60_000).default(0),
   /** Share of charges applied and committed whose answer is then held for `hangMs` (or until the client leaves). */
@@ -70,6 +75,11 @@ export class FaultInjector {
     this.#config = faultConfigSchema.parse(input);
     this.#random = seededNext(this.#config.seed);
     return this.config;
+  }
+
+  /** Whether POST /charges applies every request, ignoring its Idempotency-Key. */
+  get ignoresIdempotencyKeys(): boolean {
+    return this.#config.ignoreIdempotencyKeys;
   }
 
   /** Added delay for every payment request. */

@@ -52,6 +52,8 @@ export type OrderStackOptions = {
   faults?: FaultConfigInput;
   /** Retention of idempotency records in seconds (IDEMPOTENCY_TTL_SECONDS); default one day. */
   ttlSeconds?: number;
+  /** The charge's step kind (CHARGE_STEP_KIND); default external. */
+  chargeStepKind?: ActivityDeps['chargeStepKind'];
   /** The gateway's webhook target; its `url` is read at each delivery, so it may be set once the API listens. */
   webhook?: WebhookTarget;
 };
@@ -71,7 +73,7 @@ export async function createOrderStack(opts: OrderStackOptions = {}): Promise<Or
   const taskQueue = `test-${randomBytes(4).toString('hex')}`;
   const store = new IdempotencyStore(db.pool, { defaultTtlSeconds: opts.ttlSeconds ?? 86_400 });
   const gateway = createGatewayClient({ baseUrl: gatewayUrl, timeoutMs: opts.gatewayTimeoutMs ?? 2000 });
-  const deps: ActivityDeps = { pool: db.pool, store, gateway, leaseMs: opts.leaseMs ?? 3000 };
+  const deps: ActivityDeps = { pool: db.pool, store, gateway, leaseMs: opts.leaseMs ?? 3000, ...(opts.chargeStepKind && { chargeStepKind: opts.chargeStepKind }) };
   const running: Array<{ worker: Worker; done: Promise<void> }> = [];
 
   const startWorker = async (): Promise<Worker> => {

@@ -21,11 +21,13 @@ test('defaults: 200 orders over 60 s (0.3 s each), two workers, every fault kind
     cleanupEveryS: 5,
     refundOutageS: 0,
     naturalKeys: true,
+    providerIgnoresKeys: false,
   });
 });
 
 test('--no-natural-keys switches the second line of defence off', () => {
-  expect(parse('--no-natural-keys')).toMatchObject({ naturalKeys: false });
+  expect(parse('--no-natural-keys')).toMatchObject({ naturalKeys: false, providerIgnoresKeys: false });
+  expect(parse('--no-natural-keys', '--provider-ignores-keys')).toMatchObject({ naturalKeys: false, providerIgnoresKeys: true });
 });
 
 test('time compressed: --ttl, --cleanup-every and --refund-outage', () => {

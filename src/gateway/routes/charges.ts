@@ -29,6 +29,7 @@ export function chargeRoutes(app: FastifyInstance, deps: GatewayDeps): void {
       pool,
       { key: key.data, fingerprint: fingerprint(body.data), amount, currency, paymentToken, orderId },
       plan.outcome,
+      faults.ignoresIdempotencyKeys,
     );
     if (result.kind === 'key_aborted') {
       return sendError(reply, 409, 'key_aborted', { message: 'a refund for this key arrived first; it will never be charged' });
