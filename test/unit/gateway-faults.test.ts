@@ -63,6 +63,7 @@ describe('random faults', () => {
       serverErrorRate: 0,
       refundServerErrorRate: 0,
       lookupServerErrorRate: 0,
+      ignoreIdempotencyKeys: false,
       latencyMs: 0,
       applyThenTimeoutRate: 0,
       applyThenDropRate: 0,
