@@ -214,7 +214,7 @@ export async function runChaos(opts: {
     const takeovers = await takeoverWitness(stack.pool);
     const charges = await chargeCounts(stack);
 
-    const checks = await checkChaosRun({ stack, traffic, orders: requests.length, orderIds, liveRecordsDeleted: witness.live, liveExamples: witness.liveExamples });
+    const checks = await checkChaosRun({ stack, traffic, orders: requests.length, orderIds, liveRecordsDeleted: witness.live, liveExamples: witness.liveExamples, naturalKeysOff: !options.naturalKeys, gatewayKeyOff: options.providerIgnoresKeys });
     // A violation keeps the evidence.
     keepData = options.keep || !checks.invariantsHeld;
     return {

@@ -47,9 +47,13 @@ export type DemoSummary = {
  * One line per invariant of DESIGN §6 from checkInvariants' report, in its order; an invariant a
  * database constraint already guarantees says so (its check is a second witness).
  */
-export function databaseInvariantLines(database: InvariantReport): InvariantLine[] {
+export function databaseInvariantLines(database: InvariantReport, constraintsOff: ReadonlySet<string> = new Set()): InvariantLine[] {
+  const guarantee = (c: InvariantReport['checks'][number]): string => {
+    if (!c.guaranteedBy) return '';
+    return constraintsOff.has(c.id) ? ` (${c.guaranteedBy} is off in this run: the check alone)` : ` (also guaranteed by ${c.guaranteedBy})`;
+  };
   return database.checks.map((c) => ({
-    label: `${c.name}${c.guaranteedBy ? ` (also guaranteed by ${c.guaranteedBy})` : ''}`,
+    label: `${c.name}${guarantee(c)}`,
     held: c.count === 0,
     ...(c.count > 0 && { detail: `${c.count}: ${c.examples.join(', ')}${c.count > c.examples.length ? ', …' : ''}` }),
   }));
