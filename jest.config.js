@@ -1,6 +1,5 @@
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
   },
@@ -10,7 +9,14 @@ module.exports = {
   globalSetup: '<rootDir>/test/helpers/global-setup.ts',
   globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
   testTimeout: 60_000,
-  // Workers and pools must close; a leaked handle fails the run instead of hanging it.
+  // Workers and pools must close; a leaked handle fails the run instead of hanging it. The environment
+  // checks, after each file's afterAll hooks, for what the file left keeping the process alive (sockets,
+  // servers, child processes, worker threads, timers) and fails that file naming the types; forceExit
+  // then ends jest even so, since the leaked handle would otherwise keep a --runInBand run (any
+  // single-file run) alive for ever after reporting. detectOpenHandles stays off: it only prints
+  // (never fails), forces the run in band and slows every test through async hooks; turn it on by hand
+  // (`npx jest --detectOpenHandles <file>`) to get the stack that opened a handle the check reported.
+  testEnvironment: '<rootDir>/test/helpers/leak-check-environment.ts',
   detectOpenHandles: false,
-  forceExit: false,
+  forceExit: true,
 };

@@ -259,20 +259,25 @@ describe('compensation of local effects', () => {
 
 describe('external effects (lease and fencing epoch)', () => {
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  // A lease that must still be live a few queries later: long enough that a loaded 2-core machine stalling
+  // the test for a moment does not let it lapse. Where a test needs it lapsed, it sleeps out what is left.
+  const LEASE_MS = 1000;
+  /** Sleeps until a lease with `leftMs` left (as the store reported it, rounded up) has lapsed. */
+  const outlive = (leftMs: number): Promise<void> => sleep(leftMs + 100);
   const charges = (key: string): Promise<number> => effectRows(`charge:${key}`);
   /** A stand-in provider that records one row per call it applies. */
   const provider = (key: string) => db.pool.query("INSERT INTO effects (tag, amount) VALUES ('charge:' || $1, 100)", [key]);
 
   test('A claims, its lease expires, B takes over and completes; A\'s late completion is refused and changes nothing', async () => {
-    const a = await store.claimLease({ scope: SCOPE, key: 'lease-1', request: { amount: 100 }, owner: 'worker-a', leaseMs: 150 });
+    const a = await store.claimLease({ scope: SCOPE, key: 'lease-1', request: { amount: 100 }, owner: 'worker-a', leaseMs: LEASE_MS });
     expect(a).toMatchObject({ kind: 'claimed', epoch: 1, takeover: false });
     const early = store.claimLease({ scope: SCOPE, key: 'lease-1', request: { amount: 100 }, owner: 'worker-b', leaseMs: 5000 });
     await expect(early).rejects.toBeInstanceOf(InProgressError);
     const err = (await early.catch((e: unknown) => e)) as InProgressError;
     expect(err.retryAfterMs).toBeGreaterThan(0);
-    expect(err.retryAfterMs).toBeLessThanOrEqual(150);
+    expect(err.retryAfterMs).toBeLessThanOrEqual(LEASE_MS);
 
-    await sleep(250);
+    await outlive(err.retryAfterMs); // A stalls past its lease
     const b = await store.claimLease({ scope: SCOPE, key: 'lease-1', request: { amount: 100 }, owner: 'worker-b', leaseMs: 5000 });
     expect(b).toMatchObject({ kind: 'claimed', epoch: 2, takeover: true, attempt: 2 });
     await provider('lease-1');
@@ -299,17 +304,21 @@ describe('external effects (lease and fencing epoch)', () => {
   });
 
   test('heartbeats keep a lease alive; a released lease (ambiguous answer) is taken over at once', async () => {
-    const a = await store.claimLease({ scope: SCOPE, key: 'lease-2', request: {}, owner: 'a', leaseMs: 200 });
+    const claimedAt = Date.now();
+    const a = await store.claimLease({ scope: SCOPE, key: 'lease-2', request: {}, owner: 'a', leaseMs: LEASE_MS });
     if (a.kind !== 'claimed') throw new Error('expected a claim');
+    // Beats 400 ms apart (600 ms of margin each) until the first lease would long have lapsed.
     for (let i = 0; i < 3; i++) {
-      await sleep(100);
-      await store.heartbeatLease({ scope: SCOPE, key: 'lease-2', epoch: a.epoch, leaseMs: 200 });
+      await sleep(400);
+      await store.heartbeatLease({ scope: SCOPE, key: 'lease-2', epoch: a.epoch, leaseMs: LEASE_MS });
     }
-    await expect(store.claimLease({ scope: SCOPE, key: 'lease-2', request: {}, owner: 'b', leaseMs: 200 })).rejects.toBeInstanceOf(
+    expect(Date.now() - claimedAt).toBeGreaterThan(LEASE_MS);
+    await expect(store.claimLease({ scope: SCOPE, key: 'lease-2', request: {}, owner: 'b', leaseMs: LEASE_MS })).rejects.toBeInstanceOf(
       InProgressError,
     );
+    expect(await store.get({ scope: SCOPE, key: 'lease-2' })).toMatchObject({ status: 'in_progress', epoch: a.epoch });
     await store.releaseLease({ scope: SCOPE, key: 'lease-2', epoch: a.epoch });
-    const b = await store.claimLease({ scope: SCOPE, key: 'lease-2', request: {}, owner: 'b', leaseMs: 200 });
+    const b = await store.claimLease({ scope: SCOPE, key: 'lease-2', request: {}, owner: 'b', leaseMs: LEASE_MS });
     expect(b).toMatchObject({ kind: 'claimed', epoch: a.epoch + 1, takeover: true });
   });
 
@@ -335,12 +344,12 @@ describe('external effects (lease and fencing epoch)', () => {
     ).rejects.toBeInstanceOf(KeyAbortedError);
 
     // Live forward lease: the compensation must wait.
-    const a = await store.claimLease({ scope: SCOPE, key: 'comp-1', request: {}, owner: 'a', leaseMs: 150 });
+    const a = await store.claimLease({ scope: SCOPE, key: 'comp-1', request: {}, owner: 'a', leaseMs: LEASE_MS });
     if (a.kind !== 'claimed') throw new Error('expected a claim');
-    await expect(store.fenceForCompensation({ scope: SCOPE, key: 'comp-1', owner: 'comp', leaseMs: 1000 })).rejects.toBeInstanceOf(
-      InProgressError,
-    );
-    await sleep(200);
+    const waiting = await store.fenceForCompensation({ scope: SCOPE, key: 'comp-1', owner: 'comp', leaseMs: 1000 }).catch((e: unknown) => e);
+    expect(waiting).toBeInstanceOf(InProgressError);
+    expect(await store.get({ scope: SCOPE, key: 'comp-1' })).toMatchObject({ status: 'in_progress', epoch: a.epoch });
+    await outlive((waiting as InProgressError).retryAfterMs); // the forward attempt stalls past its lease
     const fence = await store.fenceForCompensation({ scope: SCOPE, key: 'comp-1', owner: 'comp', leaseMs: 1000 });
     expect(fence).toEqual({ kind: 'uncertain', epoch: a.epoch + 1 });
     // The stale forward attempt finally hears from the provider: its write is fenced off.

@@ -1,8 +1,10 @@
 // Compensations that fail: transiently (retried to success) and permanently (COMPENSATION_STUCK,
 // visible by query, search attribute and on the order; an operator retries or skips with a reason).
 import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { SAGA_STATUS } from '../../src/temporal/search-attributes';
 import { resolveCompensationUpdate, sagaStateQuery, type PlaceOrderResult } from '../../workflows/messages';
+import { SagaErrorType } from '../../workflows/saga';
 import { waitFor } from '../helpers/wait';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 
@@ -73,16 +75,42 @@ test('an operator may skip a stuck compensation, with a recorded reason; decisio
   const handle = await stack.startOrder(failingOrder('skip-1'));
   await waitFor(async () => (await handle.query(sagaStateQuery)).status === 'COMPENSATION_STUCK', 'COMPENSATION_STUCK');
 
-  await expect(handle.executeUpdate(resolveCompensationUpdate, { args: [{ action: 'skip', reason: ' ' }] })).rejects.toThrow(
-    WorkflowUpdateFailedError,
-  );
+  const decisionsAccepted = async (): Promise<number> =>
+    ((await handle.fetchHistory()).events ?? []).filter(
+      (e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'resolveCompensation',
+    ).length;
+  /** The failure an update was refused with (undefined when it was not refused). */
+  const refusal = (decision: unknown): Promise<unknown> =>
+    handle.executeUpdate(resolveCompensationUpdate, { args: [decision as { action: 'retry' }] }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+  // Refused by the validator, before anything is written: a skip without a reason, an unknown action.
+  for (const [decision, message] of [
+    [{ action: 'skip', reason: ' ' }, 'skipping a compensation needs a reason'],
+    [{ action: 'undo' }, 'unknown action "undo": retry or skip'],
+  ] as const) {
+    const err = await refusal(decision);
+    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+    const cause = (err as WorkflowUpdateFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect(cause).toMatchObject({ type: SagaErrorType.DecisionRefused, message, nonRetryable: true });
+  }
+  expect(SagaErrorType.DecisionRefused).toBe('OPERATOR_DECISION_REFUSED');
+  expect(await decisionsAccepted()).toBe(0);
+  // Still stuck, the charge neither skipped nor compensated.
+  expect(await handle.query(sagaStateQuery)).toMatchObject({ status: 'COMPENSATION_STUCK', stuck: { stepId: 'charge' } });
+  expect((await handle.query(sagaStateQuery)).steps.find((s) => s.stepId === 'charge')).toMatchObject({ status: 'compensating' });
+
   await handle.executeUpdate(resolveCompensationUpdate, { args: [{ action: 'skip', reason: 'refunded by hand, ticket OPS-42' }] });
+  expect(await decisionsAccepted()).toBe(1);
   const result = (await handle.result()) as PlaceOrderResult;
   expect(result.status).toBe('COMPENSATED');
   const state = await handle.query(sagaStateQuery);
   expect(state.steps.find((s) => s.stepId === 'charge')).toMatchObject({ status: 'skipped', skipReason: 'refunded by hand, ticket OPS-42' });
   expect(state.steps.find((s) => s.stepId === 'reserve:SKU-1')).toMatchObject({ status: 'compensated' });
   expect(await refunds('skip-1')).toBe(0);
-  // Not stuck any more: a decision now is refused.
-  await expect(handle.executeUpdate(resolveCompensationUpdate, { args: [{ action: 'retry' }] })).rejects.toThrow();
+  // Closed: a decision now cannot even reach the workflow, and the history still holds only the one accepted.
+  await expect(handle.executeUpdate(resolveCompensationUpdate, { args: [{ action: 'retry' }] })).rejects.toThrow(/completed/i);
+  expect(await decisionsAccepted()).toBe(1);
 });

@@ -3,7 +3,8 @@
 import { setStock } from '../../src/domain/catalog';
 import { checkInvariants } from '../../src/domain/invariants';
 import { mulberry32 } from '../../src/random';
-import { cancelOrderUpdate, type PlaceOrderResult } from '../../workflows/messages';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ORDER_NOT_CANCELLABLE, cancelOrderUpdate, type PlaceOrderResult } from '../../workflows/messages';
 import { startChildWorker, type ChildWorker } from '../helpers/child-worker';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 
@@ -49,9 +50,23 @@ test('100 sagas on two workers: every invariant holds', async () => {
       });
     }),
   );
-  // Some customers cancel while their saga runs; the answer depends on how far it got.
+  // Some customers cancel while their saga runs; the answer depends on how far it got: accepted, or
+  // refused by the validator (ORDER_NOT_CANCELLABLE). Any other answer fails the test.
   const cancels = await Promise.all(
-    handles.filter(() => rand() < 0.15).map((h) => h.executeUpdate(cancelOrderUpdate, { args: [{ reason: 'random cancel' }] }).catch(() => undefined)),
+    handles
+      .filter(() => rand() < 0.15)
+      .map(async (h) => {
+        const orderId = h.workflowId.slice('order-'.length);
+        try {
+          const answer = await h.executeUpdate(cancelOrderUpdate, { args: [{ reason: 'random cancel' }] });
+          expect(answer).toEqual({ accepted: true, message: 'cancellation accepted; the order is being compensated' });
+          return { orderId, accepted: true };
+        } catch (err) {
+          expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+          expect((err as WorkflowUpdateFailedError).cause).toMatchObject({ type: ORDER_NOT_CANCELLABLE });
+          return { orderId, accepted: false };
+        }
+      }),
   );
   const results = (await Promise.all(handles.map((h) => h.result()))) as PlaceOrderResult[];
 
@@ -65,6 +80,20 @@ test('100 sagas on two workers: every invariant holds', async () => {
   // The mix really exercised both outcomes, and the gateway saw the faults.
   expect(report.completed).toBeGreaterThan(20);
   expect(report.compensated).toBeGreaterThan(10);
-  expect(cancels.length).toBeGreaterThan(0);
+  // Exactly the orders whose cancel was accepted were compensated as cancelled, and there were some.
+  const acceptedCancels = cancels.filter((c) => c.accepted).map((c) => c.orderId).sort();
+  expect(acceptedCancels.length).toBeGreaterThan(0);
+  const cancelled = results.filter((r) => r.reason?.startsWith('cancelled:'));
+  expect(cancelled.map((r) => r.orderId).sort()).toEqual(acceptedCancels);
+  for (const r of cancelled) expect(r).toMatchObject({ status: 'COMPENSATED', reason: 'cancelled: random cancel' });
+  // Where the order row existed by then, it carries the same reason.
+  expect(
+    await stack.count(`SELECT count(*) AS n FROM orders WHERE failure_reason LIKE 'cancelled:%' AND NOT (id = ANY ($1::text[]))`, [acceptedCancels]),
+  ).toBe(0);
+  expect(
+    await stack.count(`SELECT count(*) AS n FROM orders WHERE id = ANY ($1::text[]) AND (status <> 'COMPENSATED' OR failure_reason <> 'cancelled: random cancel')`, [
+      acceptedCancels,
+    ]),
+  ).toBe(0);
   expect(await stack.count('SELECT count(*) AS n FROM gateway_key_attempts WHERE attempts > 1')).toBeGreaterThan(5);
 }, 300_000);

@@ -1,6 +1,6 @@
 // The order saga on a real dev server and a real Postgres; every case counts effects in our
 // tables and in the gateway's own.
-import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { CancelledFailure, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../activities';
@@ -38,6 +38,20 @@ const effects = async (orderId: string) => ({
 /** The saga's close (closeSaga at its terminal state): the outcome it recorded, once. */
 const closedAs = async (orderId: string): Promise<string[]> =>
   (await stack.db.pool.query<{ outcome: string }>('SELECT outcome FROM idempotency_sagas WHERE saga_id = $1', [`order-${orderId}`])).rows.map((r) => r.outcome);
+
+/** POST /charges requests the gateway received for one key (counted on arrival). */
+const gatewayAttempts = (key: string): Promise<number> =>
+  stack.count('SELECT coalesce((SELECT attempts FROM gateway_key_attempts WHERE idempotency_key = $1), 0) AS n', [key]);
+
+/** Which way the charge was undone: a refund of a charge, or a tombstone for a key that was never charged. */
+const chargeUndone = async (orderId: string) => ({
+  record: (await stack.store.get({ scope: 'step', key: `order-${orderId}/charge` }))?.status,
+  tombstones: await stack.count('SELECT count(*) AS n FROM gateway_key_tombstones WHERE idempotency_key = $1', [`order-${orderId}/charge`]),
+  refunds: await stack.count(
+    'SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.order_id = $1',
+    [orderId],
+  ),
+});
 
 const stockOf = async (sku: string) =>
   (await stack.db.pool.query<{ on_hand: number; reserved: number; sold: number; total_stock: number }>(
@@ -138,28 +152,44 @@ describe('gateway faults', () => {
     expect(await effects('lost-2')).toMatchObject({ orderStatus: 'COMPENSATED', heldReservations: 0, charges: 1, refunds: 1, payments: 1 });
     expect(await stack.count(`SELECT count(*) AS n FROM payments WHERE order_id = 'lost-2' AND status = 'refunded'`)).toBe(1);
     expect(await stockOf('SKU-7')).toEqual(before);
+    // The first request applied and its answer was lost; the retry got the stored charge, which was refunded.
+    expect(await gatewayAttempts('order-lost-2/charge')).toBe(2);
+    expect(await chargeUndone('lost-2')).toEqual({ record: 'compensated', tombstones: 0, refunds: 1 });
   });
 
   test('the charge applies and the connection drops: exactly one charge', async () => {
     const { result } = await stack.placeOrder({ orderId: 'drop-1', paymentToken: 'tok_apply_drop', items: [{ sku: 'SKU-8', quantity: 1 }] });
     expect(result.status).toBe('COMPLETED');
-    expect(await effects('drop-1')).toMatchObject({ charges: 1, refunds: 0, payments: 1 });
+    expect(await effects('drop-1')).toMatchObject({ orderStatus: 'COMPLETED', charges: 1, refunds: 0, payments: 1 });
+    // The first request applied and the connection dropped; the retry got the stored charge.
+    expect(await gatewayAttempts('order-drop-1/charge')).toBe(2);
+    expect(await stack.count(`SELECT count(*) AS n FROM gateway_charges WHERE idempotency_key = 'order-drop-1/charge'`)).toBe(1);
   });
 });
 
 describe('cancellation', () => {
 
-  test('cancel before the pivot: compensated, net charge zero', async () => {
+  test('cancel during the charge: the charge in flight applies, and the compensation refunds it', async () => {
+    const before = await stockOf('SKU-9');
     stack.faults.replace({ seed: 1, latencyMs: 1000 });
     const handle = await stack.startOrder({ orderId: 'cancel-1', items: [{ sku: 'SKU-9', quantity: 1 }] });
-    await waitFor(async () => (await handle.query(sagaStateQuery)).steps.some((s) => s.stepId === 'charge'), 'the charge step');
+    // The charge has reached the gateway (counted on arrival) and will apply after the latency.
+    await waitFor(async () => (await gatewayAttempts('order-cancel-1/charge')) === 1, 'the charge to reach the gateway');
     const answer = await handle.executeUpdate(cancelOrderUpdate, { args: [{ reason: 'changed my mind' }] });
     expect(answer).toEqual({ accepted: true, message: 'cancellation accepted; the order is being compensated' });
     const result = (await handle.result()) as PlaceOrderResult;
     expect(result).toMatchObject({ status: 'COMPENSATED', reason: 'cancelled: changed my mind' });
-    const e = await effects('cancel-1');
-    expect(e).toMatchObject({ orderStatus: 'COMPENSATED', heldReservations: 0 });
-    expect(e.charges - e.refunds).toBe(0); // the in-flight charge may have applied; then it is refunded
+    expect(await effects('cancel-1')).toMatchObject({ orderStatus: 'COMPENSATED', heldReservations: 0, charges: 1, refunds: 1 });
+    // The compensation waited out the live charge, then refunded it by charge: no tombstone.
+    expect(await chargeUndone('cancel-1')).toEqual({ record: 'compensated', tombstones: 0, refunds: 1 });
+    expect(await gatewayAttempts('order-cancel-1/charge')).toBe(1);
+    expect(await stack.store.get({ scope: 'step', key: 'order-cancel-1/reserve:SKU-9' })).toMatchObject({ status: 'compensated' });
+    expect(await stockOf('SKU-9')).toEqual(before);
+    expect((await handle.query(sagaStateQuery)).steps.map((s) => [s.stepId, s.status])).toEqual([
+      ['create-order', 'compensated'],
+      ['reserve:SKU-9', 'compensated'],
+      ['charge', 'compensated'],
+    ]);
     // The workflow is closed: a second cancel cannot start a second compensation.
     await expect(handle.executeUpdate(cancelOrderUpdate, { args: [{}] })).rejects.toThrow(/completed/i);
   });
@@ -187,18 +217,34 @@ describe('cancellation', () => {
     const result = (await handle.result()) as PlaceOrderResult;
     expect(result.status).toBe('COMPLETED');
     expect(await effects('cancel-2')).toMatchObject({ orderStatus: 'COMPLETED', charges: 1, refunds: 0, consumedReservations: 1 });
+    expect(await chargeUndone('cancel-2')).toEqual({ record: 'completed', tombstones: 0, refunds: 0 });
     expect(await closedAs('cancel-2')).toEqual(['COMPLETED']);
+    // Both cancels reached the workflow: the refused update left no event, the cancellation request did.
+    const events = (await handle.fetchHistory()).events ?? [];
+    expect(events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length).toBe(0);
+    expect(events.filter((e) => e.workflowExecutionCancelRequestedEventAttributes).length).toBe(1);
   });
 
-  test('workflow cancellation before the pivot compensates, then the workflow ends cancelled', async () => {
-    stack.faults.replace({ seed: 1, latencyMs: 1000 });
-    const handle = await stack.startOrder({ orderId: 'cancel-3', items: [{ sku: 'SKU-11', quantity: 1 }] });
-    await waitFor(async () => (await handle.query(sagaStateQuery)).steps.some((s) => s.stepId === 'charge'), 'the charge step');
+  test('workflow cancellation while the charge is refused: compensated by a tombstone, then the workflow ends cancelled', async () => {
+    const before = await stockOf('SKU-11');
+    // The gateway answers every charge of this key 503 and applies nothing.
+    const handle = await stack.startOrder({ orderId: 'cancel-3', paymentToken: 'tok_fail_5xx_9999', items: [{ sku: 'SKU-11', quantity: 1 }] });
+    await waitFor(async () => (await gatewayAttempts('order-cancel-3/charge')) >= 1, 'the charge to reach the gateway');
     await handle.cancel();
-    await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+    const failure = await handle.result().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect((failure as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
     const e = await effects('cancel-3');
-    expect(e).toMatchObject({ orderStatus: 'COMPENSATED', heldReservations: 0 });
-    expect(e.charges - e.refunds).toBe(0);
+    expect(e).toMatchObject({ orderStatus: 'COMPENSATED', heldReservations: 0, charges: 0, refunds: 0, payments: 0 });
+    const reason = await stack.db.pool.query<{ failure_reason: string }>('SELECT failure_reason FROM orders WHERE id = $1', ['cancel-3']);
+    expect(reason.rows[0]?.failure_reason).toBe('cancelled: workflow cancellation requested');
+    // Nothing was charged: the refund by key found no charge and tombstoned the key, at the gateway and in our store.
+    expect(await chargeUndone('cancel-3')).toEqual({ record: 'aborted', tombstones: 1, refunds: 0 });
+    expect(await stack.store.get({ scope: 'step', key: 'order-cancel-3/reserve:SKU-11' })).toMatchObject({ status: 'compensated' });
+    expect(await stockOf('SKU-11')).toEqual(before);
     expect(await closedAs('cancel-3')).toEqual(['COMPENSATED']); // closed outside the reach of the cancellation
   });
 });

@@ -11,8 +11,11 @@ const workers: ChildWorker[] = [];
 beforeAll(async () => {
   stack = await createOrderStack({ stock: 100 });
 });
+// No worker outlives its test: a survivor on the queue could run the step the next test kills a worker under.
+afterEach(async () => {
+  for (const w of workers.splice(0)) await w.kill('SIGTERM');
+});
 afterAll(async () => {
-  for (const w of workers) await w.kill('SIGTERM');
   await stack?.stop();
 });
 
@@ -65,29 +68,61 @@ test('SIGKILL during the charge: the saga finishes on a new worker and each effe
 }, 120_000);
 
 test('SIGKILL between local steps: the saga resumes from history on a new worker', async () => {
+  const stock = async () =>
+    (await stack.db.pool.query<{ on_hand: number; reserved: number; sold: number; total_stock: number }>(
+      `SELECT on_hand, reserved, sold, total_stock FROM products WHERE sku = 'SKU-3'`,
+    )).rows[0]!;
+  const before = await stock();
+  expect(before).toMatchObject({ reserved: 0, sold: 0 });
   const first = await startChildWorker(workerEnv());
   workers.push(first);
   // Hold the product row so the reservation step blocks inside its transaction, then kill the worker.
   const blocker = await stack.db.pool.connect();
   let handle;
+  let waiter: number | undefined;
   try {
     await blocker.query('BEGIN');
+    const blockerPid = (await blocker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
     await blocker.query(`SELECT 1 FROM products WHERE sku = 'SKU-3' FOR UPDATE`);
     handle = await stack.startOrder({ orderId: 'crash-2', items: [{ sku: 'SKU-3', quantity: 4 }] });
-    await waitFor(
-      async () => (await stack.count(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE products%'`)) >= 1,
-      'the reservation to wait on the product row',
-    );
+    // Only a backend of this file's database that waits on this very blocker (other files test in parallel).
+    await waitFor(async () => {
+      const { rows } = await stack.db.pool.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity
+          WHERE datname = current_database() AND $1 = ANY (pg_blocking_pids(pid)) AND query LIKE 'UPDATE products%'`,
+        [blockerPid],
+      );
+      waiter = rows[0]?.pid;
+      return waiter !== undefined;
+    }, 'the reservation to wait on the product row');
     await first.kill('SIGKILL');
+    expect(first.child.signalCode).toBe('SIGKILL');
   } finally {
     await blocker.query('COMMIT');
     blocker.release();
   }
+  // The killed worker's transaction dies with its connection: nothing of it is held, nothing reserved.
+  await waitFor(
+    async () => (await stack.count('SELECT count(*) AS n FROM pg_stat_activity WHERE pid = $1', [waiter])) === 0,
+    'the killed worker\'s backend to end',
+  );
+  expect(await stock()).toEqual(before);
+  expect(await stack.count(`SELECT count(*) AS n FROM reservations WHERE order_id = 'crash-2'`)).toBe(0);
+
   const second = await startChildWorker(workerEnv());
   workers.push(second);
   const result = (await handle.result()) as PlaceOrderResult;
   expect(result.status).toBe('COMPLETED');
+  expect(await stack.count(`SELECT count(*) AS n FROM reservations WHERE order_id = 'crash-2' AND status = 'consumed'`)).toBe(1);
   expect(await stack.count(`SELECT count(*) AS n FROM reservations WHERE order_id = 'crash-2'`)).toBe(1);
-  expect(await stack.count(`SELECT sold AS n FROM products WHERE sku = 'SKU-3'`)).toBe(4);
+  // Four units left on_hand once, through reserved, into sold: the killed attempt left no trace.
+  expect(await stock()).toEqual({ ...before, on_hand: before.on_hand - 4, reserved: 0, sold: 4 });
   expect(await stack.count(`SELECT count(*) AS n FROM gateway_charges WHERE order_id = 'crash-2'`)).toBe(1);
+  // The reservation ran again on the new worker: its last attempt in the history is not the first.
+  const history = await handle.fetchHistory();
+  const scheduled = history.events?.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'reserveStock');
+  const started = history.events?.find(
+    (e) => e.activityTaskStartedEventAttributes && Number(e.activityTaskStartedEventAttributes.scheduledEventId) === Number(scheduled?.eventId),
+  );
+  expect(started?.activityTaskStartedEventAttributes?.attempt).toBeGreaterThanOrEqual(2);
 }, 120_000);
