@@ -61,6 +61,8 @@ export type ChaosResult = {
   /** Charges the gateway applied (rows), and orders whose charge could not be confirmed after an ambiguous answer (compensated, refunded by key). */
   gatewayCharges: number;
   chargesUnconfirmed: number;
+  /** Orders whose saga went to the operator (COMPENSATION_STUCK at least once; orders.first_stuck_at). */
+  sentToOperator: number;
 };
 
 export async function runChaos(opts: {
@@ -265,11 +267,16 @@ async function sagasClosed(stack: ChaosStack): Promise<boolean> {
   return running === (await countTerminal(stack, [], ['COMPENSATION_STUCK'], true));
 }
 
-/** What the gateway applied, and the orders the saga compensated because their charge stayed unconfirmed. */
-async function chargeCounts(stack: ChaosStack): Promise<{ gatewayCharges: number; chargesUnconfirmed: number }> {
-  const { rows } = await stack.pool.query<{ charges: string; unconfirmed: string }>(
+/** What the gateway applied, the orders the saga compensated because their charge stayed unconfirmed, and those that went to the operator. */
+async function chargeCounts(stack: ChaosStack): Promise<{ gatewayCharges: number; chargesUnconfirmed: number; sentToOperator: number }> {
+  const { rows } = await stack.pool.query<{ charges: string; unconfirmed: string; operator: string }>(
     `SELECT (SELECT count(*) FROM gateway_charges) AS charges,
-            (SELECT count(*) FROM orders WHERE status = 'COMPENSATED' AND failure_reason LIKE 'PAYMENT_NOT_CONFIRMED%') AS unconfirmed`,
+            (SELECT count(*) FROM orders WHERE status = 'COMPENSATED' AND failure_reason LIKE 'PAYMENT_NOT_CONFIRMED%') AS unconfirmed,
+            (SELECT count(*) FROM orders WHERE first_stuck_at IS NOT NULL) AS operator`,
   );
-  return { gatewayCharges: Number(rows[0]?.charges ?? 0), chargesUnconfirmed: Number(rows[0]?.unconfirmed ?? 0) };
+  return {
+    gatewayCharges: Number(rows[0]?.charges ?? 0),
+    chargesUnconfirmed: Number(rows[0]?.unconfirmed ?? 0),
+    sentToOperator: Number(rows[0]?.operator ?? 0),
+  };
 }

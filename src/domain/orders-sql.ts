@@ -35,7 +35,8 @@ export async function insertOrder(
  */
 export async function setOrderStatus(db: Db, orderId: string, status: OrderStatus, reason?: string, workflowId?: string): Promise<boolean> {
   const { rowCount } = await db.query(
-    `UPDATE orders SET status = $2, failure_reason = COALESCE($3, failure_reason), updated_at = now()
+    `UPDATE orders SET status = $2, failure_reason = COALESCE($3, failure_reason), updated_at = now(),
+            first_stuck_at = CASE WHEN $2 = 'COMPENSATION_STUCK' THEN COALESCE(first_stuck_at, now()) ELSE first_stuck_at END
       WHERE id = $1 AND status NOT IN ('COMPLETED', 'COMPENSATED') AND ($4::text IS NULL OR workflow_id = $4)`,
     [orderId, status, reason ?? null, workflowId ?? null],
   );

@@ -23,6 +23,9 @@ const refunds = (orderId: string): Promise<number> =>
   stack.count('SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.order_id = $1', [orderId]);
 const orderStatus = async (orderId: string): Promise<string | undefined> =>
   (await stack.db.pool.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [orderId])).rows[0]?.status;
+/** Whether the order ever went to the operator: first_stuck_at survives the operator's decision. */
+const wentToOperator = (orderId: string): Promise<number> =>
+  stack.count('SELECT count(*) AS n FROM orders WHERE id = $1 AND first_stuck_at IS NOT NULL', [orderId]);
 
 
 const failingOrder = (orderId: string, paymentToken = 'tok_visa') => ({
@@ -42,6 +45,7 @@ test('a refund failing transiently is retried to success: one refund, never stuc
   expect(state.steps.find((s) => s.stepId === 'charge')).toMatchObject({ status: 'compensated' });
   expect(state.steps.every((s) => s.compensationRounds === undefined)).toBe(true);
   expect(await orderStatus('transient-1')).toBe('COMPENSATED');
+  expect(await wentToOperator('transient-1')).toBe(0);
 });
 
 test('a refund failing permanently: COMPENSATION_STUCK everywhere, then an operator retry compensates once', async () => {
@@ -66,6 +70,7 @@ test('a refund failing permanently: COMPENSATION_STUCK everywhere, then an opera
   expect(result).toMatchObject({ status: 'COMPENSATED', reason: 'INJECTED_FAILURE: a later step failed' });
   expect(await refunds('stuck-1')).toBe(1);
   expect(await orderStatus('stuck-1')).toBe('COMPENSATED');
+  expect(await wentToOperator('stuck-1')).toBe(1);
   expect(await stack.count(`SELECT count(*) AS n FROM reservations WHERE order_id = 'stuck-1' AND status = 'held'`)).toBe(0);
   expect((await handle.describe()).typedSearchAttributes.get(SAGA_STATUS)).toBe('COMPENSATED');
 });
