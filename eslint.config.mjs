@@ -1,18 +1,37 @@
-// Type-aware lint. The workflow sandbox rule is enforced here, not by review:
-// workflows/** may not import Node builtins, pg, or the database module.
+// Type-aware lint. Two rules are enforced here, not by review:
+// - the workflow sandbox: workflow code (the apps' and the library's) imports no Node builtins, pg or the database module;
+// - the library boundary: packages/idempotent-sagas imports nothing from the apps, and the apps import
+//   the library only through its entry points (idempotent-sagas/workflow, activity, store, fastify, testing).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
+const LIBRARY = 'packages/idempotent-sagas';
+/** The library's sources a workflow bundle takes in: its workflow entry and what that imports. */
+const LIBRARY_SANDBOXED = [`${LIBRARY}/src/workflow/**/*.ts`, `${LIBRARY}/src/keys.ts`, `${LIBRARY}/src/errors.ts`];
+/** An app reaches the library by its package name and an entry point, never by a path into it. */
+const APP_IMPORTS_OF_THE_LIBRARY = [
+  { group: ['**/packages/idempotent-sagas', '**/packages/idempotent-sagas/**'], message: 'Import the library by its entry points (idempotent-sagas/workflow, activity, store, fastify, testing), not by a path into it.' },
+  { regex: '^idempotent-sagas(?!/(workflow|activity|store|fastify|testing)$)', message: 'Import the library by one of its entry points: idempotent-sagas/workflow, activity, store, fastify or testing.' },
+];
+/** The library never imports an app: nothing outside its own folder, by a relative path that leaves it. */
+const LIBRARY_IMPORTS = [
+  { group: ['../../*', '../../../**'], message: 'The library imports nothing outside packages/idempotent-sagas/src (the apps depend on it, never the reverse).' },
+];
+const SANDBOX_PATHS = [
+  ...nodeBuiltins.map((name) => ({ name, message: 'Workflow code runs in a deterministic sandbox: no Node builtins.' })),
+  { name: 'pg', message: 'Workflows never touch the database; do it in an activity.' },
+];
+
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.data/**', 'coverage/**', 'bench/out/**', 'test/fixtures/**'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', '.data/**', 'coverage/**', 'bench/out/**', 'test/fixtures/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', '*.mjs'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: { allowDefaultProject: ['*.js', '*.mjs', 'test/helpers/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -23,16 +42,18 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/**/*.ts', 'activities/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'examples/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: APP_IMPORTS_OF_THE_LIBRARY }] },
+  },
+  {
     files: ['workflows/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
-          paths: [
-            ...nodeBuiltins.map((name) => ({ name, message: 'Workflow code runs in a deterministic sandbox: no Node builtins.' })),
-            { name: 'pg', message: 'Workflows never touch the database; do it in an activity.' },
-          ],
+          paths: SANDBOX_PATHS,
           patterns: [
+            ...APP_IMPORTS_OF_THE_LIBRARY,
             { group: ['**/src/db', '**/src/db/**'], message: 'Workflows never touch the database; do it in an activity.' },
             { group: ['**/activities/*', '!**/activities/index'], message: 'Import activities by type only, from activities/index.' },
           ],
@@ -42,11 +63,24 @@ export default tseslint.config(
     },
   },
   {
+    files: [`${LIBRARY}/**/*.ts`],
+    rules: { 'no-restricted-imports': ['error', { patterns: LIBRARY_IMPORTS }] },
+  },
+  {
+    files: LIBRARY_SANDBOXED,
+    rules: { 'no-restricted-imports': ['error', { paths: SANDBOX_PATHS, patterns: LIBRARY_IMPORTS }] },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/unbound-method': 'off',
     },
+  },
+  {
+    // Plain-Node helper scripts of the tests: JavaScript without type information to check against.
+    files: ['test/helpers/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
   },
   {
     files: ['*.js'],

@@ -2,8 +2,13 @@
 module.exports = {
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
+    // The migration runner is ESM-only; jest's module registry loads CommonJS only (before Node 24.9).
+    '/node_modules/node-pg-migrate/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
   },
+  transformIgnorePatterns: ['/node_modules/(?!node-pg-migrate/)'],
   roots: ['<rootDir>/test'],
+  // The library's entry points from its sources, as tsconfig.json's paths map them.
+  moduleNameMapper: { '^idempotent-sagas/(workflow|activity|store|fastify|testing)$': '<rootDir>/packages/idempotent-sagas/src/$1/index.ts' },
   testMatch: ['**/*.test.ts'],
   // Starts (or finds) Postgres once and builds the migrated template every test database is cloned from.
   globalSetup: '<rootDir>/test/helpers/global-setup.ts',

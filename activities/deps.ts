@@ -1,6 +1,6 @@
 // What the activities need, injected by the worker (and by tests).
 import type { Pool } from 'pg';
-import type { IdempotencyStore } from '../src/idempotency/store';
+import type { IdempotencyStore } from 'idempotent-sagas/store';
 import type { GatewayClient } from '../src/gateway/client';
 
 export type ActivityDeps = {

@@ -1,11 +1,10 @@
 // Inventory activities: hold stock for one order line, and release it as a compensation.
 import { z } from 'zod';
-import { BusinessFailure } from '../src/errors';
+import { BusinessFailure } from 'idempotent-sagas/store';
 import * as sql from '../src/domain/orders-sql';
 import { OrderFailure, OrderItemSchema } from '../src/domain/types';
-import { assertOwnKey, ownSagaId, parseInput } from './context';
+import { assertOwnKey, ownSagaId, parseInput, translated } from 'idempotent-sagas/activity';
 import { STEP_SCOPE, type ActivityDeps } from './deps';
-import { translated } from './failures';
 
 const ReserveInput = OrderItemSchema.extend({ key: z.string().min(1).max(255), orderId: z.string().min(1).max(100) });
 export type ReserveInput = z.infer<typeof ReserveInput>;

@@ -1,11 +1,10 @@
 // Order activities: create (forward), compensate (final status with reason), mark stuck, confirm (the pivot).
 import { z } from 'zod';
-import { BusinessFailure } from '../src/errors';
+import { BusinessFailure } from 'idempotent-sagas/store';
 import * as sql from '../src/domain/orders-sql';
 import { CurrencySchema, OrderFailure, OrderItemsSchema } from '../src/domain/types';
-import { assertOwnKey, ownSagaId, parseInput } from './context';
+import { assertOwnKey, ownSagaId, parseInput, translated } from 'idempotent-sagas/activity';
 import { STEP_SCOPE, type ActivityDeps } from './deps';
-import { translated } from './failures';
 
 const Key = z.string().min(1).max(255);
 const OrderId = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/);

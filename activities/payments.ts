@@ -3,12 +3,12 @@
 import { Context } from '@temporalio/activity';
 import type { PoolClient } from 'pg';
 import { z } from 'zod';
-import { BusinessFailure, GatewayAmbiguousError, StaleEpochError } from '../src/errors';
+import { GatewayAmbiguousError } from '../src/errors';
+import { BusinessFailure, StaleEpochError } from 'idempotent-sagas/store';
 import * as sql from '../src/domain/orders-sql';
 import { CurrencySchema, OrderFailure } from '../src/domain/types';
-import { assertOwnKey, attemptOwner, ownSagaId, parseInput } from './context';
+import { assertOwnKey, attemptOwner, ownSagaId, parseInput, translated } from 'idempotent-sagas/activity';
 import { STEP_SCOPE, type ActivityDeps } from './deps';
-import { translated } from './failures';
 
 const Key = z.string().min(1).max(255);
 const ChargeInput = z.object({

@@ -1,9 +1,8 @@
 // The end of a saga's life: its idempotency records' retention clock starts when it closes (DESIGN §10).
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import { ActivityErrorType, ownSagaId, parseInput } from './context';
+import { ActivityErrorType, ownSagaId, parseInput, translated } from 'idempotent-sagas/activity';
 import { STEP_SCOPE, type ActivityDeps } from './deps';
-import { translated } from './failures';
 
 const CloseSagaInput = z.object({ sagaId: z.string().min(1).max(255), outcome: z.enum(['COMPLETED', 'COMPENSATED']) });
 export type CloseSagaInput = z.infer<typeof CloseSagaInput>;

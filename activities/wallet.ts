@@ -3,10 +3,9 @@
 // undoes an applied step once (writing a reversal ledger row) or tombstones a step that never applied.
 import type { PoolClient } from 'pg';
 import { z } from 'zod';
-import { BusinessFailure } from '../src/errors';
-import { assertOwnKey, ownSagaId, parseInput } from './context';
+import { BusinessFailure } from 'idempotent-sagas/store';
+import { assertOwnKey, ownSagaId, parseInput, translated } from 'idempotent-sagas/activity';
 import { STEP_SCOPE, type ActivityDeps } from './deps';
-import { translated } from './failures';
 
 export const WalletFailure = {
   InsufficientFunds: 'INSUFFICIENT_FUNDS',

@@ -28,7 +28,7 @@ import { createTenant } from '../src/domain/tenants';
 import { buildGatewayApp } from '../src/gateway/app';
 import { createGatewayClient } from '../src/gateway/client';
 import { GATEWAY_MIGRATIONS } from '../src/gateway/schema';
-import { IdempotencyStore } from '../src/idempotency/store';
+import { IdempotencyStore } from 'idempotent-sagas/store';
 import { ensureSearchAttributes } from '../src/temporal/connection';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server';
 import { createOrderWorker } from '../src/temporal/order-worker';

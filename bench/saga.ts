@@ -31,10 +31,10 @@ import { createTenant } from '../src/domain/tenants';
 import { createGatewayClient } from '../src/gateway/client';
 import { GATEWAY_MIGRATIONS } from '../src/gateway/schema';
 import { startGateway } from '../src/gateway/server';
-import { IdempotencyStore } from '../src/idempotency/store';
+import { IdempotencyStore } from 'idempotent-sagas/store';
 import { ensureSearchAttributes } from '../src/temporal/connection';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server';
-import { createOrderWorker } from '../src/temporal/order-worker';
+import { WORKFLOW_BUNDLER_OPTIONS, createOrderWorker } from '../src/temporal/order-worker';
 import { createNoIdempotencyActivities, createNoopActivities } from './saga/activities';
 import { renderThroughputSvg } from './saga/chart';
 
@@ -166,6 +166,7 @@ async function main(): Promise<void> {
     log('bundling workflows');
     const benchBundle: WorkflowBundleWithSourceMap = await bundleWorkflowCode({
       workflowsPath: require.resolve('./saga/workflows'),
+      ...WORKFLOW_BUNDLER_OPTIONS,
       logger: { trace: () => {}, debug: () => {}, info: () => {}, log: () => {}, warn: (m: string) => log(`bundler: ${m}`), error: (m: string) => log(`bundler: ${m}`) },
     });
     const store = new IdempotencyStore(db, { ...config.idempotency });

@@ -24,9 +24,9 @@ import type { Pool, PoolClient } from 'pg';
 import { runMain, UsageError } from '../src/cli/run-main';
 import { loadConfig } from '../src/config';
 import { migrate } from '../src/db/migrate';
-import { createPool, withTransaction } from '../src/db/pool';
+import { createPool } from '../src/db/pool';
+import { withTransaction, IdempotencyStore } from 'idempotent-sagas/store';
 import { provisionDatabase } from '../src/db/provision';
-import { IdempotencyStore } from '../src/idempotency/store';
 
 const SCOPE = 'bench';
 const TARGETS = { runOnceOverBare: 1.3, hitOverSelect: 1.2 } as const;

@@ -4,7 +4,7 @@ import { runMain } from './cli/run-main';
 import { loadConfig } from './config';
 import { openDatabase } from './db/open';
 import { createGatewayClient } from './gateway/client';
-import { IdempotencyStore } from './idempotency/store';
+import { IdempotencyStore } from 'idempotent-sagas/store';
 import { createLogger } from './logger';
 import { connectClient, connectWorker, ensureSearchAttributes } from './temporal/connection';
 import { createOrderWorker } from './temporal/order-worker';

@@ -1,6 +1,6 @@
 // The order saga's messages: result, query and updates. Safe to import outside the sandbox (API, tests).
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { OperatorDecision, SagaState } from './saga';
+import type { SagaState } from 'idempotent-sagas/workflow';
 
 export type PlaceOrderResult = { orderId: string; status: 'COMPLETED' | 'COMPENSATED'; reason?: string; chargeId?: string; totalCents?: number };
 /** A refused cancel is rejected by the update's validator (ORDER_NOT_CANCELLABLE); `accepted: false` only in histories recorded before it. */
@@ -20,7 +20,6 @@ export const sagaStateQuery = defineQuery<OrderSagaState>('sagaState');
 export const cancelOrderUpdate = defineUpdate<CancelAnswer, [{ reason?: string }]>('cancelOrder');
 /** Sent by the API's payment webhook; the saga waits for the first one after a pending charge. */
 export const paymentConfirmedSignal = defineSignal<[PaymentConfirmation]>('paymentConfirmed');
-export const resolveCompensationUpdate = defineUpdate<SagaState, [OperatorDecision]>('resolveCompensation');
 
 /** Failure type of a cancelOrder refused by its validator (after the pivot, or not RUNNING); nothing is written to history. */
 export const ORDER_NOT_CANCELLABLE = 'ORDER_NOT_CANCELLABLE';

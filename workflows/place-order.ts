@@ -14,31 +14,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { publishSagaStatus } from './saga-status';
 import type { ChargeOutcome } from '../activities';
 import type { OrderItem } from '../src/domain/types';
-import {
-  INJECTED_FAILURE,
-  ORDER_NOT_CANCELLABLE,
-  cancelOrderUpdate,
-  paymentConfirmedSignal,
-  resolveCompensationUpdate,
-  sagaStateQuery,
-  type PaymentConfirmation,
-  type PaymentConfirmationState,
-  type PlaceOrderResult,
-} from './messages';
-import {
-  DEFAULT_STUCK_AFTER_ATTEMPTS,
-  SAGA_LIFETIME_PATCH,
-  Saga,
-  describeFailure,
-  lifetimeSagaOptions,
-  type Compensation,
-  type OperatorDecision,
-  type SagaLifetimeOptions,
-  type SagaOptions,
-  type SagaSnapshot,
-} from './saga';
+import { INJECTED_FAILURE, ORDER_NOT_CANCELLABLE, cancelOrderUpdate, paymentConfirmedSignal, sagaStateQuery, type PaymentConfirmation, type PaymentConfirmationState, type PlaceOrderResult } from './messages';
+import { resolveCompensationUpdate, DEFAULT_STUCK_AFTER_ATTEMPTS, SAGA_LIFETIME_PATCH, Saga, describeFailure, lifetimeSagaOptions, type Compensation, type OperatorDecision, type SagaLifetimeOptions, type SagaOptions, type SagaSnapshot } from 'idempotent-sagas/workflow';
 
 export type PlaceOrderInput = {
   orderId: string;
@@ -126,6 +106,7 @@ export async function placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResu
   const continueAsNew = makeContinueAsNewFunc<typeof placeOrder>({ memo: workflowInfo().memo });
   const sagaOptions: SagaOptions = {
     workflowId,
+    onStatus: publishSagaStatus,
     legacyHistory: !lifetime,
     ...lifetimeSagaOptions(opts),
     // Once per stuck episode; the episode number is carried across runs, so the key is never reused.

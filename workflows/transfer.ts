@@ -15,20 +15,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { INJECTED_FAILURE, resolveCompensationUpdate } from './messages';
-import {
-  DEFAULT_STUCK_AFTER_ATTEMPTS,
-  SAGA_LIFETIME_PATCH,
-  Saga,
-  describeFailure,
-  lifetimeSagaOptions,
-  type Compensation,
-  type OperatorDecision,
-  type SagaLifetimeOptions,
-  type SagaOptions,
-  type SagaSnapshot,
-  type SagaState,
-} from './saga';
+import { publishSagaStatus } from './saga-status';
+import { INJECTED_FAILURE } from './messages';
+import { resolveCompensationUpdate, DEFAULT_STUCK_AFTER_ATTEMPTS, SAGA_LIFETIME_PATCH, Saga, describeFailure, lifetimeSagaOptions, type Compensation, type OperatorDecision, type SagaLifetimeOptions, type SagaOptions, type SagaSnapshot, type SagaState } from 'idempotent-sagas/workflow';
 
 export type TransferInput = {
   transferId: string;
@@ -86,6 +75,7 @@ export async function transferFunds(input: TransferInput): Promise<TransferResul
   const continueAsNew = makeContinueAsNewFunc<typeof transferFunds>({ memo: workflowInfo().memo });
   const sagaOptions: SagaOptions = {
     workflowId,
+    onStatus: publishSagaStatus,
     legacyHistory: !lifetime,
     ...lifetimeSagaOptions(opts),
     ...(lifetime && {

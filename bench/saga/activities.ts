@@ -6,7 +6,7 @@
 // (c) No-op activities: what Temporal alone costs per step.
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
-import { withTransaction } from '../../src/db/pool';
+import { withTransaction } from 'idempotent-sagas/store';
 import * as sql from '../../src/domain/orders-sql';
 import type { OrderItem } from '../../src/domain/types';
 import type { GatewayClient } from '../../src/gateway/client';

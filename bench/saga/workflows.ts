@@ -7,7 +7,8 @@
 //   no-op, with no saga helper: the floor Temporal sets on this machine.
 import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { OrderItem } from '../../src/domain/types';
-import { Saga } from '../../workflows/saga';
+import { Saga } from 'idempotent-sagas/workflow';
+import { publishSagaStatus } from '../../workflows/saga-status';
 import type { NoIdempotencyActivities, NoopActivities } from './activities';
 
 export type BenchOrderInput = { orderId: string; tenantId: string; items: OrderItem[]; currency: string; paymentToken: string };
@@ -30,7 +31,7 @@ const noop = proxyActivities<NoopActivities>({ startToCloseTimeout: '20 seconds'
 
 export async function placeOrderNoIdempotency(input: BenchOrderInput): Promise<BenchOrderResult> {
   const { workflowId } = workflowInfo();
-  const saga = new Saga({ workflowId, stuckRetryIntervalMs: 600_000 });
+  const saga = new Saga({ workflowId, stuckRetryIntervalMs: 600_000, onStatus: publishSagaStatus });
   try {
     const created = await saga.step(
       'create-order',

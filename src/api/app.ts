@@ -17,7 +17,7 @@ import pino from 'pino';
 import { DEV_WEBHOOK_SECRET } from '../config';
 import { DEFAULT_TOLERANCE_SECONDS } from '../gateway/signature';
 import { findTenantByApiKey, type Tenant } from '../domain/tenants';
-import type { IdempotencyStore } from '../idempotency/store';
+import type { IdempotencyStore } from 'idempotent-sagas/store';
 import type { Logger } from '../logger';
 import type { ApiContext } from './context';
 import { createApiMetrics, type ApiMetrics } from './metrics';
@@ -26,7 +26,7 @@ import { catalogRoutes } from './routes/catalog';
 import { orderRoutes } from './routes/orders';
 import { webhookRoutes, type WebhookOptions } from './routes/webhooks';
 import { HealthSchema } from './schemas';
-import type { SagaLifetimeOptions } from '../../workflows/saga';
+import type { SagaLifetimeOptions } from 'idempotent-sagas/workflow';
 
 export type ApiDeps = {
   pool: Pool;

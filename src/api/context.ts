@@ -3,8 +3,8 @@ import type { Client } from '@temporalio/client';
 import type { FastifyRequest } from 'fastify';
 import type { Pool } from 'pg';
 import type { Tenant } from '../domain/tenants';
-import type { IdempotencyStore } from '../idempotency/store';
-import type { SagaLifetimeOptions } from '../../workflows/saga';
+import type { IdempotencyStore } from 'idempotent-sagas/store';
+import type { SagaLifetimeOptions } from 'idempotent-sagas/workflow';
 import type { ApiMetrics } from './metrics';
 
 export type ApiContext = {

@@ -2,7 +2,7 @@
 // an order ID and a workflow ID. All three are pure functions of (tenant, key), so a retry after
 // a crash lands on the same record, the same order and the same saga.
 import { createHash } from 'node:crypto';
-import { KEY_PATTERN } from '../idempotency/keys';
+import { KEY_PATTERN } from 'idempotent-sagas/store';
 
 /** Store scope of HTTP records (its retention comes from IDEMPOTENCY_SCOPE_TTLS `http=` or the default). */
 export const HTTP_SCOPE = 'http';

@@ -3,7 +3,7 @@
 import { runMain } from '../cli/run-main';
 import { loadConfig } from '../config';
 import { openDatabase } from '../db/open';
-import { IdempotencyStore } from '../idempotency/store';
+import { IdempotencyStore } from 'idempotent-sagas/store';
 import { createLogger } from '../logger';
 import { assertProductionSafe } from '../production-checks';
 import { connectClient, ensureSearchAttributes } from '../temporal/connection';

@@ -1,7 +1,7 @@
 // Prometheus metrics of one API instance (its own registry, so tests can build many apps).
 import type { Pool } from 'pg';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { IdempotencyCounters } from '../idempotency/counters';
+import type { IdempotencyCounters } from 'idempotent-sagas/store';
 
 export type ApiMetrics = {
   registry: Registry;

@@ -6,7 +6,7 @@
 // cleared; a row with signalled_at NULL is taken over only when its claim is released (claimed_at
 // NULL) or older than the claim window, so at most one handler signals at a time.
 import type { Pool, PoolClient } from 'pg';
-import { InvalidInputError } from '../errors';
+import { InvalidInputError } from 'idempotent-sagas/store';
 
 type Queryable = Pool | PoolClient;
 

@@ -2,7 +2,7 @@
 // the harness acting as the operator who retries the sagas it left in COMPENSATION_STUCK.
 import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
-import { resolveCompensationUpdate } from '../../workflows/messages';
+import { resolveCompensationUpdate } from 'idempotent-sagas/workflow';
 
 const OUTAGE_TICK_MS = 500;
 const UPDATE_DEADLINE_MS = 5000;

@@ -2,8 +2,7 @@
 // the chaos phase is over (at least --duration, and every order accepted), drain, and check.
 import { pruneWebhookEvents } from '../api/webhook-events';
 import type { Config } from '../config';
-import { CleanupLoop, type CleanupTotals } from '../idempotency/cleanup-loop';
-import { IdempotencyStore } from '../idempotency/store';
+import { CleanupLoop, type CleanupTotals, IdempotencyStore } from 'idempotent-sagas/store';
 import { planDemo } from '../demo/plan';
 import { mulberry32 } from '../random';
 import { type ChaosChecks, checkChaosRun, countWorkflows } from './checks';

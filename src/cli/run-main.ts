@@ -1,7 +1,8 @@
 // Shared top level of every command: expected failures print one clear message, never a stack.
 import { ConfigError } from '../config';
 import { EmbeddedPostgresError } from '../db/embedded';
-import { StartupError, TypedError } from '../errors';
+import { StartupError } from '../errors';
+import { TypedError } from 'idempotent-sagas/store';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';

@@ -8,7 +8,7 @@ import { WEBHOOK_ROUTE } from '../api/routes/webhooks';
 import { loadConfig } from '../config';
 import { type DemoStack, startDemoStack } from '../demo/stack';
 import { installTemporalRuntime } from '../demo/temporal-runtime';
-import { IdempotencyStore } from '../idempotency/store';
+import { IdempotencyStore } from 'idempotent-sagas/store';
 import { createLogger } from '../logger';
 import { runMain } from './run-main';
 

@@ -3,8 +3,7 @@
 import type { PoolClient } from 'pg';
 import { loadConfig } from '../config';
 import { openDatabase } from '../db/open';
-import { BusinessFailure, TypedError } from '../errors';
-import { IdempotencyStore } from '../idempotency/store';
+import { BusinessFailure, TypedError, IdempotencyStore } from 'idempotent-sagas/store';
 import { createLogger } from '../logger';
 import { runMain } from './run-main';
 

@@ -1,26 +1,18 @@
-// Schema migrations (node-pg-migrate, plain SQL files). Safe to run from many processes at once:
-// the runner waits on its advisory lock, so the second process finds the work done.
-import { runner } from 'node-pg-migrate';
+// The app's schema migrations, run with the library's runner. Safe to run from many processes at
+// once: the runner waits on its advisory lock, so the second process finds the work done.
+import { migrate as migrateStore, runMigrationSet } from 'idempotent-sagas/store';
 import { APP_MIGRATIONS, type MigrationSet } from './migration-sets';
 
 export { APP_MIGRATIONS, type MigrationSet };
 
-/** Applies every pending migration of `set`; returns the names of those this call applied. */
-export async function migrate(
-  databaseUrl: string,
-  log: (msg: string) => void = () => {},
-  set: MigrationSet = APP_MIGRATIONS,
-): Promise<string[]> {
-  const applied = await runner({
-    databaseUrl,
-    dir: set.dir,
-    direction: 'up',
-    migrationsTable: set.table,
-    advisoryLockMode: 'wait',
-    singleTransaction: true,
-    checkOrder: true,
-    log,
-    logger: { debug: () => {}, info: log, warn: log, error: log },
-  });
-  return applied.map((m) => m.name);
+/** The prefix of the store's migration names in what migrate() reports as applied. */
+export const STORE_MIGRATION_PREFIX = 'idempotent-sagas/';
+
+/**
+ * Applies every pending migration of `set`; returns the names of those this call applied. The
+ * app's set first applies the library's store migrations (its own set; reported with a prefix).
+ */
+export async function migrate(databaseUrl: string, log: (msg: string) => void = () => {}, set: MigrationSet = APP_MIGRATIONS): Promise<string[]> {
+  const store = set === APP_MIGRATIONS ? (await migrateStore(databaseUrl, { log })).map((name) => `${STORE_MIGRATION_PREFIX}${name}`) : [];
+  return [...store, ...(await runMigrationSet(databaseUrl, set, { log }))];
 }

@@ -14,7 +14,7 @@ import { createGatewayClient } from '../gateway/client';
 import { GATEWAY_MIGRATIONS } from '../gateway/schema';
 import { type RunningGateway, startGateway } from '../gateway/server';
 import type { WebhookTarget } from '../gateway/webhooks';
-import { IdempotencyStore } from '../idempotency/store';
+import { IdempotencyStore } from 'idempotent-sagas/store';
 import type { Logger } from '../logger';
 import { connectClient, connectWorker, ensureSearchAttributes } from '../temporal/connection';
 import { startDevServer } from '../temporal/dev-server';

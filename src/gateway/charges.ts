@@ -1,6 +1,6 @@
 // Charges: at most one per idempotency key, and every answer for a key is the first answer, byte for byte.
 import type { Pool, PoolClient } from 'pg';
-import { withTransaction } from '../db/pool';
+import { withTransaction } from 'idempotent-sagas/store';
 import type { ChargeOutcome } from './faults';
 import { newId } from './ids';
 import { lockKey } from './key-lock';

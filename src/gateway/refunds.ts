@@ -1,6 +1,6 @@
 // Refunds: at most one per charge, always the full amount; a refund-by-key that finds no charge tombstones the key.
 import type { Pool, PoolClient } from 'pg';
-import { withTransaction } from '../db/pool';
+import { withTransaction } from 'idempotent-sagas/store';
 import type { ChargeRow } from './charges';
 import { newId } from './ids';
 import { lockKey } from './key-lock';

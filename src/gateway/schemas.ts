@@ -1,6 +1,6 @@
 // Wire formats of the gateway, shared by the app (requests) and the client (responses).
 import { z } from 'zod';
-import { KEY_PATTERN } from '../idempotency/keys';
+import { KEY_PATTERN } from 'idempotent-sagas/store';
 
 /** 1–255 printable ASCII characters, as for our own Idempotency-Key (DESIGN §8). */
 export const idempotencyKeySchema = z.string().regex(KEY_PATTERN, '1–255 printable ASCII characters');

@@ -1,7 +1,7 @@
 // Signed webhooks: a pending charge is confirmed after a delay and `charge.succeeded` is POSTed, signed.
 // Every event is stored before delivery; redeliveries send the same id and the same bytes, freshly signed.
 import type { Pool } from 'pg';
-import { withTransaction } from '../db/pool';
+import { withTransaction } from 'idempotent-sagas/store';
 import type { Logger } from '../logger';
 import { type ChargeRow, toCharge } from './charges';
 import { newId } from './ids';

@@ -1,13 +1,28 @@
 // Builds a worker for the order task queue: the workflows bundle plus activities bound to their dependencies.
 import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 
 export const WORKFLOWS_PATH = require.resolve('../../workflows');
 
+/** Where the library's sources are: its entry points resolve there while it is developed in this repository. */
+const LIBRARY_SOURCES = path.resolve(__dirname, '../../packages/idempotent-sagas/src');
+
+/**
+ * Bundler options for workflow code that imports the library by its package name from this
+ * repository (an installed package resolves through its `exports` and needs none of this).
+ */
+export const WORKFLOW_BUNDLER_OPTIONS = {
+  webpackConfigHook: <C extends { resolve?: { alias?: unknown } }>(config: C): C => {
+    const alias = { ...(config.resolve?.alias as Record<string, string> | undefined), 'idempotent-sagas': LIBRARY_SOURCES };
+    return { ...config, resolve: { ...config.resolve, alias } };
+  },
+};
+
 /** Bundling takes seconds: build once and hand the bundle to every worker of a process. */
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger, ...WORKFLOW_BUNDLER_OPTIONS });
 }
 
 /** Writes the bundle to `file`, for workers started with WORKFLOW_BUNDLE_PATH (they skip the seconds of bundling). */
@@ -37,7 +52,7 @@ export async function createOrderWorker(opts: {
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: WORKFLOW_BUNDLER_OPTIONS }),
     activities: createActivities(opts.deps),
     ...(opts.identity && { identity: opts.identity }),
   });

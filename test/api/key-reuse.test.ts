@@ -9,7 +9,7 @@ import { buildApiApp } from '../../src/api/app';
 import { HTTP_SCOPE, httpStoreKey, workflowIdFor } from '../../src/api/http-idempotency';
 import { checkInvariants } from '../../src/domain/invariants';
 import { createTenant } from '../../src/domain/tenants';
-import { IdempotencyStore } from '../../src/idempotency/store';
+import { IdempotencyStore } from 'idempotent-sagas/store';
 import type { PlaceOrderResult } from '../../workflows/messages';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 import { waitFor } from '../helpers/wait';

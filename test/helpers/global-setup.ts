@@ -1,5 +1,6 @@
 // Runs once before all test files: find Postgres (DATABASE_URL, else the embedded default),
 // then build the migrated template database each test file clones.
+import './library-paths'; // first: the imports below reach the library by its package name
 import path from 'node:path';
 import { Client } from 'pg';
 import { startEmbeddedPostgres } from '../../src/db/embedded';

@@ -10,7 +10,7 @@ import { buildGatewayApp } from '../../src/gateway/app';
 import { createGatewayClient } from '../../src/gateway/client';
 import { FaultInjector, type FaultConfigInput } from '../../src/gateway/faults';
 import type { WebhookTarget } from '../../src/gateway/webhooks';
-import { IdempotencyStore } from '../../src/idempotency/store';
+import { IdempotencyStore } from 'idempotent-sagas/store';
 import { bundleWorkflows, createOrderWorker } from '../../src/temporal/order-worker';
 import type { PlaceOrderResult } from '../../workflows/messages';
 import type { PlaceOrderInput } from '../../workflows/place-order';

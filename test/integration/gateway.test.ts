@@ -1,7 +1,7 @@
 // The payment gateway over real HTTP against a real Postgres. Every case counts rows in the gateway's tables.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ErrorType, GatewayAmbiguousError, GatewayKeyAbortedError } from '../../src/errors';
+import { GatewayErrorType as ErrorType, GatewayAmbiguousError, GatewayKeyAbortedError } from '../../src/errors';
 import { createGatewayClient, type GatewayClient } from '../../src/gateway/client';
 import { startGateway, type RunningGateway } from '../../src/gateway/server';
 import { SIGNATURE_HEADER, verifySignature } from '../../src/gateway/webhooks';

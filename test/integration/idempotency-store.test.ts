@@ -1,15 +1,6 @@
 // The store against a real Postgres: every case counts effect rows, not just "did not throw".
 import { Client, type PoolClient } from 'pg';
-import {
-  BusinessFailure,
-  ErrorType,
-  FingerprintMismatchError,
-  InProgressError,
-  InvalidInputError,
-  KeyAbortedError,
-  StaleEpochError,
-} from '../../src/errors';
-import { IdempotencyStore } from '../../src/idempotency/store';
+import { BusinessFailure, ErrorType, FingerprintMismatchError, InProgressError, InvalidInputError, KeyAbortedError, StaleEpochError, IdempotencyStore } from 'idempotent-sagas/store';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 
 let db: TestDatabase;

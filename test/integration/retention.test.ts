@@ -4,8 +4,7 @@
 import type { PoolClient } from 'pg';
 import { deletionWitness, installDeletionWitness, takeoverWitness } from '../../src/chaos/deletion-witness';
 import { checkInvariants } from '../../src/domain/invariants';
-import { SagaClosedError, StaleEpochError } from '../../src/errors';
-import { IdempotencyStore } from '../../src/idempotency/store';
+import { SagaClosedError, StaleEpochError, IdempotencyStore } from 'idempotent-sagas/store';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 
 let db: TestDatabase;

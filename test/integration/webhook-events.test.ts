@@ -1,7 +1,7 @@
 // The webhook_events statements (src/api/webhook-events.ts) on a real database: the claim protocol's
 // transitions, and pruning by age in bounded batches, with retention compressed to one second.
 import { loadConfig } from '../../src/config';
-import { InvalidInputError } from '../../src/errors';
+import { InvalidInputError } from 'idempotent-sagas/store';
 import {
   markWebhookEventSignalled,
   pruneWebhookEvents,

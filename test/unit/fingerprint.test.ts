@@ -1,5 +1,4 @@
-import { InvalidInputError } from '../../src/errors';
-import { canonicalJson, fingerprint } from '../../src/idempotency/fingerprint';
+import { InvalidInputError, canonicalJson, fingerprint } from 'idempotent-sagas/store';
 
 describe('canonicalJson', () => {
   test('sorts keys at every depth and drops insignificant whitespace', () => {

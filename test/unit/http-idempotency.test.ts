@@ -1,6 +1,6 @@
 // The HTTP idempotency key rules: header checks, the store key format, deterministic order IDs.
 import { checkIdempotencyKey, httpStoreKey, orderIdFor, sha256Hex, workflowIdFor } from '../../src/api/http-idempotency';
-import { validateKey } from '../../src/idempotency/keys';
+import { validateKey } from 'idempotent-sagas/store';
 
 test('Idempotency-Key: 1–255 printable ASCII, exactly one header', () => {
   expect(checkIdempotencyKey(undefined)).toMatchObject({ ok: false, reason: 'missing' });

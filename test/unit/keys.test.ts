@@ -1,5 +1,4 @@
-import { InvalidInputError } from '../../src/errors';
-import { compensationKey, forwardKey, keyBelongsTo, validateKey, validateScope, validateStepId } from '../../src/idempotency/keys';
+import { InvalidInputError, compensationKey, forwardKey, keyBelongsTo, validateKey, validateScope, validateStepId } from 'idempotent-sagas/store';
 
 describe('keys', () => {
   test('forward and compensation keys derive from the workflow ID and the step ID', () => {

@@ -3,8 +3,8 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { SAGA_STATUS } from '../../src/temporal/search-attributes';
-import { resolveCompensationUpdate, sagaStateQuery, type PlaceOrderResult } from '../../workflows/messages';
-import { SagaErrorType } from '../../workflows/saga';
+import { sagaStateQuery, type PlaceOrderResult } from '../../workflows/messages';
+import { resolveCompensationUpdate, SagaErrorType } from 'idempotent-sagas/workflow';
 import { waitFor } from '../helpers/wait';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 

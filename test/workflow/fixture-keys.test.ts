@@ -4,7 +4,7 @@
 // The checker is tested both ways: altered copies of the fixtures must be reported.
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { STEP_ID_PATTERN } from '../../src/idempotency/keys';
+import { STEP_ID_PATTERN } from 'idempotent-sagas/store';
 import { STEP_ID, checkActivityKeys, checkHistoryKeys, scheduledActivities, type ScheduledActivity } from '../fixtures/activity-keys';
 import { loadFixtures } from '../fixtures/history-fixtures';
 

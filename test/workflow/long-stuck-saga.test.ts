@@ -10,17 +10,10 @@ import type { Worker } from '@temporalio/worker';
 import { buildApiApp } from '../../src/api/app';
 import { createTenant } from '../../src/domain/tenants';
 import { SAGA_STATUS } from '../../src/temporal/search-attributes';
-import {
-  ORDER_NOT_CANCELLABLE,
-  cancelOrderUpdate,
-  resolveCompensationUpdate,
-  sagaStateQuery,
-  type OrderSagaState,
-  type PlaceOrderResult,
-} from '../../workflows/messages';
+import { ORDER_NOT_CANCELLABLE, cancelOrderUpdate, sagaStateQuery, type OrderSagaState, type PlaceOrderResult } from '../../workflows/messages';
+import { resolveCompensationUpdate, HISTORY_EVENTS_PER_ROUND, SagaErrorType } from 'idempotent-sagas/workflow';
 import type { PlaceOrderInput } from '../../workflows/place-order';
 import type { TransferInput, TransferResult, TransferSagaState } from '../../workflows/transfer';
-import { HISTORY_EVENTS_PER_ROUND, SagaErrorType } from '../../workflows/saga';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 import { waitFor } from '../helpers/wait';
 

@@ -2,8 +2,9 @@
 // the store's defaultTtlSeconds) and cleanup running every second through the whole file. Every
 // case counts effects in our tables and the gateway's.
 import { checkInvariants } from '../../src/domain/invariants';
-import { CleanupLoop } from '../../src/idempotency/cleanup-loop';
-import { resolveCompensationUpdate, sagaStateQuery, type PlaceOrderResult } from '../../workflows/messages';
+import { CleanupLoop } from 'idempotent-sagas/store';
+import { sagaStateQuery, type PlaceOrderResult } from '../../workflows/messages';
+import { resolveCompensationUpdate } from 'idempotent-sagas/workflow';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 import { waitFor } from '../helpers/wait';
 

@@ -1,5 +1,6 @@
-// Key and scope rules (DESIGN §2). Every store entry point validates before it writes.
-import { InvalidInputError } from '../errors';
+// Key and scope rules (DESIGN §2), and the one place a step's keys are made. Sandbox-safe: the
+// workflow entry imports it. Every store entry point validates before it writes.
+import { InvalidInputError } from './errors';
 
 /** 1–255 printable ASCII characters (0x20–0x7E), the IETF Idempotency-Key draft's practical subset. */
 export const KEY_PATTERN = /^[\x20-\x7e]{1,255}$/;
@@ -30,14 +31,26 @@ export function validateStepId(stepId: unknown): string {
   return stepId;
 }
 
-/** Forward key of a saga step: `${workflowId}/${stepId}`. Never the run ID, activity ID or attempt. */
-export function forwardKey(workflowId: string, stepId: string): string {
-  return validateKey(`${workflowId}/${validateStepId(stepId)}`);
+export type StepKeys = { forwardKey: string; compensationKey: string };
+
+/**
+ * The keys of a saga step: forward `${workflowId}/${stepId}`, compensation `${forwardKey}/compensate`.
+ * Never the run ID, activity ID or attempt, so every retry, run and replay derives the same keys.
+ * Not validated here (the saga validates step IDs; the store validates every key it is given).
+ */
+export function stepKeys(workflowId: string, stepId: string): StepKeys {
+  const forwardKey = `${workflowId}/${stepId}`;
+  return { forwardKey, compensationKey: `${forwardKey}/compensate` };
 }
 
-/** Key of the compensation of a saga step: `${workflowId}/${stepId}/compensate`. */
+/** The forward key of a saga step, validated. */
+export function forwardKey(workflowId: string, stepId: string): string {
+  return validateKey(stepKeys(workflowId, validateStepId(stepId)).forwardKey);
+}
+
+/** The compensation key of a saga step, validated. */
 export function compensationKey(workflowId: string, stepId: string): string {
-  return validateKey(`${forwardKey(workflowId, stepId)}/compensate`);
+  return validateKey(stepKeys(workflowId, validateStepId(stepId)).compensationKey);
 }
 
 /** True when `key` is a forward or compensation key of `workflowId`. */

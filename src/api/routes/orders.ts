@@ -4,7 +4,7 @@ import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@tempo
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { OrderStatus } from '../../domain/types';
-import { FingerprintMismatchError, InProgressError, StaleEpochError } from '../../errors';
+import { FingerprintMismatchError, InProgressError, StaleEpochError } from 'idempotent-sagas/store';
 import { ORDER_NOT_CANCELLABLE, cancelOrderUpdate, sagaStateQuery, type OrderSagaState } from '../../../workflows/messages';
 import type { PlaceOrderInput } from '../../../workflows/place-order';
 import type { ApiContext } from '../context';

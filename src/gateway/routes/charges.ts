@@ -1,6 +1,6 @@
 // POST /charges, GET /charges/by-key/:key, GET /charges/:id.
 import type { FastifyInstance } from 'fastify';
-import { fingerprint } from '../../idempotency/fingerprint';
+import { fingerprint } from 'idempotent-sagas/store';
 import { chargeOnce, findChargeById, findChargeByKey, recordAttempt } from '../charges';
 import { dropAnswer, holdAnswer } from '../lost-answers';
 import { sendError, sendInvalid, sendUnavailable, sleep } from '../replies';

@@ -2,7 +2,7 @@
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
-import { keyBelongsTo } from '../src/idempotency/keys';
+import { keyBelongsTo } from '../keys';
 
 export const ActivityErrorType = {
   InvalidInput: 'INVALID_ACTIVITY_INPUT',

@@ -1,7 +1,7 @@
 // Maps the store's and the gateway's typed errors onto Temporal failures with stable types.
 // Business outcomes and refusals are non-retryable; "try again later" carries its delay.
 import { ApplicationFailure } from '@temporalio/common';
-import { BusinessFailure, InProgressError, TypedError } from '../src/errors';
+import { BusinessFailure, InProgressError, TypedError } from '../errors';
 
 export function toActivityFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;

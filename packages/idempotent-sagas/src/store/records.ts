@@ -59,9 +59,6 @@ const RECORD_COLUMNS = `fingerprint, status, result, error, lease_epoch, lease_o
 /** The expiry of a new record: none for a saga's record ($sagaId set), now + TTL otherwise. */
 const NEW_EXPIRY = (sagaParam: string, ttlParam: string): string =>
   `CASE WHEN ${sagaParam}::text IS NULL THEN now() + make_interval(secs => ${ttlParam}) END`;
-/** A new record for a saga is created only while the saga is open. */
-const SAGA_OPEN = (sagaParam: string): string =>
-  `(${sagaParam}::text IS NULL OR NOT EXISTS (SELECT 1 FROM idempotency_sagas s WHERE s.saga_id = ${sagaParam}::text))`;
 
 function toRecord(row: RecordRow): IdempotencyRecord {
   return {
@@ -79,15 +76,35 @@ function toRecord(row: RecordRow): IdempotencyRecord {
   };
 }
 
-export async function selectRecord(
+/** A Postgres identifier, quoted. */
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * The statements on the store's tables in `schema` (where its migrations created them). Statement
+ * names carry the schema, so one connection can serve stores in several schemas.
+ */
+export function recordStatements(schema = 'public') {
+  const KEYS = `${quoteIdent(schema)}.idempotency_keys`;
+  const SAGAS = `${quoteIdent(schema)}.idempotency_sagas`;
+  const n = (name: string): string => (schema === 'public' ? name : `${name}@${schema}`);
+  /** A new record for a saga is created only while the saga is open. */
+  const SAGA_OPEN = (sagaParam: string): string =>
+    `(${sagaParam}::text IS NULL OR NOT EXISTS (SELECT 1 FROM ${SAGAS} s WHERE s.saga_id = ${sagaParam}::text))`;
+
+  return { selectRecord, claimLocal, finishLocal, deleteStrayClaim, insertFailure, insertLease, bumpEpoch, extendLease, releaseLease, finishLease, insertTombstone, markUndone, insertSagaClosed, deleteExpiredBatch, deleteClosedSagaRecordsBatch, deleteFinishedSagasBatch, countRetained };
+
+
+async function selectRecord(
   db: Queryable,
   scope: string,
   key: string,
   lock: 'none' | 'for update' = 'none',
 ): Promise<IdempotencyRecord | undefined> {
   const { rows } = await db.query<RecordRow>({
-    name: lock === 'for update' ? 'idem_select_record_for_update' : 'idem_select_record',
-    text: `SELECT ${RECORD_COLUMNS} FROM idempotency_keys WHERE scope = $1 AND key = $2 ${lock === 'for update' ? 'FOR UPDATE' : ''}`,
+    name: lock === 'for update' ? n('idem_select_record_for_update') : n('idem_select_record'),
+    text: `SELECT ${RECORD_COLUMNS} FROM ${KEYS} WHERE scope = $1 AND key = $2 ${lock === 'for update' ? 'FOR UPDATE' : ''}`,
     values: [scope, key],
   });
   return rows[0] && toRecord(rows[0]);
@@ -98,7 +115,7 @@ export async function selectRecord(
  * expired. Returns false when a live record is there (the row now locked) or when the record
  * would belong to a saga that has closed (no row).
  */
-export async function claimLocal(
+async function claimLocal(
   db: Queryable,
   scope: string,
   key: string,
@@ -107,8 +124,8 @@ export async function claimLocal(
   sagaId: string | null,
 ): Promise<boolean> {
   const { rowCount } = await db.query({
-    name: 'idem_claim_local',
-    text: `INSERT INTO idempotency_keys AS k (scope, key, saga_id, fingerprint, status, attempts, expires_at)
+    name: n('idem_claim_local'),
+    text: `INSERT INTO ${KEYS} AS k (scope, key, saga_id, fingerprint, status, attempts, expires_at)
      SELECT $1, $2, $5, $3, 'in_progress', 1, ${NEW_EXPIRY('$5', '$4')} WHERE ${SAGA_OPEN('$5')}
      ON CONFLICT (scope, key) DO UPDATE
        SET fingerprint = EXCLUDED.fingerprint, status = 'in_progress', result = NULL, error = NULL,
@@ -121,15 +138,15 @@ export async function claimLocal(
 }
 
 /** Stores the outcome of a local effect claimed in the same transaction. */
-export async function finishLocal(
+async function finishLocal(
   db: Queryable,
   scope: string,
   key: string,
   outcome: { status: 'completed'; resultJson: string } | { status: 'failed'; errorJson: string },
 ): Promise<void> {
   await db.query({
-    name: 'idem_finish_local',
-    text: `UPDATE idempotency_keys
+    name: n('idem_finish_local'),
+    text: `UPDATE ${KEYS}
         SET status = $3, result = $4::jsonb, error = $5::jsonb, completed_at = now(), updated_at = now()
       WHERE scope = $1 AND key = $2`,
     values: [
@@ -147,10 +164,10 @@ export async function finishLocal(
  * local claim (no lease) is only ever committed `in_progress` that way, since its transaction
  * stores the outcome before COMMIT. Returns false when there is none.
  */
-export async function deleteStrayClaim(db: Queryable, scope: string, key: string, fingerprint: string): Promise<boolean> {
+async function deleteStrayClaim(db: Queryable, scope: string, key: string, fingerprint: string): Promise<boolean> {
   const { rowCount } = await db.query({
-    name: 'idem_delete_stray_claim',
-    text: `DELETE FROM idempotency_keys
+    name: n('idem_delete_stray_claim'),
+    text: `DELETE FROM ${KEYS}
       WHERE scope = $1 AND key = $2 AND fingerprint = $3 AND status = 'in_progress' AND lease_owner IS NULL AND lease_epoch = 0`,
     values: [scope, key, fingerprint],
   });
@@ -162,7 +179,7 @@ export async function deleteStrayClaim(db: Queryable, scope: string, key: string
  * transaction was rolled back). Returns false when another caller stored an outcome first
  * (the row now locked), or when the saga has closed (no row).
  */
-export async function insertFailure(
+async function insertFailure(
   db: Queryable,
   scope: string,
   key: string,
@@ -172,8 +189,8 @@ export async function insertFailure(
   sagaId: string | null,
 ): Promise<boolean> {
   const { rowCount } = await db.query({
-    name: 'idem_insert_failure',
-    text: `INSERT INTO idempotency_keys AS k (scope, key, saga_id, fingerprint, status, error, attempts, completed_at, expires_at)
+    name: n('idem_insert_failure'),
+    text: `INSERT INTO ${KEYS} AS k (scope, key, saga_id, fingerprint, status, error, attempts, completed_at, expires_at)
      SELECT $1, $2, $6, $3, 'failed', $4::jsonb, 1, now(), ${NEW_EXPIRY('$6', '$5')} WHERE ${SAGA_OPEN('$6')}
      ON CONFLICT (scope, key) DO UPDATE
        SET fingerprint = EXCLUDED.fingerprint, status = 'failed', result = NULL, error = EXCLUDED.error,
@@ -189,7 +206,7 @@ export async function insertFailure(
  * Inserts a leased claim (epoch 1) for an external effect, or resets an expired record with a new
  * epoch; false when a live record exists (row locked) or the saga has closed (no row).
  */
-export async function insertLease(
+async function insertLease(
   db: Queryable,
   scope: string,
   key: string,
@@ -200,8 +217,8 @@ export async function insertLease(
   sagaId: string | null,
 ): Promise<boolean> {
   const { rowCount } = await db.query({
-    name: 'idem_insert_lease',
-    text: `INSERT INTO idempotency_keys AS k
+    name: n('idem_insert_lease'),
+    text: `INSERT INTO ${KEYS} AS k
        (scope, key, saga_id, fingerprint, status, lease_owner, lease_epoch, lease_expires_at, attempts, expires_at)
      SELECT $1, $2, $7, $3, 'in_progress', $4, 1, now() + make_interval(secs => $5::float8 / 1000), 1,
             ${NEW_EXPIRY('$7', '$6')} WHERE ${SAGA_OPEN('$7')}
@@ -217,7 +234,7 @@ export async function insertLease(
 }
 
 /** Takes a lease over (or renews the claim) with a new epoch; the caller holds the row lock. Returns the new epoch. */
-export async function bumpEpoch(
+async function bumpEpoch(
   db: Queryable,
   scope: string,
   key: string,
@@ -225,8 +242,8 @@ export async function bumpEpoch(
   leaseMs: number,
 ): Promise<number> {
   const { rows } = await db.query<{ lease_epoch: string }>({
-    name: 'idem_bump_epoch',
-    text: `UPDATE idempotency_keys
+    name: n('idem_bump_epoch'),
+    text: `UPDATE ${KEYS}
         SET lease_owner = $3, lease_epoch = lease_epoch + 1, attempts = attempts + 1,
             lease_expires_at = now() + make_interval(secs => $4::float8 / 1000), updated_at = now()
       WHERE scope = $1 AND key = $2
@@ -241,7 +258,7 @@ export async function bumpEpoch(
  * released or ran out. clock_timestamp(), not now(): a heartbeat that waited on the row lock
  * behind a release must see the released lease as over, whenever its own transaction began.
  */
-export async function extendLease(
+async function extendLease(
   db: Queryable,
   scope: string,
   key: string,
@@ -249,8 +266,8 @@ export async function extendLease(
   leaseMs: number,
 ): Promise<boolean> {
   const { rowCount } = await db.query({
-    name: 'idem_extend_lease',
-    text: `UPDATE idempotency_keys
+    name: n('idem_extend_lease'),
+    text: `UPDATE ${KEYS}
         SET lease_expires_at = now() + make_interval(secs => $4::float8 / 1000), updated_at = now()
       WHERE scope = $1 AND key = $2 AND lease_epoch = $3 AND status = 'in_progress'
         AND lease_expires_at > clock_timestamp()`,
@@ -260,10 +277,10 @@ export async function extendLease(
 }
 
 /** Ends the lease of the current epoch early, leaving the key in progress (the outcome is unknown). */
-export async function releaseLease(db: Queryable, scope: string, key: string, epoch: number): Promise<boolean> {
+async function releaseLease(db: Queryable, scope: string, key: string, epoch: number): Promise<boolean> {
   const { rowCount } = await db.query({
-    name: 'idem_release_lease',
-    text: `UPDATE idempotency_keys SET lease_expires_at = now(), updated_at = now()
+    name: n('idem_release_lease'),
+    text: `UPDATE ${KEYS} SET lease_expires_at = now(), updated_at = now()
       WHERE scope = $1 AND key = $2 AND lease_epoch = $3 AND status = 'in_progress'`,
     values: [scope, key, epoch],
   });
@@ -271,7 +288,7 @@ export async function releaseLease(db: Queryable, scope: string, key: string, ep
 }
 
 /** Stores a definitive outcome only when `epoch` is still current; false when fenced. */
-export async function finishLease(
+async function finishLease(
   db: Queryable,
   scope: string,
   key: string,
@@ -279,8 +296,8 @@ export async function finishLease(
   outcome: { status: 'completed'; resultJson: string } | { status: 'failed'; errorJson: string },
 ): Promise<boolean> {
   const { rowCount } = await db.query({
-    name: 'idem_finish_lease',
-    text: `UPDATE idempotency_keys
+    name: n('idem_finish_lease'),
+    text: `UPDATE ${KEYS}
         SET status = $4, result = $5::jsonb, error = $6::jsonb, lease_expires_at = NULL,
             completed_at = now(), updated_at = now()
       WHERE scope = $1 AND key = $2 AND lease_epoch = $3 AND status = 'in_progress'`,
@@ -297,7 +314,7 @@ export async function finishLease(
 }
 
 /** Writes the `aborted` tombstone for a forward key that has no record; false when one exists (row locked). */
-export async function insertTombstone(
+async function insertTombstone(
   db: Queryable,
   scope: string,
   key: string,
@@ -305,8 +322,8 @@ export async function insertTombstone(
   sagaId: string | null,
 ): Promise<boolean> {
   const { rowCount } = await db.query({
-    name: 'idem_insert_tombstone',
-    text: `INSERT INTO idempotency_keys (scope, key, saga_id, status, completed_at, expires_at)
+    name: n('idem_insert_tombstone'),
+    text: `INSERT INTO ${KEYS} (scope, key, saga_id, status, completed_at, expires_at)
      VALUES ($1, $2, $4, 'aborted', now(), ${NEW_EXPIRY('$4', '$3')})
      ON CONFLICT (scope, key) DO NOTHING`,
     values: [scope, key, ttlSeconds, sagaId],
@@ -315,7 +332,7 @@ export async function insertTombstone(
 }
 
 /** Marks a locked forward record compensated (its effect was undone) or aborted (it never applied). */
-export async function markUndone(
+async function markUndone(
   db: Queryable,
   scope: string,
   key: string,
@@ -323,8 +340,8 @@ export async function markUndone(
   epoch?: number,
 ): Promise<boolean> {
   const { rowCount } = await db.query({
-    name: 'idem_mark_undone',
-    text: `UPDATE idempotency_keys SET status = $3, lease_expires_at = NULL, updated_at = now(), completed_at = now()
+    name: n('idem_mark_undone'),
+    text: `UPDATE ${KEYS} SET status = $3, lease_expires_at = NULL, updated_at = now(), completed_at = now()
       WHERE scope = $1 AND key = $2 AND ($4::bigint IS NULL OR lease_epoch = $4)`,
     values: [scope, key, status, epoch ?? null],
   });
@@ -335,10 +352,10 @@ export async function markUndone(
  * Records that a saga has closed: the retention clock of its records starts now. Written once;
  * false when it was already closed (the first close stands).
  */
-export async function insertSagaClosed(db: Queryable, sagaId: string, outcome: string, ttlSeconds: number): Promise<boolean> {
+async function insertSagaClosed(db: Queryable, sagaId: string, outcome: string, ttlSeconds: number): Promise<boolean> {
   const { rowCount } = await db.query({
-    name: 'idem_insert_saga_closed',
-    text: `INSERT INTO idempotency_sagas (saga_id, outcome, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
+    name: n('idem_insert_saga_closed'),
+    text: `INSERT INTO ${SAGAS} (saga_id, outcome, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
      ON CONFLICT (saga_id) DO NOTHING`,
     values: [sagaId, outcome, ttlSeconds],
   });
@@ -349,10 +366,10 @@ export async function insertSagaClosed(db: Queryable, sagaId: string, outcome: s
 // the rows without seeing the batch size, and each runs once per batch, not once per call.
 
 /** Deletes at most `limit` expired records that belong to no saga, oldest first; never one in progress. */
-export async function deleteExpiredBatch(db: Queryable, limit: number): Promise<number> {
+async function deleteExpiredBatch(db: Queryable, limit: number): Promise<number> {
   const { rowCount } = await db.query(
-    `DELETE FROM idempotency_keys k USING (
-        SELECT scope, key FROM idempotency_keys WHERE expires_at <= now() AND status <> 'in_progress'
+    `DELETE FROM ${KEYS} k USING (
+        SELECT scope, key FROM ${KEYS} WHERE expires_at <= now() AND status <> 'in_progress'
          ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED) doomed
       WHERE k.scope = doomed.scope AND k.key = doomed.key`,
     [limit],
@@ -361,10 +378,10 @@ export async function deleteExpiredBatch(db: Queryable, limit: number): Promise<
 }
 
 /** Deletes at most `limit` records of sagas closed longer ago than their retention; never one in progress. */
-export async function deleteClosedSagaRecordsBatch(db: Queryable, limit: number): Promise<number> {
+async function deleteClosedSagaRecordsBatch(db: Queryable, limit: number): Promise<number> {
   const { rowCount } = await db.query(
-    `DELETE FROM idempotency_keys k USING (
-        SELECT r.scope, r.key FROM idempotency_sagas s JOIN idempotency_keys r ON r.saga_id = s.saga_id
+    `DELETE FROM ${KEYS} k USING (
+        SELECT r.scope, r.key FROM ${SAGAS} s JOIN ${KEYS} r ON r.saga_id = s.saga_id
          WHERE s.expires_at <= now() AND r.status <> 'in_progress'
          ORDER BY s.expires_at LIMIT $1 FOR UPDATE OF r SKIP LOCKED) doomed
       WHERE k.scope = doomed.scope AND k.key = doomed.key`,
@@ -374,11 +391,11 @@ export async function deleteClosedSagaRecordsBatch(db: Queryable, limit: number)
 }
 
 /** Deletes at most `limit` expired saga rows whose records are all gone. */
-export async function deleteFinishedSagasBatch(db: Queryable, limit: number): Promise<number> {
+async function deleteFinishedSagasBatch(db: Queryable, limit: number): Promise<number> {
   const { rowCount } = await db.query(
-    `DELETE FROM idempotency_sagas s USING (
-        SELECT saga_id FROM idempotency_sagas x WHERE x.expires_at <= now()
-           AND NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.saga_id = x.saga_id)
+    `DELETE FROM ${SAGAS} s USING (
+        SELECT saga_id FROM ${SAGAS} x WHERE x.expires_at <= now()
+           AND NOT EXISTS (SELECT 1 FROM ${KEYS} k WHERE k.saga_id = x.saga_id)
          ORDER BY x.expires_at LIMIT $1 FOR UPDATE SKIP LOCKED) doomed
       WHERE s.saga_id = doomed.saga_id`,
     [limit],
@@ -387,13 +404,16 @@ export async function deleteFinishedSagasBatch(db: Queryable, limit: number): Pr
 }
 
 /** What cleanup keeps although a clock says otherwise, or because no clock has started. */
-export async function countRetained(db: Queryable): Promise<{ inProgress: number; openSagaRecords: number }> {
+async function countRetained(db: Queryable): Promise<{ inProgress: number; openSagaRecords: number }> {
   const { rows } = await db.query<{ in_progress: string; open_saga_records: string }>(
     `SELECT
-       (SELECT count(*) FROM idempotency_keys k WHERE k.status = 'in_progress' AND (k.expires_at <= now()
-          OR EXISTS (SELECT 1 FROM idempotency_sagas s WHERE s.saga_id = k.saga_id AND s.expires_at <= now()))) AS in_progress,
-       (SELECT count(*) FROM idempotency_keys k WHERE k.saga_id IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM idempotency_sagas s WHERE s.saga_id = k.saga_id)) AS open_saga_records`,
+       (SELECT count(*) FROM ${KEYS} k WHERE k.status = 'in_progress' AND (k.expires_at <= now()
+          OR EXISTS (SELECT 1 FROM ${SAGAS} s WHERE s.saga_id = k.saga_id AND s.expires_at <= now()))) AS in_progress,
+       (SELECT count(*) FROM ${KEYS} k WHERE k.saga_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM ${SAGAS} s WHERE s.saga_id = k.saga_id)) AS open_saga_records`,
   );
   return { inProgress: Number(rows[0]?.in_progress ?? 0), openSagaRecords: Number(rows[0]?.open_saga_records ?? 0) };
 }
+}
+
+export type RecordStatements = ReturnType<typeof recordStatements>;

@@ -1,7 +1,7 @@
 // The idempotency store (DESIGN §3–§4): local effects exactly once, external effects under a
 // fenced lease, compensation tombstones. Every effect in the project writes through it.
 import type { Pool, PoolClient } from 'pg';
-import { bothOrThrow, sendInOrder, withClient, withTransaction } from '../db/pool';
+import { bothOrThrow, sendInOrder, withClient, withTransaction } from './pg';
 import {
   BusinessFailure,
   FingerprintMismatchError,
@@ -13,14 +13,15 @@ import {
 } from '../errors';
 import { IdempotencyCounters } from './counters';
 import { canonicalJson, fingerprint } from './fingerprint';
-import { validateKey, validateScope } from './keys';
-import * as records from './records';
-import type { IdempotencyRecord, StoredFailure } from './records';
+import { validateKey, validateScope } from '../keys';
+import { recordStatements, type IdempotencyRecord, type Queryable, type RecordStatements, type StoredFailure } from './records';
 
 export type StoreOptions = {
   defaultTtlSeconds: number;
   ttlSecondsByScope?: Record<string, number>;
   counters?: IdempotencyCounters;
+  /** The schema the store's migrations ran in (`migrate(pool, { schema })`). Default `public`. */
+  schema?: string;
 };
 
 export type Outcome<T> = { result: T; replayed: boolean };
@@ -107,6 +108,7 @@ export class IdempotencyStore {
   readonly counters: IdempotencyCounters;
   private readonly defaultTtlSeconds: number;
   private readonly ttlSecondsByScope: Record<string, number>;
+  private readonly records: RecordStatements;
 
   constructor(
     private readonly pool: Pool,
@@ -115,6 +117,7 @@ export class IdempotencyStore {
     this.counters = opts.counters ?? new IdempotencyCounters();
     this.defaultTtlSeconds = opts.defaultTtlSeconds;
     this.ttlSecondsByScope = opts.ttlSecondsByScope ?? {};
+    this.records = recordStatements(opts.schema);
   }
 
   ttlSecondsFor(scope: string): number {
@@ -123,7 +126,7 @@ export class IdempotencyStore {
 
   /** The record as stored, for inspection and reconciliation. */
   async get(ref: KeyRef): Promise<IdempotencyRecord | undefined> {
-    return records.selectRecord(this.pool, validateScope(ref.scope), validateKey(ref.key));
+    return this.records.selectRecord(this.pool, validateScope(ref.scope), validateKey(ref.key));
   }
 
   /**
@@ -147,7 +150,7 @@ export class IdempotencyStore {
     const ttl = this.ttlSecondsFor(scope);
 
     // Fast path: a stored outcome answers with one primary-key read.
-    const existing = await records.selectRecord(this.pool, scope, key);
+    const existing = await this.records.selectRecord(this.pool, scope, key);
     if (existing && !existing.expired) return this.answer<T>(scope, key, fp, existing);
 
     const claim = { scope, key, fp, ttl, sagaId };
@@ -173,11 +176,11 @@ export class IdempotencyStore {
     const [begin, claim] = await sendInOrder(
       client,
       () => client.query('BEGIN'),
-      () => records.claimLocal(client, scope, key, fp, ttl, sagaId),
+      () => this.records.claimLocal(client, scope, key, fp, ttl, sagaId),
     );
     if (begin.status === 'rejected') {
       // If the removal fails too, the stray claim answers in_progress (retryable) until it expires.
-      if (claim.status === 'fulfilled' && claim.value) await records.deleteStrayClaim(this.pool, scope, key, fp).catch(() => false);
+      if (claim.status === 'fulfilled' && claim.value) await this.records.deleteStrayClaim(this.pool, scope, key, fp).catch(() => false);
       throw begin.reason;
     }
     const [, claimed] = bothOrThrow([begin, claim]);
@@ -187,7 +190,7 @@ export class IdempotencyStore {
       const [row] = bothOrThrow(
         await sendInOrder(
           client,
-          () => records.selectRecord(client, scope, key),
+          () => this.records.selectRecord(client, scope, key),
           () => client.query('ROLLBACK'),
         ),
       );
@@ -209,7 +212,7 @@ export class IdempotencyStore {
     const [, commit] = bothOrThrow(
       await sendInOrder(
         client,
-        () => records.finishLocal(client, scope, key, { status: 'completed', resultJson }),
+        () => this.records.finishLocal(client, scope, key, { status: 'completed', resultJson }),
         () => client.query('COMMIT'),
       ),
     );
@@ -226,11 +229,11 @@ export class IdempotencyStore {
     { scope, key, fp, ttl, sagaId }: LocalClaim,
     failure: BusinessFailure,
   ): Promise<Outcome<T> | BusinessFailure> {
-    if (await records.insertFailure(client, scope, key, fp, failureJson(failure), ttl, sagaId)) {
+    if (await this.records.insertFailure(client, scope, key, fp, failureJson(failure), ttl, sagaId)) {
       this.counters.inc('executions');
       return failure;
     }
-    const row = await records.selectRecord(client, scope, key);
+    const row = await this.records.selectRecord(client, scope, key);
     if (!row) throw this.missing(scope, key, sagaId);
     try {
       return this.answer<T>(scope, key, fp, row);
@@ -287,25 +290,25 @@ export class IdempotencyStore {
     const ttl = this.ttlSecondsFor(scope);
     // Fast path, as in runOnce: a stored outcome is final, so one unlocked primary-key read answers
     // it without a transaction or the row lock every duplicate would otherwise queue on.
-    const existing = await records.selectRecord(this.pool, scope, key);
+    const existing = await this.records.selectRecord(this.pool, scope, key);
     if (existing && !existing.expired && (existing.status === 'completed' || existing.status === 'failed')) {
       return { kind: 'replayed', result: this.answer<T>(scope, key, fp, existing).result } as const;
     }
     return withTransaction(this.pool, async (client) => {
-      if (await records.insertLease(client, scope, key, fp, owner, leaseMs, ttl, sagaId)) {
-        const row = await records.selectRecord(client, scope, key);
+      if (await this.records.insertLease(client, scope, key, fp, owner, leaseMs, ttl, sagaId)) {
+        const row = await this.records.selectRecord(client, scope, key);
         if (!row) throw new Error(`idempotency record ${scope}/${key} vanished while locked`);
         this.counters.inc('executions');
         return { kind: 'claimed', epoch: row.epoch, attempt: row.attempts, takeover: false, generation: row.generation } as const;
       }
-      const row = await records.selectRecord(client, scope, key);
+      const row = await this.records.selectRecord(client, scope, key);
       if (!row) throw this.missing(scope, key, sagaId);
       if (row.status === 'in_progress' && row.fingerprint !== fp) {
         this.counters.inc('mismatches');
         throw new FingerprintMismatchError(scope, key);
       }
       if (row.status === 'in_progress' && row.leaseMsLeft === 0) {
-        const epoch = await records.bumpEpoch(client, scope, key, owner, leaseMs);
+        const epoch = await this.records.bumpEpoch(client, scope, key, owner, leaseMs);
         this.counters.inc('leaseTakeovers');
         return { kind: 'claimed', epoch, attempt: row.attempts + 1, takeover: true, generation: row.generation } as const;
       }
@@ -317,7 +320,7 @@ export class IdempotencyStore {
   /** Extends the lease while the provider call runs; StaleEpochError when a newer attempt took over. */
   async heartbeatLease(opts: KeyRef & { epoch: number; leaseMs: number }): Promise<void> {
     const { scope, key, epoch } = this.validRef(opts);
-    if (!(await records.extendLease(this.pool, scope, key, epoch, validateLeaseMs(opts.leaseMs)))) {
+    if (!(await this.records.extendLease(this.pool, scope, key, epoch, validateLeaseMs(opts.leaseMs)))) {
       throw this.fenced(scope, key, epoch);
     }
   }
@@ -329,20 +332,20 @@ export class IdempotencyStore {
   async completeLease(opts: KeyRef & { epoch: number; result: unknown; inTransaction?: InTransaction }): Promise<void> {
     const { scope, key, epoch } = this.validRef(opts);
     const resultJson = canonicalJson(opts.result, 'result');
-    await this.fencedWrite(scope, key, epoch, (db) => records.finishLease(db, scope, key, epoch, { status: 'completed', resultJson }), opts.inTransaction);
+    await this.fencedWrite(scope, key, epoch, (db) => this.records.finishLease(db, scope, key, epoch, { status: 'completed', resultJson }), opts.inTransaction);
   }
 
   /** Stores the provider's definitive business failure, only by the current epoch. */
   async failLease(opts: KeyRef & { epoch: number; failure: BusinessFailure; inTransaction?: InTransaction }): Promise<void> {
     const { scope, key, epoch } = this.validRef(opts);
     const errorJson = failureJson(opts.failure);
-    await this.fencedWrite(scope, key, epoch, (db) => records.finishLease(db, scope, key, epoch, { status: 'failed', errorJson }), opts.inTransaction);
+    await this.fencedWrite(scope, key, epoch, (db) => this.records.finishLease(db, scope, key, epoch, { status: 'failed', errorJson }), opts.inTransaction);
   }
 
   /** The provider's answer was ambiguous: keep the key in progress but let the next attempt take over now. */
   async releaseLease(opts: KeyRef & { epoch: number }): Promise<void> {
     const { scope, key, epoch } = this.validRef(opts);
-    if (!(await records.releaseLease(this.pool, scope, key, epoch))) throw this.fenced(scope, key, epoch);
+    if (!(await this.records.releaseLease(this.pool, scope, key, epoch))) throw this.fenced(scope, key, epoch);
   }
 
   // ---- Compensation ----------------------------------------------------------------------
@@ -367,17 +370,17 @@ export class IdempotencyStore {
     const sagaId = validateSagaId(opts.sagaId);
     const ttl = this.ttlSecondsFor(scope);
     return withTransaction(this.pool, async (client): Promise<LocalCompensation> => {
-      if (await records.insertTombstone(client, scope, key, ttl, sagaId)) {
+      if (await this.records.insertTombstone(client, scope, key, ttl, sagaId)) {
         if (!(await opts.undoByNaturalKey(client))) return 'tombstoned';
-        await records.markUndone(client, scope, key, 'compensated');
+        await this.records.markUndone(client, scope, key, 'compensated');
         return 'compensated-by-natural-key';
       }
-      const row = await records.selectRecord(client, scope, key, 'for update');
+      const row = await this.records.selectRecord(client, scope, key, 'for update');
       if (!row) throw new Error(`idempotency record ${scope}/${key} vanished while locked`);
       switch (row.status) {
         case 'completed':
           await opts.undo(client, row.result as T);
-          await records.markUndone(client, scope, key, 'compensated');
+          await this.records.markUndone(client, scope, key, 'compensated');
           return 'compensated';
         case 'failed':
           return 'not-applied';
@@ -405,8 +408,8 @@ export class IdempotencyStore {
     const leaseMs = validateLeaseMs(opts.leaseMs);
     const ttl = this.ttlSecondsFor(scope);
     return withTransaction(this.pool, async (client): Promise<CompensationFence<T>> => {
-      if (await records.insertTombstone(client, scope, key, ttl, sagaId)) return { kind: 'tombstoned' };
-      const row = await records.selectRecord(client, scope, key, 'for update');
+      if (await this.records.insertTombstone(client, scope, key, ttl, sagaId)) return { kind: 'tombstoned' };
+      const row = await this.records.selectRecord(client, scope, key, 'for update');
       if (!row) throw new Error(`idempotency record ${scope}/${key} vanished while locked`);
       switch (row.status) {
         case 'aborted':
@@ -415,7 +418,7 @@ export class IdempotencyStore {
         case 'failed':
           return { kind: 'not-applied' };
         case 'completed': {
-          const epoch = await records.bumpEpoch(client, scope, key, owner, leaseMs);
+          const epoch = await this.records.bumpEpoch(client, scope, key, owner, leaseMs);
           return { kind: 'applied', epoch, result: row.result as T };
         }
         case 'in_progress': {
@@ -423,7 +426,7 @@ export class IdempotencyStore {
             this.counters.inc('conflicts');
             throw new InProgressError(scope, key, row.leaseMsLeft);
           }
-          const epoch = await records.bumpEpoch(client, scope, key, owner, leaseMs);
+          const epoch = await this.records.bumpEpoch(client, scope, key, owner, leaseMs);
           this.counters.inc('leaseTakeovers');
           return { kind: 'uncertain', epoch };
         }
@@ -441,7 +444,7 @@ export class IdempotencyStore {
     const key = validateKey(opts.key);
     const epoch = opts.epoch;
     if (!Number.isSafeInteger(epoch) || epoch < 0) throw new InvalidInputError('epoch', 'must be a non-negative integer');
-    await this.fencedWrite(scope, key, epoch, (db) => records.markUndone(db, scope, key, opts.status, epoch), opts.inTransaction);
+    await this.fencedWrite(scope, key, epoch, (db) => this.records.markUndone(db, scope, key, opts.status, epoch), opts.inTransaction);
   }
 
   // ---- Saga life -------------------------------------------------------------------------
@@ -454,7 +457,7 @@ export class IdempotencyStore {
     const sagaId = validateKey(opts.sagaId, 'sagaId');
     if (!/^[A-Z][A-Z_]{0,63}$/.test(opts.outcome)) throw new InvalidInputError('outcome', 'must be an upper-case word such as COMPLETED');
     const ttl = this.ttlSecondsFor(validateScope(opts.scope));
-    return { closed: await records.insertSagaClosed(this.pool, sagaId, opts.outcome, ttl) };
+    return { closed: await this.records.insertSagaClosed(this.pool, sagaId, opts.outcome, ttl) };
   }
 
   // ---- Expiry ----------------------------------------------------------------------------
@@ -483,10 +486,10 @@ export class IdempotencyStore {
       }
       return deleted;
     };
-    const expiredDeleted = await drain(records.deleteExpiredBatch, true);
-    const sagaRecordsDeleted = await drain(records.deleteClosedSagaRecordsBatch, true);
-    const sagasDeleted = await drain(records.deleteFinishedSagasBatch, false);
-    const skipped = await records.countRetained(this.pool);
+    const expiredDeleted = await drain(this.records.deleteExpiredBatch, true);
+    const sagaRecordsDeleted = await drain(this.records.deleteClosedSagaRecordsBatch, true);
+    const sagasDeleted = await drain(this.records.deleteFinishedSagasBatch, false);
+    const skipped = await this.records.countRetained(this.pool);
     return { deleted: expiredDeleted + sagaRecordsDeleted, expiredDeleted, sagaRecordsDeleted, sagasDeleted, batches, skipped };
   }
 
@@ -501,7 +504,7 @@ export class IdempotencyStore {
     scope: string,
     key: string,
     epoch: number,
-    write: (db: records.Queryable) => Promise<boolean>,
+    write: (db: Queryable) => Promise<boolean>,
     inTransaction: InTransaction | undefined,
   ): Promise<void> {
     if (!inTransaction) {

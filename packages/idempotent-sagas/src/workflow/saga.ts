@@ -1,4 +1,4 @@
-// The saga helper (DESIGN §5): explicit step IDs, compensations registered before their step
+// The saga helper (DESIGN §5, docs/DESIGN.md): explicit step IDs, compensations registered before their step
 // runs, LIFO compensation that cannot be cancelled, and COMPENSATION_STUCK with an operator way out.
 // A stuck saga lives for weeks in bounded history: its rounds back off, and it continues-as-new
 // carrying its state (snapshot()/Saga.resume) once a run's history grows past a bound (DESIGN §10).
@@ -9,10 +9,9 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { SAGA_STATUS } from '../src/temporal/search-attributes';
+import { STEP_ID_PATTERN, stepKeys, type StepKeys } from '../keys';
 
 /**
  * The patch of the sagas' lifetime changes, evaluated once at workflow start: closeSaga at the end,
@@ -85,7 +84,7 @@ export type SagaSnapshot = {
   episodes: number;
 };
 
-export type StepKeys = { forwardKey: string; compensationKey: string };
+export type { StepKeys };
 export type Compensation = (keys: StepKeys) => Promise<unknown>;
 
 export type OperatorDecision = { action: 'retry' } | { action: 'skip'; reason: string };
@@ -97,8 +96,6 @@ export const SagaErrorType = {
   /** An operator decision refused by the update's validator (never written to history). */
   DecisionRefused: 'OPERATOR_DECISION_REFUSED',
 } as const;
-
-const STEP_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/;
 
 /** The message and failure type at the bottom of a Temporal failure chain. */
 export function describeFailure(err: unknown): { type: string; message: string } {
@@ -129,6 +126,11 @@ export type SagaOptions = {
    * failed round with `legacyHistory`). `episode` counts from 1 over the saga's whole life, across runs.
    */
   onStuck?: (stuck: NonNullable<SagaState['stuck']>, episode: number) => Promise<void>;
+  /**
+   * Told the saga's status whenever it changes (and once at start): to publish it, e.g. as a search
+   * attribute with upsertSearchAttributes. Must be deterministic like all workflow code; optional.
+   */
+  onStatus?: (status: SagaStatus) => void;
   /** Continues-as-new with this snapshot in the workflow's input (never returns). Without it the saga never does. */
   continueAsNew?: (snapshot: SagaSnapshot) => Promise<never>;
 };
@@ -209,8 +211,7 @@ export class Saga {
   }
 
   keys(stepId: string): StepKeys {
-    const forwardKey = `${this.opts.workflowId}/${stepId}`;
-    return { forwardKey, compensationKey: `${forwardKey}/compensate` };
+    return stepKeys(this.opts.workflowId, stepId);
   }
 
   /**
@@ -313,7 +314,7 @@ export class Saga {
   }
 
   private register(stepId: string, compensable: boolean): StepState {
-    if (!STEP_ID.test(stepId)) throw ApplicationFailure.nonRetryable(`invalid step ID ${JSON.stringify(stepId)}`, SagaErrorType.InvalidStep);
+    if (!STEP_ID_PATTERN.test(stepId)) throw ApplicationFailure.nonRetryable(`invalid step ID ${JSON.stringify(stepId)}`, SagaErrorType.InvalidStep);
     if (this.steps.has(stepId)) throw ApplicationFailure.nonRetryable(`duplicate step ID ${stepId}`, SagaErrorType.DuplicateStep);
     const state: StepState = { stepId, status: 'pending', compensable };
     this.steps.set(stepId, state);
@@ -444,10 +445,10 @@ export class Saga {
     }
   }
 
-  /** Upserts the search attribute; a bounded saga only when the value changes (every upsert is an event). */
+  /** Tells onStatus; a bounded saga only when the value changes (an upserted search attribute is an event). */
   private publish(): void {
     if (!this.opts.legacyHistory && this.published === this.status) return;
     this.published = this.status;
-    upsertSearchAttributes([{ key: SAGA_STATUS, value: this.status }]);
+    this.opts.onStatus?.(this.status);
   }
 }

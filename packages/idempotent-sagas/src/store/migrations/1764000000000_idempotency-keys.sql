@@ -1,6 +1,8 @@
 -- Up Migration
 -- One row per (scope, key): the idempotency record every effect writes through (DESIGN §3).
-CREATE TABLE idempotency_keys (
+-- IF NOT EXISTS: a database whose application created the table before the library had its own
+-- migration set adopts it; the next migrations bring it to the same shape either way.
+CREATE TABLE IF NOT EXISTS idempotency_keys (
   scope            text        NOT NULL,
   key              text        NOT NULL,
   -- SHA-256 (hex) of the canonical JSON request; NULL only for a tombstone written before any request.
@@ -27,7 +29,7 @@ CREATE TABLE idempotency_keys (
 );
 
 -- Expiry-ordered cleanup walks this index in bounded batches.
-CREATE INDEX idempotency_keys_expires_at_idx ON idempotency_keys (expires_at);
+CREATE INDEX IF NOT EXISTS idempotency_keys_expires_at_idx ON idempotency_keys (expires_at);
 
 -- Down Migration
 DROP TABLE idempotency_keys;

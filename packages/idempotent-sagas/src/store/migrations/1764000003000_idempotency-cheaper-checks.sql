@@ -3,6 +3,7 @@
 -- the bounded repetition `{1,255}` (every insert and every update of a row evaluates it), under
 -- 1 µs on `+` with a length test. Equivalent: the class admits only ASCII, so length() counts bytes
 -- and characters alike, and `+` keeps the lower bound of 1 (`{0,63}` after the first letter is 1–64).
+-- Safe to run again on a table that already has them (an adopted table): drop and add the same.
 ALTER TABLE idempotency_keys
   DROP CONSTRAINT idempotency_keys_key_check,
   ADD CONSTRAINT idempotency_keys_key_check
