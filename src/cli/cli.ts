@@ -1,11 +1,12 @@
-// `npm run --silent cli -- tenants create <name>`: prints one JSON line {"tenantId", "apiKey"}.
-// The key is shown once; only its SHA-256 is stored.
+// The operator CLI. `npm run --silent cli -- tenants create <name>`: prints one JSON line
+// {"tenantId", "apiKey"} (the key is shown once; only its SHA-256 is stored). `sagas …`: src/cli/sagas.ts.
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config';
 import { openDatabase } from '../db/open';
 import { TenantNameSchema, createTenant } from '../domain/tenants';
 import { createLogger } from '../logger';
 import { UsageError, runMain } from './run-main';
+import { addSagaCommands } from './sagas';
 
 runMain(async () => {
   let action: (() => Promise<void>) | undefined;
@@ -33,6 +34,7 @@ runMain(async () => {
         }
       };
     });
+  addSagaCommands(program, (chosen) => (action = chosen));
   try {
     program.parse(process.argv);
   } catch (err) {

@@ -8,6 +8,11 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/** A command that could not do what it was asked (an unknown ID, a saga not stuck): `error: …`, exit 1. */
+export class CommandFailed extends Error {
+  override readonly name = 'CommandFailed';
+}
+
 export function runMain(main: () => Promise<number | void>): void {
   main().then(
     (code) => process.exit(code ?? 0),
@@ -16,7 +21,7 @@ export function runMain(main: () => Promise<number | void>): void {
         process.stderr.write(`error: ${err.message}\n`);
         process.exit(2);
       }
-      if (err instanceof EmbeddedPostgresError || err instanceof TypedError || err instanceof StartupError) {
+      if (err instanceof EmbeddedPostgresError || err instanceof TypedError || err instanceof StartupError || err instanceof CommandFailed) {
         process.stderr.write(`error: ${err.message}\n`);
         process.exit(1);
       }
