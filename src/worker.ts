@@ -17,9 +17,7 @@ runMain(async () => {
   const address = config.temporal.address ?? DEFAULT_TEMPORAL_ADDRESS;
   const db = await openDatabase(config, logger);
   try {
-    const { connection } = await connectClient(address, config.temporal.namespace).catch((err: Error) => {
-      throw new Error(`cannot reach Temporal at ${address} (set TEMPORAL_ADDRESS): ${err.message}`);
-    });
+    const { connection } = await connectClient(address, config.temporal.namespace);
     await ensureSearchAttributes(connection, config.temporal.namespace);
     await connection.close();
     const worker = await createOrderWorker({

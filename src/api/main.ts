@@ -18,9 +18,7 @@ runMain(async () => {
   const address = config.temporal.address ?? DEFAULT_TEMPORAL_ADDRESS;
   const db = await openDatabase(config, logger);
   try {
-    const { client, connection } = await connectClient(address, config.temporal.namespace).catch((err: Error) => {
-      throw new Error(`cannot reach Temporal at ${address} (set TEMPORAL_ADDRESS): ${err.message}`);
-    });
+    const { client, connection } = await connectClient(address, config.temporal.namespace);
     try {
       await ensureSearchAttributes(connection, config.temporal.namespace);
       const store = new IdempotencyStore(db.pool, { ...config.idempotency });

@@ -1,5 +1,7 @@
 // Where the database comes from: DATABASE_URL when set, otherwise the embedded default.
+import { Client } from 'pg';
 import type { Config } from '../config';
+import { StartupError } from '../errors';
 import { startEmbeddedPostgres } from './embedded';
 
 export type ProvisionedDatabase = {
@@ -12,7 +14,34 @@ export async function provisionDatabase(
   config: Pick<Config, 'databaseUrl' | 'embeddedPostgres'>,
   log: (line: string) => void = () => {},
 ): Promise<ProvisionedDatabase> {
-  if (config.databaseUrl) return { url: config.databaseUrl, source: 'DATABASE_URL', stop: async () => {} };
+  if (config.databaseUrl) {
+    await assertReachable(config.databaseUrl);
+    return { url: config.databaseUrl, source: 'DATABASE_URL', stop: async () => {} };
+  }
   const pg = await startEmbeddedPostgres({ ...config.embeddedPostgres, log });
   return { url: pg.url, source: 'embedded', stop: () => pg.stop() };
+}
+
+/** The URL without its password, for messages. */
+export function describeDatabaseUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.password = '';
+    return u.toString();
+  } catch {
+    return '(not a URL)';
+  }
+}
+
+/** Connects once, so that an unreachable or refused database is one line naming DATABASE_URL, not a stack later. */
+async function assertReachable(url: string): Promise<void> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  client.on('error', () => {}); // a backend that dies after connecting: reported by the awaited calls
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new StartupError(`cannot reach Postgres at DATABASE_URL=${describeDatabaseUrl(url)}: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }

@@ -1,15 +1,25 @@
 // Client and worker connections to Temporal, and the search attributes our workflows publish.
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { StartupError } from '../errors';
 import { SEARCH_ATTRIBUTES } from './search-attributes';
 
+/** Why a connection failed, as one line naming the setting. */
+function unreachable(address: string, err: unknown): StartupError {
+  return new StartupError(`cannot reach Temporal at TEMPORAL_ADDRESS=${address}: ${err instanceof Error ? err.message : String(err)}`);
+}
+
 export async function connectClient(address: string, namespace: string): Promise<{ client: Client; connection: Connection }> {
-  const connection = await Connection.connect({ address });
+  const connection = await Connection.connect({ address }).catch((err: unknown) => {
+    throw unreachable(address, err);
+  });
   return { client: new Client({ connection, namespace }), connection };
 }
 
 export function connectWorker(address: string): Promise<NativeConnection> {
-  return NativeConnection.connect({ address });
+  return NativeConnection.connect({ address }).catch((err: unknown) => {
+    throw unreachable(address, err);
+  });
 }
 
 /** Registers our search attributes on a server we did not start (the dev server registers them at start). */
