@@ -99,6 +99,8 @@ const envSchema = z.object({
   SAGA_STUCK_RETRY_MAX_INTERVAL_SECONDS: positiveInt.max(30 * 86_400).default(21_600),
   API_FAULT_PAUSE_AFTER_START_MS: z.coerce.number().int().min(0).max(600_000).default(0),
   API_HOST: z.string().regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'an IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0').default('127.0.0.1'),
+  WORKER_HTTP_PORT: port.optional(),
+  WORKER_HTTP_HOST: z.string().regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'an IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0').default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WEBHOOK_EVENTS_RETENTION_SECONDS: positiveInt.default(604_800),
   NODE_ENV: optionalString,
@@ -147,6 +149,8 @@ export type Config = {
     /** Test-only fault (API_FAULT_PAUSE_AFTER_START_MS): POST /v1/orders waits this long after starting the saga, before storing its response; 0 = off. */
     faultPauseAfterStartMs: number;
   };
+  /** The worker's /metrics, /healthz and /readyz (WORKER_HTTP_PORT, WORKER_HTTP_HOST); off when no port is set. */
+  workerHttp: { port: number | undefined; host: string };
   /** How the sagas the API starts handle a compensation that keeps failing (SAGA_STUCK_*). */
   saga: { stuckAfterAttempts: number; stuckRetryIntervalMs: number; stuckRetryMaxIntervalMs: number };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
@@ -205,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       webhookToleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
     },
     api: { port: e.PORT, host: e.API_HOST, faultPauseAfterStartMs: e.API_FAULT_PAUSE_AFTER_START_MS },
+    workerHttp: { port: e.WORKER_HTTP_PORT, host: e.WORKER_HTTP_HOST },
     saga: {
       stuckAfterAttempts: e.SAGA_STUCK_AFTER_ATTEMPTS,
       stuckRetryIntervalMs: e.SAGA_STUCK_RETRY_INTERVAL_SECONDS * 1000,

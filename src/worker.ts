@@ -1,5 +1,6 @@
 // `npm run start:worker`: one worker on the order task queue. Run several for scale-out.
 // Needs a Temporal server (TEMPORAL_ADDRESS, default 127.0.0.1:7233), Postgres and the gateway.
+// With WORKER_HTTP_PORT it also serves /metrics, /healthz and /readyz (src/observability/worker-server.ts).
 import { runMain } from './cli/run-main';
 import { loadConfig } from './config';
 import { openDatabase } from './db/open';
@@ -8,6 +9,7 @@ import { IdempotencyStore } from 'idempotent-sagas/store';
 import { createLogger } from './logger';
 import { connectClient, connectWorker, ensureSearchAttributes } from './temporal/connection';
 import { createOrderWorker } from './temporal/order-worker';
+import { buildWorkerServer } from './observability/worker-server';
 
 export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
 
@@ -20,21 +22,29 @@ runMain(async () => {
     const { connection } = await connectClient(address, config.temporal.namespace);
     await ensureSearchAttributes(connection, config.temporal.namespace);
     await connection.close();
+    const store = new IdempotencyStore(db.pool, { ...config.idempotency });
+    const workerConnection = await connectWorker(address);
     const worker = await createOrderWorker({
-      connection: await connectWorker(address),
+      connection: workerConnection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       workflowBundle: config.temporal.workflowBundlePath ? { codePath: config.temporal.workflowBundlePath } : undefined,
       deps: {
         pool: db.pool,
-        store: new IdempotencyStore(db.pool, { ...config.idempotency }),
+        store,
         gateway: createGatewayClient({ baseUrl: config.gateway.url, timeoutMs: config.gateway.timeoutMs }),
         leaseMs: config.activityLeaseMs,
         chargeStepKind: config.chargeStepKind,
       },
     });
-    logger.info({ address, taskQueue: config.temporal.taskQueue, pid: process.pid }, 'worker ready');
-    await worker.run(); // returns after SIGINT/SIGTERM, once in-flight tasks are done
+    const http = config.workerHttp.port === undefined ? undefined : buildWorkerServer({ pool: db.pool, counters: store.counters, pingTemporal: () => workerConnection.workflowService.getSystemInfo({}), defaultMetrics: true });
+    if (http) await http.listen({ port: config.workerHttp.port, host: config.workerHttp.host });
+    logger.info({ address, taskQueue: config.temporal.taskQueue, pid: process.pid, http: http ? `http://${config.workerHttp.host}:${config.workerHttp.port}` : 'off' }, 'worker ready');
+    try {
+      await worker.run(); // returns after SIGINT/SIGTERM, once in-flight tasks are done
+    } finally {
+      await http?.close();
+    }
   } finally {
     await db.close();
   }

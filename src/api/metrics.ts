@@ -1,7 +1,8 @@
 // Prometheus metrics of one API instance (its own registry, so tests can build many apps).
 import type { Pool } from 'pg';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { IdempotencyCounters } from 'idempotent-sagas/store';
+import { registerSagaOutcomes, registerStoreEvents } from '../observability/metrics';
 
 export type ApiMetrics = {
   registry: Registry;
@@ -22,15 +23,7 @@ export function createApiMetrics(opts: { pool: Pool; storeCounters: IdempotencyC
   });
   for (const outcome of ['executed', 'replayed', 'conflict', 'mismatch', 'takeover']) httpIdempotency.inc({ outcome }, 0);
 
-  // The store is shared with the activities in one process: its counters cover every scope.
-  const store = new Counter({
-    name: 'idempotency_store_events_total',
-    help: 'Decisions of the idempotency store (every scope): replays, conflicts, mismatches, leaseTakeovers, …',
-    labelNames: ['event'] as const,
-    registers: [registry],
-  });
-  for (const [event, value] of Object.entries(opts.storeCounters.snapshot())) store.inc({ event }, value);
-  opts.storeCounters.onIncrement((event) => store.inc({ event }));
+  registerStoreEvents(registry, opts.storeCounters);
 
   const requestDuration = new Histogram({
     name: 'api_http_request_duration_seconds',
@@ -40,19 +33,7 @@ export function createApiMetrics(opts: { pool: Pool; storeCounters: IdempotencyC
     registers: [registry],
   });
 
-  // Saga outcomes, read from the orders table at scrape time: exact across restarts and instances.
-  new Gauge({
-    name: 'orders_by_status',
-    help: 'Orders by status (PENDING, COMPLETED, COMPENSATED, COMPENSATION_STUCK), counted at scrape time.',
-    labelNames: ['status'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const status of ['PENDING', 'COMPLETED', 'COMPENSATED', 'COMPENSATION_STUCK']) this.set({ status }, 0);
-      const { rows } = await opts.pool.query<{ status: string; n: string }>('SELECT status, count(*) AS n FROM orders GROUP BY status');
-      for (const r of rows) this.set({ status: r.status }, Number(r.n));
-    },
-  });
+  registerSagaOutcomes(registry, opts.pool);
 
   return { registry, httpIdempotency, requestDuration };
 }

@@ -457,7 +457,7 @@ describe('the other routes', () => {
     expect(value('api_idempotency_requests_total{outcome="conflict"}')).toBeGreaterThanOrEqual(1);
     expect(value('api_idempotency_requests_total{outcome="mismatch"}')).toBe(1);
     expect(value('api_idempotency_requests_total{outcome="takeover"}')).toBe(1);
-    expect(value('idempotency_store_events_total{event="leaseTakeovers"}')).toBeGreaterThanOrEqual(1);
+    expect(value('idempotency_store_events_total{event="leaseTakeovers",scope="http"}')).toBeGreaterThanOrEqual(1);
     expect(value('orders_by_status{status="COMPLETED"}')).toBe(
       await stack.count(`SELECT count(*) AS n FROM orders WHERE status = 'COMPLETED'`),
     );

@@ -1,4 +1,4 @@
-// In-process counters of what the store decided; the API exports them as Prometheus metrics.
+// In-process counters of what the store decided, per scope; the API and the worker export them as Prometheus metrics.
 
 export const COUNTER_NAMES = [
   /** An effect ran for the first time (or again after its record expired). */
@@ -22,21 +22,34 @@ export const COUNTER_NAMES = [
 export type CounterName = (typeof COUNTER_NAMES)[number];
 export type CounterSnapshot = Record<CounterName, number>;
 
-export class IdempotencyCounters {
-  private readonly values: CounterSnapshot = Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as CounterSnapshot;
-  private readonly listeners: Array<(name: CounterName) => void> = [];
+const zeros = (): CounterSnapshot => Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as CounterSnapshot;
 
-  inc(name: CounterName): void {
+/** Counts of the store's decisions, in total and per scope (`step`, `http`, …). */
+export class IdempotencyCounters {
+  private readonly values: CounterSnapshot = zeros();
+  private readonly byScope = new Map<string, CounterSnapshot>();
+  private readonly listeners: Array<(name: CounterName, scope: string) => void> = [];
+
+  inc(name: CounterName, scope: string): void {
     this.values[name] += 1;
-    for (const listener of this.listeners) listener(name);
+    const counts = this.byScope.get(scope) ?? zeros();
+    counts[name] += 1;
+    this.byScope.set(scope, counts);
+    for (const listener of this.listeners) listener(name, scope);
   }
 
-  /** Called on every increment (the metrics module uses it to mirror counters). */
-  onIncrement(listener: (name: CounterName) => void): void {
+  /** Called on every increment (metrics mirror the counters with it). */
+  onIncrement(listener: (name: CounterName, scope: string) => void): void {
     this.listeners.push(listener);
   }
 
+  /** Totals over every scope. */
   snapshot(): CounterSnapshot {
     return { ...this.values };
+  }
+
+  /** The counts of each scope that has any. */
+  snapshotByScope(): Record<string, CounterSnapshot> {
+    return Object.fromEntries([...this.byScope].map(([scope, counts]) => [scope, { ...counts }]));
   }
 }

@@ -219,7 +219,7 @@ export class IdempotencyStore {
     if (commit.command !== 'COMMIT') {
       throw new Error(`idempotency record ${scope}/${key}: the transaction rolled back at COMMIT (${commit.command})`);
     }
-    this.counters.inc('executions');
+    this.counters.inc('executions', scope);
     return { result, replayed: false };
   }
 
@@ -230,7 +230,7 @@ export class IdempotencyStore {
     failure: BusinessFailure,
   ): Promise<Outcome<T> | BusinessFailure> {
     if (await this.records.insertFailure(client, scope, key, fp, failureJson(failure), ttl, sagaId)) {
-      this.counters.inc('executions');
+      this.counters.inc('executions', scope);
       return failure;
     }
     const row = await this.records.selectRecord(client, scope, key);
@@ -248,18 +248,18 @@ export class IdempotencyStore {
     switch (row.status) {
       case 'aborted':
       case 'compensated':
-        this.counters.inc('abortRefusals');
+        this.counters.inc('abortRefusals', scope);
         throw new KeyAbortedError(scope, key);
       case 'in_progress':
-        this.counters.inc('conflicts');
+        this.counters.inc('conflicts', scope);
         throw new InProgressError(scope, key, row.leaseMsLeft || DEFAULT_RETRY_AFTER_MS);
       case 'completed':
       case 'failed':
         if (row.fingerprint !== fp) {
-          this.counters.inc('mismatches');
+          this.counters.inc('mismatches', scope);
           throw new FingerprintMismatchError(scope, key);
         }
-        this.counters.inc('replays');
+        this.counters.inc('replays', scope);
         if (row.status === 'failed') throw replayFailure(row.error);
         return { result: row.result as T, replayed: true };
     }
@@ -298,18 +298,18 @@ export class IdempotencyStore {
       if (await this.records.insertLease(client, scope, key, fp, owner, leaseMs, ttl, sagaId)) {
         const row = await this.records.selectRecord(client, scope, key);
         if (!row) throw new Error(`idempotency record ${scope}/${key} vanished while locked`);
-        this.counters.inc('executions');
+        this.counters.inc('executions', scope);
         return { kind: 'claimed', epoch: row.epoch, attempt: row.attempts, takeover: false, generation: row.generation } as const;
       }
       const row = await this.records.selectRecord(client, scope, key);
       if (!row) throw this.missing(scope, key, sagaId);
       if (row.status === 'in_progress' && row.fingerprint !== fp) {
-        this.counters.inc('mismatches');
+        this.counters.inc('mismatches', scope);
         throw new FingerprintMismatchError(scope, key);
       }
       if (row.status === 'in_progress' && row.leaseMsLeft === 0) {
         const epoch = await this.records.bumpEpoch(client, scope, key, owner, leaseMs);
-        this.counters.inc('leaseTakeovers');
+        this.counters.inc('leaseTakeovers', scope);
         return { kind: 'claimed', epoch, attempt: row.attempts + 1, takeover: true, generation: row.generation } as const;
       }
       const replay = this.answer<T>(scope, key, fp, row);
@@ -389,7 +389,7 @@ export class IdempotencyStore {
         case 'aborted':
           return 'already-aborted';
         case 'in_progress':
-          this.counters.inc('conflicts');
+          this.counters.inc('conflicts', scope);
           throw new InProgressError(scope, key, row.leaseMsLeft || DEFAULT_RETRY_AFTER_MS);
       }
     });
@@ -423,11 +423,11 @@ export class IdempotencyStore {
         }
         case 'in_progress': {
           if (row.leaseMsLeft > 0 && row.leaseOwner !== owner) {
-            this.counters.inc('conflicts');
+            this.counters.inc('conflicts', scope);
             throw new InProgressError(scope, key, row.leaseMsLeft);
           }
           const epoch = await this.records.bumpEpoch(client, scope, key, owner, leaseMs);
-          this.counters.inc('leaseTakeovers');
+          this.counters.inc('leaseTakeovers', scope);
           return { kind: 'uncertain', epoch };
         }
       }
@@ -520,14 +520,14 @@ export class IdempotencyStore {
   /** No row after a claim found none to take: the saga has closed (or, without a saga, a concurrent delete). */
   private missing(scope: string, key: string, sagaId: string | null): Error {
     if (sagaId !== null) {
-      this.counters.inc('sagaClosedRefusals');
+      this.counters.inc('sagaClosedRefusals', scope);
       return new SagaClosedError(sagaId, key);
     }
     return new Error(`idempotency record ${scope}/${key} vanished while locked`);
   }
 
   private fenced(scope: string, key: string, epoch: number): StaleEpochError {
-    this.counters.inc('fencedWrites');
+    this.counters.inc('fencedWrites', scope);
     return new StaleEpochError(scope, key, epoch);
   }
 }
