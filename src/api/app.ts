@@ -25,7 +25,8 @@ import { PROBLEM_CONTENT_TYPE, Problem, problemBody, sendProblem, type FieldErro
 import { catalogRoutes } from './routes/catalog';
 import { orderRoutes } from './routes/orders';
 import { webhookRoutes, type WebhookOptions } from './routes/webhooks';
-import { HealthSchema } from './schemas';
+import { HealthSchema, ReadySchema } from './schemas';
+import { readiness } from '../observability/readiness';
 import type { SagaLifetimeOptions } from 'idempotent-sagas/workflow';
 
 export type ApiDeps = {
@@ -195,6 +196,10 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
 
   void app.register(async (open) => {
     open.get('/healthz', { schema: { summary: 'Liveness', response: { 200: HealthSchema } } }, async () => ({ status: 'ok' as const }));
+    open.get('/readyz', { schema: { summary: 'Readiness: Postgres and Temporal answer', response: { 200: ReadySchema, 503: ReadySchema } } }, async (_request, reply) => {
+      const ready = await readiness({ pool: deps.pool, pingTemporal: () => deps.temporal.client.workflowService.getSystemInfo({}) });
+      return reply.code(ready.status === 'ready' ? 200 : 503).send(ready);
+    });
     open.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
       reply.type(metrics.registry.contentType);
       return metrics.registry.metrics();

@@ -69,6 +69,8 @@ export const PolicySchema = z.object({
 });
 
 export const HealthSchema = z.object({ status: z.literal('ok') });
+const CheckSchema = z.string().regex(/^(ok|down: .*)$/s);
+export const ReadySchema = z.object({ status: z.enum(['ready', 'unavailable']), checks: z.object({ database: CheckSchema, temporal: CheckSchema }) });
 
 export const AuthHeadersSchema = z.looseObject({ authorization: z.string().optional().describe('Bearer <api key>') });
 

@@ -1,10 +1,12 @@
 // The worker's /metrics after a run with a duplicate delivery and a lease takeover: the store's
-// counters carry their scope; /readyz answers 503 while Postgres is unreachable and 200 once it is
-// back; and the real worker process serves them when WORKER_HTTP_PORT is set.
+// counters carry their scope; /readyz of the worker and of the API answers 503 while Postgres is
+// unreachable and 200 once it is back; and the real worker process serves them on WORKER_HTTP_PORT.
 import net from 'node:net';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Pool } from 'pg';
 import { createActivities } from '../../activities';
+import { IdempotencyStore } from 'idempotent-sagas/store';
+import { buildApiApp } from '../../src/api/app';
 import { buildWorkerServer } from '../../src/observability/worker-server';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 import { freePort, ROOT } from '../helpers/processes';
@@ -60,12 +62,17 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-test('after a lease takeover and a duplicate delivery, /metrics has the store counters by scope; /readyz follows Postgres', async () => {
+test('after a lease takeover and a duplicate delivery, /metrics has the store counters by scope; /readyz of the worker and the API follows Postgres', async () => {
   const app = buildWorkerServer({ pool: proxiedPool, counters: stack.store.counters, pingTemporal: () => stack.client.workflowService.getSystemInfo({}), checkTimeoutMs: 1500 });
-  const address = await app.listen({ port: 0, host: '127.0.0.1' });
-  const get = async (url: string): Promise<{ status: number; text: string }> => {
-    const res = await fetch(`${address}${url}`);
+  const api = buildApiApp({ pool: proxiedPool, store: new IdempotencyStore(proxiedPool, { defaultTtlSeconds: 60 }), temporal: { client: stack.client, taskQueue: stack.taskQueue } });
+  const [address, apiAddress] = [await app.listen({ port: 0, host: '127.0.0.1' }), await api.listen({ port: 0, host: '127.0.0.1' })];
+  const get = async (url: string, base = address): Promise<{ status: number; text: string }> => {
+    const res = await fetch(`${base}${url}`);
     return { status: res.status, text: await res.text() };
+  };
+  const readyOf = async (base: string): Promise<{ status: number; body: unknown }> => {
+    const res = await get('/readyz', base);
+    return { status: res.status, body: JSON.parse(res.text) as unknown };
   };
   try {
     // The charge applies and its reply is lost: the retry takes the released lease over (a takeover in scope `step`).
@@ -86,17 +93,17 @@ test('after a lease takeover and a duplicate delivery, /metrics has the store co
     expect(value('sagas_compensation_stuck')).toBe(0);
     expect(text).toMatch(/^# TYPE idempotency_store_events_total counter$/m);
 
-    const ready = await get('/readyz');
-    expect({ status: ready.status, body: JSON.parse(ready.text) as unknown }).toEqual({ status: 200, body: { status: 'ready', checks: { database: 'ok', temporal: 'ok' } } });
+    for (const base of [address, apiAddress]) expect(await readyOf(base)).toEqual({ status: 200, body: { status: 'ready', checks: { database: 'ok', temporal: 'ok' } } });
     await proxy.down();
-    const down = await get('/readyz');
-    expect(down.status).toBe(503);
-    expect(JSON.parse(down.text) as unknown).toMatchObject({ status: 'unavailable', checks: { database: expect.stringMatching(/^down: /) as string, temporal: 'ok' } });
-    expect((await get('/healthz')).status).toBe(200); // alive, only not ready
+    for (const base of [address, apiAddress]) {
+      expect(await readyOf(base)).toEqual({ status: 503, body: { status: 'unavailable', checks: { database: expect.stringMatching(/^down: /) as string, temporal: 'ok' } } });
+      expect((await get('/healthz', base)).status).toBe(200); // alive, only not ready
+    }
     await proxy.up();
-    await waitFor(async () => (await get('/readyz')).status === 200, '/readyz to answer 200 again');
+    for (const base of [address, apiAddress]) await waitFor(async () => (await readyOf(base)).status === 200, `${base}/readyz to answer 200 again`);
   } finally {
     await app.close();
+    await api.close();
   }
 }, 90_000);
 
