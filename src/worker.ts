@@ -9,13 +9,17 @@ import { IdempotencyStore } from 'idempotent-sagas/store';
 import { createLogger } from './logger';
 import { connectClient, connectWorker, ensureSearchAttributes } from './temporal/connection';
 import { createOrderWorker } from './temporal/order-worker';
-import { buildWorkerServer } from './observability/worker-server';
+import { buildWorkerServer, freeLocalPort } from './observability/worker-server';
+import { installTemporalRuntime } from './temporal/runtime';
 
 export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
 
 runMain(async () => {
   const config = loadConfig();
   const logger = createLogger(config, 'worker');
+  // The SDK's metrics go to a local port the worker's /metrics reads; its logs go to pino, as JSON.
+  const sdkMetricsAddress = config.workerHttp.port === undefined ? undefined : `127.0.0.1:${await freeLocalPort()}`;
+  installTemporalRuntime(logger, { sdkHandlesSignals: true, ...(sdkMetricsAddress && { metricsBindAddress: sdkMetricsAddress }) });
   const address = config.temporal.address ?? DEFAULT_TEMPORAL_ADDRESS;
   const db = await openDatabase(config, logger);
   try {
@@ -37,7 +41,7 @@ runMain(async () => {
         chargeStepKind: config.chargeStepKind,
       },
     });
-    const http = config.workerHttp.port === undefined ? undefined : buildWorkerServer({ pool: db.pool, counters: store.counters, pingTemporal: () => workerConnection.workflowService.getSystemInfo({}), defaultMetrics: true });
+    const http = config.workerHttp.port === undefined ? undefined : buildWorkerServer({ pool: db.pool, counters: store.counters, pingTemporal: () => workerConnection.workflowService.getSystemInfo({}), defaultMetrics: true, ...(sdkMetricsAddress && { sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics` }) });
     if (http) await http.listen({ port: config.workerHttp.port, host: config.workerHttp.host });
     logger.info({ address, taskQueue: config.temporal.taskQueue, pid: process.pid, http: http ? `http://${config.workerHttp.host}:${config.workerHttp.port}` : 'off' }, 'worker ready');
     try {

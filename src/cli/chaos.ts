@@ -7,7 +7,7 @@ import { parseChaosOptions } from '../chaos/options';
 import { type ChaosProgress, type ChaosResult, runChaos } from '../chaos/run';
 import { newRunId } from '../chaos/stack';
 import { PROJECT_ROOT, loadConfig } from '../config';
-import { installTemporalRuntime } from '../demo/temporal-runtime';
+import { installTemporalRuntime } from '../temporal/runtime';
 import { createLogger } from '../logger';
 import { runMain } from './run-main';
 

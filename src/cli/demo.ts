@@ -11,7 +11,7 @@ import { parseDemoOptions } from '../demo/options';
 import { planDemo } from '../demo/plan';
 import { formatSummary, summarise, summaryJson } from '../demo/report';
 import { type DemoStack, startDemoStack } from '../demo/stack';
-import { installTemporalRuntime } from '../demo/temporal-runtime';
+import { installTemporalRuntime } from '../temporal/runtime';
 import { createLogger } from '../logger';
 import { runMain } from './run-main';
 

@@ -7,7 +7,7 @@ import { buildApiApp } from '../api/app';
 import { WEBHOOK_ROUTE } from '../api/routes/webhooks';
 import { loadConfig } from '../config';
 import { type DemoStack, startDemoStack } from '../demo/stack';
-import { installTemporalRuntime } from '../demo/temporal-runtime';
+import { installTemporalRuntime } from '../temporal/runtime';
 import { IdempotencyStore } from 'idempotent-sagas/store';
 import { createLogger } from '../logger';
 import { runMain } from './run-main';
