@@ -1,12 +1,13 @@
 // `npm run --silent cli -- sagas list|show|retry|skip`: find stuck sagas and resolve them (docs/runbook.md).
 // Reads go through Temporal visibility (the SagaStatus search attribute) and the saga-state query;
 // decisions go through the resolveCompensation update, whose validator refuses what the saga cannot act on.
-import { Client, Connection, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { type Command } from 'commander';
 import { resolveCompensationUpdate, sagaStateQuery, type OperatorDecision, type SagaState, type SagaStatus } from 'idempotent-sagas/workflow';
 import { z } from 'zod';
 import { loadConfig } from '../config';
+import { connectClient } from '../temporal/connection';
 import { SAGA_STATUS } from '../temporal/search-attributes';
 import { CommandFailed, UsageError } from './run-main';
 
@@ -33,11 +34,9 @@ function parsed<T>(schema: z.ZodType<T>, what: string, raw: unknown): T {
 async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
   const { address, namespace } = loadConfig().temporal;
   if (!address) throw new CommandFailed('TEMPORAL_ADDRESS is not set: point it at the Temporal frontend the workers use (npm start and the demo print it)');
-  const connection = await Connection.connect({ address, connectTimeout: '5s' }).catch((err: unknown) => {
-    throw new CommandFailed(`cannot reach Temporal at TEMPORAL_ADDRESS=${address}: ${err instanceof Error ? err.message : String(err)}`);
-  });
+  const { client, connection } = await connectClient(address, namespace);
   try {
-    return await fn(new Client({ connection, namespace }));
+    return await fn(client);
   } finally {
     await connection.close();
   }

@@ -3,6 +3,7 @@
 // (TEMPORAL_ADDRESS); bad settings get a line each, naming the variable.
 import { createEmptyDatabase } from '../helpers/database';
 import { freePort, runScript } from '../helpers/processes';
+import { TEMPORAL_ADDRESS_VAR } from '../helpers/test-env';
 
 const UNREACHABLE_DB = 'postgres://postgres:s3cret@127.0.0.1:1/nowhere';
 const ENTRY_POINTS = ['src/cli/db-migrate.ts', 'src/cli/db-cleanup.ts', 'src/worker.ts', 'src/api/main.ts'];
@@ -23,7 +24,21 @@ test.each(['src/worker.ts', 'src/api/main.ts'])('%s with an unreachable TEMPORAL
   const db = await createEmptyDatabase();
   try {
     const run = await runScript(script, [], { DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', PORT: String(await freePort()) });
-    expect({ code: run.code, messages: messages(run.stderr) }).toEqual({ code: 1, messages: [expect.stringMatching(/^error: cannot reach Temporal at TEMPORAL_ADDRESS=127\.0\.0\.1:1: /)] });
+    expect({ code: run.code, messages: messages(run.stderr) }).toEqual({ code: 1, messages: [expect.stringMatching(/^error: cannot reach Temporal at TEMPORAL_ADDRESS=127\.0\.0\.1:1 \(plaintext\): /)] });
+  } finally {
+    await db.drop();
+  }
+}, 60_000);
+
+test('the worker with TEMPORAL_API_KEY against a server without TLS: one line saying it tried TLS with an API key, never the key', async () => {
+  const db = await createEmptyDatabase();
+  try {
+    const address = process.env[TEMPORAL_ADDRESS_VAR]!;
+    const run = await runScript('src/worker.ts', [], { DATABASE_URL: db.url, TEMPORAL_ADDRESS: address, TEMPORAL_API_KEY: 'key-not-to-print' });
+    // Node warns that TLS to an IP address sends no server name (a real deployment names a host): not ours.
+    const ours = messages(run.stderr).filter((l) => !/^\(node:\d+\) \[DEP0123\]|^\(Use `node --trace-deprecation/.test(l));
+    expect({ code: run.code, messages: ours }).toEqual({ code: 1, messages: [expect.stringContaining(`error: cannot reach Temporal at TEMPORAL_ADDRESS=${address} (TLS, API key): `)] });
+    expect(run.stderr + run.stdout).not.toContain('key-not-to-print');
   } finally {
     await db.drop();
   }
