@@ -36,3 +36,16 @@ export async function setStock(db: Pool | PoolClient, sku: string, stock: number
     [sku, stock],
   );
 }
+
+/** The total of `items` at today's prices; undefined when a SKU is unknown (the saga then refuses the order). */
+export async function totalCents(db: Pool | PoolClient, items: ReadonlyArray<{ sku: string; quantity: number }>): Promise<number | undefined> {
+  const { rows } = await db.query<{ sku: string; price_cents: number }>('SELECT sku, price_cents FROM products WHERE sku = ANY($1)', [items.map((i) => i.sku)]);
+  const price = new Map(rows.map((r) => [r.sku, r.price_cents]));
+  let total = 0;
+  for (const item of items) {
+    const each = price.get(item.sku);
+    if (each === undefined) return undefined;
+    total += each * item.quantity;
+  }
+  return total;
+}

@@ -5,6 +5,8 @@ import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundleO
 import { createActivities, type ActivityDeps } from '../../activities';
 
 export const WORKFLOWS_PATH = require.resolve('../../workflows');
+/** Workflow interceptors bundled with the workflows: step summaries for the Temporal UI. */
+export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('../../workflows/interceptors')];
 
 /** Where the library's sources are: its entry points resolve there while it is developed in this repository. */
 const LIBRARY_SOURCES = path.resolve(__dirname, '../../packages/idempotent-sagas/src');
@@ -22,7 +24,7 @@ export const WORKFLOW_BUNDLER_OPTIONS = {
 
 /** Bundling takes seconds: build once and hand the bundle to every worker of a process. */
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger, ...WORKFLOW_BUNDLER_OPTIONS });
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: quietBundlerLogger, ...WORKFLOW_BUNDLER_OPTIONS });
 }
 
 /** Writes the bundle to `file`, for workers started with WORKFLOW_BUNDLE_PATH (they skip the seconds of bundling). */
@@ -52,7 +54,7 @@ export async function createOrderWorker(opts: {
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: WORKFLOW_BUNDLER_OPTIONS }),
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: WORKFLOW_BUNDLER_OPTIONS, interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
     activities: createActivities(opts.deps),
     ...(opts.identity && { identity: opts.identity }),
   });

@@ -3,6 +3,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle }
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { totalCents } from '../../domain/catalog';
 import type { OrderStatus } from '../../domain/types';
 import { FingerprintMismatchError, InProgressError, StaleEpochError } from 'idempotent-sagas/store';
 import { ORDER_NOT_CANCELLABLE, cancelOrderUpdate, sagaStateQuery, type OrderSagaState } from '../../../workflows/messages';
@@ -142,6 +143,10 @@ export const orderRoutes =
           paymentToken: body.paymentToken,
           ...(ctx.sagaOptions && { options: ctx.sagaOptions }),
         };
+        // What the Temporal UI shows for the workflow: order, tenant and total; the items as details.
+        const total = await totalCents(ctx.pool, body.items);
+        const staticSummary = `order ${orderId} · tenant ${tenant.name} (${tenant.id}) · ${total === undefined ? 'total unknown' : `${(total / 100).toFixed(2)} ${input.currency}`}`;
+        const staticDetails = body.items.map((i) => `${i.sku} × ${i.quantity}`).join(', ');
         try {
           // A retry after a crash finds the saga it already started (running: USE_EXISTING; closed: REJECT_DUPLICATE).
           await client.workflow.start('placeOrder', {
@@ -149,6 +154,8 @@ export const orderRoutes =
             workflowId,
             args: [input],
             memo: { tenantId: tenant.id },
+            staticSummary,
+            staticDetails,
             workflowIdReusePolicy: 'REJECT_DUPLICATE',
             workflowIdConflictPolicy: 'USE_EXISTING',
           });

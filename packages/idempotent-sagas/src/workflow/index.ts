@@ -23,3 +23,4 @@ export {
 } from './saga';
 export { resolveCompensationUpdate, sagaStateQuery } from './messages';
 export { STEP_ID_PATTERN, compensationKey, forwardKey, keyBelongsTo, stepKeys, type StepKeys } from '../keys';
+export { StepSummaryInterceptor, stepSummary, stepSummaryInterceptors } from './summaries';

@@ -9,6 +9,7 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
+  setCurrentDetails,
   workflowInfo,
 } from '@temporalio/workflow';
 import { STEP_ID_PATTERN, stepKeys, type StepKeys } from '../keys';
@@ -447,6 +448,8 @@ export class Saga {
 
   /** Tells onStatus; a bounded saga only when the value changes (an upserted search attribute is an event). */
   private publish(): void {
+    // The UI's current details (workflow metadata, not history): while stuck, which step and why.
+    setCurrentDetails(this.stuck ? `COMPENSATION_STUCK on step ${this.stuck.stepId} after ${this.stuck.rounds} failed round(s): ${this.stuck.error}` : '');
     if (!this.opts.legacyHistory && this.published === this.status) return;
     this.published = this.status;
     this.opts.onStatus?.(this.status);
