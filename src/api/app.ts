@@ -21,6 +21,7 @@ import type { IdempotencyStore } from 'idempotent-sagas/store';
 import type { Logger } from '../logger';
 import type { ApiContext } from './context';
 import { createApiMetrics, type ApiMetrics } from './metrics';
+import { finishOpenApi } from './openapi';
 import { PROBLEM_CONTENT_TYPE, Problem, problemBody, sendProblem, type FieldError, type ProblemKind } from './problems';
 import { catalogRoutes } from './routes/catalog';
 import { orderRoutes } from './routes/orders';
@@ -165,9 +166,9 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
       openapi: '3.1.0',
       info: { title: 'idempotent-sagas orders API', version: '1.0.0', description: 'Orders placed as Temporal sagas; POST /v1/orders is idempotent by Idempotency-Key.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'sk_… API key' } } },
-      security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,
+    transformObject: (derived) => ('openapiObject' in derived ? finishOpenApi(derived.openapiObject) : derived.swaggerObject),
   });
 
   void app.register(async (v1) => {

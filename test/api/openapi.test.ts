@@ -1,0 +1,91 @@
+// The committed openapi.json is what the running app serves (regenerate with `npm run openapi`), and
+// what it documents is what the app does: operation IDs, per-route security, problem+json errors,
+// and the headers of real responses.
+import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApiApp } from '../../src/api/app';
+import { createTenant } from '../../src/domain/tenants';
+import { createOrderStack, type OrderStack } from '../helpers/order-stack';
+
+type Responses = Record<string, { content?: Record<string, unknown>; headers?: Record<string, unknown> }>;
+type Doc = {
+  openapi: string;
+  security?: unknown;
+  paths: Record<string, Record<string, { operationId?: string; security?: Array<Record<string, string[]>>; responses: Responses }>>;
+  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+};
+
+let stack: OrderStack;
+let app: FastifyInstance;
+let baseUrl: string;
+let served: Doc;
+const committed = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../openapi.json'), 'utf8')) as Doc;
+
+beforeAll(async () => {
+  stack = await createOrderStack({ stock: 100 });
+  await stack.startWorker();
+  app = buildApiApp({ pool: stack.db.pool, store: stack.store, temporal: { client: stack.client, taskQueue: stack.taskQueue } });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  served = (await (await fetch(`${baseUrl}/docs/json`)).json()) as Doc;
+});
+afterAll(async () => {
+  await app?.close();
+  await stack?.stop();
+});
+
+const operations = (doc: Doc) => Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).map(([method, op]) => ({ route: `${method.toUpperCase()} ${p}`, ...op })));
+
+test('openapi.json is exactly what the running app serves (npm run openapi regenerates it)', () => {
+  expect(served).toEqual(committed);
+  expect(served.openapi).toBe('3.1.0');
+});
+
+test('every operation has a unique operation ID and its own security; errors are problem+json', () => {
+  const ops = operations(served);
+  expect(ops.length).toBeGreaterThanOrEqual(8);
+  expect(new Set(ops.map((o) => o.operationId)).size).toBe(ops.length);
+  expect(served.security).toBeUndefined(); // no document-wide default to forget
+  const security = Object.fromEntries(ops.map((o) => [o.route, o.security]));
+  expect(security).toMatchObject({
+    'POST /v1/orders': [{ bearer: [] }],
+    'GET /v1/orders/{id}': [{ bearer: [] }],
+    'POST /v1/webhooks/payments': [{ gatewaySignature: [] }],
+    'GET /healthz': [],
+    'GET /readyz': [],
+  });
+  for (const op of ops.filter((o) => o.route !== 'GET /readyz')) {
+    for (const [status, response] of Object.entries(op.responses).filter(([s]) => Number(s) >= 400)) {
+      expect({ route: op.route, status, types: Object.keys(response.content ?? {}) }).toEqual({ route: op.route, status, types: ['application/problem+json'] });
+    }
+  }
+  expect(served.components.schemas).toHaveProperty('Problem');
+});
+
+test('the documented headers are on real responses: Location and Idempotent-Replayed on 202, WWW-Authenticate on 401', async () => {
+  const placeOrder = served.paths['/v1/orders']!.post!.responses;
+  expect(Object.keys(placeOrder['202']!.headers ?? {})).toEqual(['Location', 'Idempotent-Replayed']);
+  expect(Object.keys(placeOrder['409']!.headers ?? {})).toEqual(['Retry-After']);
+  expect(Object.keys(placeOrder['401']!.headers ?? {})).toEqual(['WWW-Authenticate']);
+
+  const tenant = await createTenant(stack.db.pool, 'OpenAPI Tenant');
+  const post = () =>
+    fetch(`${baseUrl}/v1/orders`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tenant.apiKey}`, 'content-type': 'application/json', 'idempotency-key': `openapi-${stack.taskQueue}` },
+      body: JSON.stringify({ items: [{ sku: 'SKU-2', quantity: 1 }], paymentToken: 'tok_visa' }),
+    });
+  const first = await post();
+  const again = await post();
+  expect([first.status, again.status]).toEqual([202, 202]);
+  expect(first.headers.get('location')).toMatch(/^\/v1\/orders\/ord_[0-9a-f]{24}$/);
+  expect([first.headers.get('idempotent-replayed'), again.headers.get('idempotent-replayed')]).toEqual([null, 'true']);
+  expect(again.headers.get('location')).toBe(first.headers.get('location'));
+
+  const unauthorized = await fetch(`${baseUrl}/v1/products`);
+  expect(unauthorized.status).toBe(401);
+  expect(unauthorized.headers.get('www-authenticate')).toBe('Bearer');
+  expect(unauthorized.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+});
