@@ -13,12 +13,21 @@ const LIBRARY = 'packages/idempotent-sagas';
 const LIBRARY_SANDBOXED = [`${LIBRARY}/src/workflow/**/*.ts`, `${LIBRARY}/src/keys.ts`, `${LIBRARY}/src/errors.ts`];
 /** An app reaches the library by its package name and an entry point, never by a path into it. */
 const APP_IMPORTS_OF_THE_LIBRARY = [
-  { group: ['**/packages/idempotent-sagas', '**/packages/idempotent-sagas/**'], message: 'Import the library by its entry points (idempotent-sagas/workflow, activity, store, fastify, testing), not by a path into it.' },
-  { regex: '^idempotent-sagas(?!/(workflow|activity|store|fastify|testing)$)', message: 'Import the library by one of its entry points: idempotent-sagas/workflow, activity, store, fastify or testing.' },
+  {
+    group: ['**/packages/idempotent-sagas', '**/packages/idempotent-sagas/**'],
+    message: 'Import the library by its entry points (idempotent-sagas/workflow, activity, store, fastify, testing), not by a path into it.',
+  },
+  {
+    regex: '^idempotent-sagas(?!/(workflow|activity|store|fastify|testing)$)',
+    message: 'Import the library by one of its entry points: idempotent-sagas/workflow, activity, store, fastify or testing.',
+  },
 ];
 /** The library never imports an app: nothing outside its own folder, by a relative path that leaves it. */
 const LIBRARY_IMPORTS = [
-  { group: ['../../*', '../../../**'], message: 'The library imports nothing outside packages/idempotent-sagas/src (the apps depend on it, never the reverse).' },
+  {
+    group: ['../../*', '../../../**'],
+    message: 'The library imports nothing outside packages/idempotent-sagas/src (the apps depend on it, never the reverse).',
+  },
 ];
 const SANDBOX_PATHS = [
   ...nodeBuiltins.map((name) => ({ name, message: 'Workflow code runs in a deterministic sandbox: no Node builtins.' })),

@@ -44,7 +44,9 @@ export function createOrderActivities({ store }: ActivityDeps) {
             const workflowId = ownSagaId();
             if (!(await sql.insertOrder(client, { id: input.orderId, workflowId, tenantId: input.tenantId, lines, totalCents, currency: input.currency }))) {
               // The natural key caught a second saga for one order ID: a definitive, typed refusal; the old order is untouched.
-              throw new BusinessFailure(OrderFailure.AlreadyExists, `order ${input.orderId} already exists (created by another saga)`, { orderId: input.orderId });
+              throw new BusinessFailure(OrderFailure.AlreadyExists, `order ${input.orderId} already exists (created by another saga)`, {
+                orderId: input.orderId,
+              });
             }
             return { orderId: input.orderId, totalCents, currency: input.currency };
           },

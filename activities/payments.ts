@@ -26,12 +26,13 @@ const ReconcileInput = ChargeInput;
 
 /** Keeps our lease and Temporal's heartbeat alive while a gateway call is in flight. */
 async function whileLeased<T>(deps: ActivityDeps, ref: { key: string; epoch: number }, call: () => Promise<T>): Promise<T> {
-  const beat = setInterval(() => {
-    Context.current().heartbeat();
-    deps.store
-      .heartbeatLease({ scope: STEP_SCOPE, key: ref.key, epoch: ref.epoch, leaseMs: deps.leaseMs })
-      .catch(() => undefined); // fenced or DB hiccup: the final write is fenced anyway
-  }, Math.max(50, Math.floor(deps.leaseMs / 3)));
+  const beat = setInterval(
+    () => {
+      Context.current().heartbeat();
+      deps.store.heartbeatLease({ scope: STEP_SCOPE, key: ref.key, epoch: ref.epoch, leaseMs: deps.leaseMs }).catch(() => undefined); // fenced or DB hiccup: the final write is fenced anyway
+    },
+    Math.max(50, Math.floor(deps.leaseMs / 3)),
+  );
   try {
     return await call();
   } finally {
@@ -55,7 +56,13 @@ export function createPaymentActivities(deps: ActivityDeps) {
       status: answer.kind === 'pending' ? 'pending' : 'captured',
     };
     if (outcome.status === 'captured') {
-      await store.completeLease({ scope: STEP_SCOPE, key: input.key, epoch, result: outcome, inTransaction: (client) => recordPayment(client, input, outcome) });
+      await store.completeLease({
+        scope: STEP_SCOPE,
+        key: input.key,
+        epoch,
+        result: outcome,
+        inTransaction: (client) => recordPayment(client, input, outcome),
+      });
     } else {
       // Pending: the outcome is not definitive yet; keep the key in progress for the webhook or reconciliation.
       await store.releaseLease({ scope: STEP_SCOPE, key: input.key, epoch });
@@ -150,15 +157,12 @@ export function createPaymentActivities(deps: ActivityDeps) {
           leaseMs: deps.leaseMs,
         });
         if (fence.kind === 'not-applied') return fence.kind;
-        const mirror = (refundId: string | null) => (db: typeof pool | PoolClient) =>
-          sql.markPaymentRefunded(db, input.orderId, refundId, input.forwardKey);
+        const mirror = (refundId: string | null) => (db: typeof pool | PoolClient) => sql.markPaymentRefunded(db, input.orderId, refundId, input.forwardKey);
         if (fence.kind === 'done') {
           if (fence.status === 'compensated') await mirror(null)(pool);
           return `already-${fence.status}`;
         }
-        const refund = await gateway.refund(
-          fence.kind === 'applied' ? { chargeId: fence.result.chargeId } : { idempotencyKey: input.forwardKey },
-        );
+        const refund = await gateway.refund(fence.kind === 'applied' ? { chargeId: fence.result.chargeId } : { idempotencyKey: input.forwardKey });
         const refunded = refund.status === 'refunded';
         if (fence.kind === 'tombstoned') {
           // No record was found: the tombstone is ours; the gateway's answer says whether a charge was there to undo.

@@ -28,10 +28,7 @@ type LedgerKind = 'debit' | 'credit' | 'debit-reversal' | 'credit-reversal';
 
 /** Adds `delta` to the balance unless that takes it below zero; false if it would (or there is no such wallet). */
 async function adjustBalance(client: PoolClient, walletId: string, delta: number): Promise<boolean> {
-  const res = await client.query(
-    `UPDATE wallets SET balance_cents = balance_cents + $2 WHERE id = $1 AND balance_cents + $2 >= 0`,
-    [walletId, delta],
-  );
+  const res = await client.query(`UPDATE wallets SET balance_cents = balance_cents + $2 WHERE id = $1 AND balance_cents + $2 >= 0`, [walletId, delta]);
   return res.rowCount === 1;
 }
 

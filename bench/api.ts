@@ -135,7 +135,13 @@ async function main(): Promise<void> {
 
     const tenant = await createTenant(db, 'bench');
     const auth = `Bearer ${tenant.apiKey}`;
-    const orderBody = JSON.stringify({ items: [{ sku: 'SKU-1', quantity: 1 }, { sku: 'SKU-4', quantity: 2 }], paymentToken: 'tok_visa' });
+    const orderBody = JSON.stringify({
+      items: [
+        { sku: 'SKU-1', quantity: 1 },
+        { sku: 'SKU-4', quantity: 2 },
+      ],
+      paymentToken: 'tok_visa',
+    });
     const postHeaders = { authorization: auth, 'idempotency-key': 'bench-api-order-1', 'content-type': 'application/json' };
     const first = await fetch(`${baseUrl}/v1/orders`, { method: 'POST', headers: postHeaders, body: orderBody });
     const firstBody = await first.text();
@@ -201,7 +207,10 @@ async function main(): Promise<void> {
     };
     const a = summary('replay');
     const b = summary('products');
-    for (const [name, s] of [['replay', a], ['products', b]] as const) {
+    for (const [name, s] of [
+      ['replay', a],
+      ['products', b],
+    ] as const) {
       if (s.non2xx > 0 || s.errors > 0) throw new Error(`${name}: ${s.non2xx} non-2xx answers and ${s.errors} errors; the ratio would be meaningless`);
     }
     // Still one order and one saga: the replays started nothing.

@@ -167,7 +167,14 @@ async function main(): Promise<void> {
     const benchBundle: WorkflowBundleWithSourceMap = await bundleWorkflowCode({
       workflowsPath: require.resolve('./saga/workflows'),
       ...WORKFLOW_BUNDLER_OPTIONS,
-      logger: { trace: () => {}, debug: () => {}, info: () => {}, log: () => {}, warn: (m: string) => log(`bundler: ${m}`), error: (m: string) => log(`bundler: ${m}`) },
+      logger: {
+        trace: () => {},
+        debug: () => {},
+        info: () => {},
+        log: () => {},
+        warn: (m: string) => log(`bundler: ${m}`),
+        error: (m: string) => log(`bundler: ${m}`),
+      },
     });
     const store = new IdempotencyStore(db, { ...config.idempotency });
     const workers: Worker[] = [
@@ -299,7 +306,8 @@ async function main(): Promise<void> {
     log(`chart written to ${path.relative(PROJECT_ROOT, outPath)} and ${path.relative(PROJECT_ROOT, docsPath)}`);
 
     const round3 = (n: number): number => Number(n.toFixed(3));
-    const met = (name: keyof typeof TARGETS, value: number): string => `${value.toFixed(3)} (target >= ${TARGETS[name]}: ${value >= TARGETS[name] ? 'met' : 'MISSED'})`;
+    const met = (name: keyof typeof TARGETS, value: number): string =>
+      `${value.toFixed(3)} (target >= ${TARGETS[name]}: ${value >= TARGETS[name] ? 'met' : 'MISSED'})`;
     process.stdout.write(
       `${server.source === 'DATABASE_URL' ? 'PostgreSQL from DATABASE_URL' : 'embedded PostgreSQL'}, Temporal ${devServer ? 'dev server' : 'TEMPORAL_ADDRESS'}, Node ${process.version}, ${os.cpus().length} CPUs; ` +
         `${opts.sagas} measured sagas per variant and level in ${opts.rounds} rotating rounds after ${opts.warmup} warm-up sagas per variant\n\n` +

@@ -245,9 +245,7 @@ async function main(): Promise<void> {
     const setting = (name: string): string => settings.find((s) => s.name === name)?.setting ?? '?';
     const available = Number(setting('max_connections')) - Number(setting('superuser_reserved_connections'));
     if (maxClients + 2 > available) {
-      throw new UsageError(
-        `--concurrency ${maxClients} needs ${maxClients + 2} connections; the server allows ${available} (max_connections)`,
-      );
+      throw new UsageError(`--concurrency ${maxClients} needs ${maxClients + 2} connections; the server allows ${available} (max_connections)`);
     }
 
     await admin.query(`CREATE DATABASE ${dbName}`);
@@ -337,8 +335,7 @@ async function main(): Promise<void> {
         progress.update({ phase: `${clients} clients, warm-up ${w}` });
         await drive(clients, opts.warmup, ops[w], tick, stopped);
       }
-      const perWorkload = <T>(make: () => T): Record<Workload, T> =>
-        Object.fromEntries(WORKLOADS.map((w) => [w, make()])) as Record<Workload, T>;
+      const perWorkload = <T>(make: () => T): Record<Workload, T> => Object.fromEntries(WORKLOADS.map((w) => [w, make()])) as Record<Workload, T>;
       const latencies = perWorkload<Float64Array[]>(() => []);
       const wallMs = perWorkload(() => 0);
       const sent = perWorkload(() => 0);
@@ -424,9 +421,7 @@ async function main(): Promise<void> {
       hitOverSelect: ratio(headline, 'hit', 'select'),
     };
     for (const [name, value] of Object.entries(headlineRatios) as Array<[keyof typeof TARGETS, number]>) {
-      out.push(
-        `${name} at ${headline} clients: ${value.toFixed(2)} (target ≤ ${TARGETS[name]}: ${value <= TARGETS[name] ? 'met' : 'MISSED'})`,
-      );
+      out.push(`${name} at ${headline} clients: ${value.toFixed(2)} (target ≤ ${TARGETS[name]}: ${value <= TARGETS[name] ? 'met' : 'MISSED'})`);
     }
     const byLevel = Object.fromEntries(
       opts.concurrency.map((c) => [

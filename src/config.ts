@@ -75,17 +75,29 @@ const envSchema = z.object({
   IDEMPOTENCY_SCOPE_TTLS: scopeTtls.default({}),
   CLEANUP_BATCH_SIZE: positiveInt.max(100_000).default(1000),
   TEMPORAL_ADDRESS: optionalString.pipe(
-    z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'host:port, e.g. 127.0.0.1:7233').optional(),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'host:port, e.g. 127.0.0.1:7233')
+      .optional(),
   ),
-  TEMPORAL_NAMESPACE: z.string().regex(/^[A-Za-z0-9._-]{1,255}$/, 'a namespace name').default('default'),
-  TEMPORAL_TASK_QUEUE: z.string().regex(/^[A-Za-z0-9._-]{1,255}$/, 'a task queue name').default('orders'),
+  TEMPORAL_NAMESPACE: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,255}$/, 'a namespace name')
+    .default('default'),
+  TEMPORAL_TASK_QUEUE: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,255}$/, 'a task queue name')
+    .default('orders'),
   TEMPORAL_CLI_PATH: optionalString,
   TEMPORAL_UI_PORT: port.optional(),
   WORKFLOW_BUNDLE_PATH: optionalString,
   ACTIVITY_LEASE_MS: positiveInt.min(500).max(600_000).default(15_000),
   CHARGE_STEP_KIND: z.enum(['external', 'at-most-once']).default('external'),
   GATEWAY_PORT: port.default(4010),
-  GATEWAY_HOST: z.string().regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'an IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0').default('127.0.0.1'),
+  GATEWAY_HOST: z
+    .string()
+    .regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'an IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0')
+    .default('127.0.0.1'),
   GATEWAY_URL: optionalString.pipe(httpUrl.optional()),
   GATEWAY_TIMEOUT_MS: positiveInt.max(600_000).default(5000),
   GATEWAY_FAULTS: gatewayFaults.optional(),
@@ -98,9 +110,15 @@ const envSchema = z.object({
   SAGA_STUCK_RETRY_INTERVAL_SECONDS: positiveInt.max(30 * 86_400).default(600),
   SAGA_STUCK_RETRY_MAX_INTERVAL_SECONDS: positiveInt.max(30 * 86_400).default(21_600),
   API_FAULT_PAUSE_AFTER_START_MS: z.coerce.number().int().min(0).max(600_000).default(0),
-  API_HOST: z.string().regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'an IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0').default('127.0.0.1'),
+  API_HOST: z
+    .string()
+    .regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'an IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0')
+    .default('127.0.0.1'),
   WORKER_HTTP_PORT: port.optional(),
-  WORKER_HTTP_HOST: z.string().regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'an IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0').default('127.0.0.1'),
+  WORKER_HTTP_HOST: z
+    .string()
+    .regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'an IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0')
+    .default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WEBHOOK_EVENTS_RETENTION_SECONDS: positiveInt.default(604_800),
   NODE_ENV: optionalString,

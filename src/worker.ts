@@ -41,9 +41,21 @@ runMain(async () => {
         chargeStepKind: config.chargeStepKind,
       },
     });
-    const http = config.workerHttp.port === undefined ? undefined : buildWorkerServer({ pool: db.pool, counters: store.counters, pingTemporal: () => workerConnection.workflowService.getSystemInfo({}), defaultMetrics: true, ...(sdkMetricsAddress && { sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics` }) });
+    const http =
+      config.workerHttp.port === undefined
+        ? undefined
+        : buildWorkerServer({
+            pool: db.pool,
+            counters: store.counters,
+            pingTemporal: () => workerConnection.workflowService.getSystemInfo({}),
+            defaultMetrics: true,
+            ...(sdkMetricsAddress && { sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics` }),
+          });
     if (http) await http.listen({ port: config.workerHttp.port, host: config.workerHttp.host });
-    logger.info({ address, taskQueue: config.temporal.taskQueue, pid: process.pid, http: http ? `http://${config.workerHttp.host}:${config.workerHttp.port}` : 'off' }, 'worker ready');
+    logger.info(
+      { address, taskQueue: config.temporal.taskQueue, pid: process.pid, http: http ? `http://${config.workerHttp.host}:${config.workerHttp.port}` : 'off' },
+      'worker ready',
+    );
     try {
       await worker.run(); // returns after SIGINT/SIGTERM, once in-flight tasks are done
     } finally {

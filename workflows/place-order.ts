@@ -17,8 +17,29 @@ import type { Activities } from '../activities';
 import { publishSagaStatus } from './saga-status';
 import type { ChargeOutcome } from '../activities';
 import type { OrderItem } from '../src/domain/types';
-import { INJECTED_FAILURE, ORDER_NOT_CANCELLABLE, cancelOrderUpdate, paymentConfirmedSignal, sagaStateQuery, type PaymentConfirmation, type PaymentConfirmationState, type PlaceOrderResult } from './messages';
-import { resolveCompensationUpdate, DEFAULT_STUCK_AFTER_ATTEMPTS, SAGA_LIFETIME_PATCH, Saga, describeFailure, lifetimeSagaOptions, type Compensation, type OperatorDecision, type SagaLifetimeOptions, type SagaOptions, type SagaSnapshot } from 'idempotent-sagas/workflow';
+import {
+  INJECTED_FAILURE,
+  ORDER_NOT_CANCELLABLE,
+  cancelOrderUpdate,
+  paymentConfirmedSignal,
+  sagaStateQuery,
+  type PaymentConfirmation,
+  type PaymentConfirmationState,
+  type PlaceOrderResult,
+} from './messages';
+import {
+  resolveCompensationUpdate,
+  DEFAULT_STUCK_AFTER_ATTEMPTS,
+  SAGA_LIFETIME_PATCH,
+  Saga,
+  describeFailure,
+  lifetimeSagaOptions,
+  type Compensation,
+  type OperatorDecision,
+  type SagaLifetimeOptions,
+  type SagaOptions,
+  type SagaSnapshot,
+} from 'idempotent-sagas/workflow';
 
 export type PlaceOrderInput = {
   orderId: string;
@@ -88,7 +109,8 @@ export async function placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResu
   // The compensation of each step, by step ID: used when the step runs and to resume after continue-as-new.
   const compensationFor = (stepId: string): Compensation | undefined => {
     if (stepId === 'create-order') {
-      return ({ forwardKey }) => compensations.compensateOrder({ forwardKey, orderId: input.orderId, reason: cancelReason ?? saga.state().reason ?? 'compensated' });
+      return ({ forwardKey }) =>
+        compensations.compensateOrder({ forwardKey, orderId: input.orderId, reason: cancelReason ?? saga.state().reason ?? 'compensated' });
     }
     if (stepId === 'charge') return ({ forwardKey, compensationKey }) => compensations.refundPayment({ forwardKey, compensationKey, orderId: input.orderId });
     if (stepId.startsWith('reserve:')) {
@@ -122,7 +144,12 @@ export async function placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResu
         const paymentConfirmation = paymentConfirmationState();
         return continueAsNew({
           ...input,
-          resume: { saga: snapshot, ...(cancelReason !== undefined && { cancelReason }), ...(workflowCancelled && { workflowCancelled }), ...(paymentConfirmation && { paymentConfirmation }) },
+          resume: {
+            saga: snapshot,
+            ...(cancelReason !== undefined && { cancelReason }),
+            ...(workflowCancelled && { workflowCancelled }),
+            ...(paymentConfirmation && { paymentConfirmation }),
+          },
         });
       },
     }),

@@ -17,7 +17,20 @@ import {
 import type { Activities } from '../activities';
 import { publishSagaStatus } from './saga-status';
 import { INJECTED_FAILURE } from './messages';
-import { resolveCompensationUpdate, DEFAULT_STUCK_AFTER_ATTEMPTS, SAGA_LIFETIME_PATCH, Saga, describeFailure, lifetimeSagaOptions, type Compensation, type OperatorDecision, type SagaLifetimeOptions, type SagaOptions, type SagaSnapshot, type SagaState } from 'idempotent-sagas/workflow';
+import {
+  resolveCompensationUpdate,
+  DEFAULT_STUCK_AFTER_ATTEMPTS,
+  SAGA_LIFETIME_PATCH,
+  Saga,
+  describeFailure,
+  lifetimeSagaOptions,
+  type Compensation,
+  type OperatorDecision,
+  type SagaLifetimeOptions,
+  type SagaOptions,
+  type SagaSnapshot,
+  type SagaState,
+} from 'idempotent-sagas/workflow';
 
 export type TransferInput = {
   transferId: string;
@@ -106,16 +119,8 @@ export async function transferFunds(input: TransferInput): Promise<TransferResul
   }
 
   try {
-    await saga.step(
-      'debit',
-      ({ forwardKey: key }) => forward.debitWallet({ key, transferId, walletId: input.from, amountCents }),
-      compensationFor('debit'),
-    );
-    await saga.step(
-      'credit',
-      ({ forwardKey: key }) => forward.creditWallet({ key, transferId, walletId: input.to, amountCents }),
-      compensationFor('credit'),
-    );
+    await saga.step('debit', ({ forwardKey: key }) => forward.debitWallet({ key, transferId, walletId: input.from, amountCents }), compensationFor('debit'));
+    await saga.step('credit', ({ forwardKey: key }) => forward.creditWallet({ key, transferId, walletId: input.to, amountCents }), compensationFor('credit'));
     if (opts.failAfterDebit) throw ApplicationFailure.nonRetryable(opts.failAfterDebit, INJECTED_FAILURE);
   } catch (err) {
     const reason = reasonOf(err);

@@ -24,7 +24,16 @@ export function createNoIdempotencyActivities(deps: { pool: Pool; gateway: Gatew
         const { lines, unknown } = await sql.priceLines(client, input.items);
         if (unknown.length > 0) throw ApplicationFailure.nonRetryable(`unknown SKU: ${unknown.join(', ')}`, 'UNKNOWN_SKU');
         const totalCents = lines.reduce((sum, l) => sum + l.priceCents * l.quantity, 0);
-        if (!(await sql.insertOrder(client, { id: input.orderId, workflowId: input.workflowId, tenantId: input.tenantId, lines, totalCents, currency: input.currency }))) {
+        if (
+          !(await sql.insertOrder(client, {
+            id: input.orderId,
+            workflowId: input.workflowId,
+            tenantId: input.tenantId,
+            lines,
+            totalCents,
+            currency: input.currency,
+          }))
+        ) {
           throw ApplicationFailure.nonRetryable(`order ${input.orderId} already exists`, 'DUPLICATE_ORDER');
         }
         return { orderId: input.orderId, totalCents, currency: input.currency };

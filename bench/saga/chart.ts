@@ -53,7 +53,9 @@ export function renderThroughputSvg(series: Series[], title: string): string {
     const pts = s.points.map((p) => `${f(xPos(p.x))},${f(yPos(p.y))}`).join(' ');
     parts.push(`<polyline points="${pts}" fill="none" stroke="${color}" stroke-width="2"/>`);
     for (const p of s.points) {
-      parts.push(`<circle cx="${f(xPos(p.x))}" cy="${f(yPos(p.y))}" r="3.5" fill="${color}"><title>${esc(`${s.label}: ${p.y.toFixed(1)}/s at ${p.x}`)}</title></circle>`);
+      parts.push(
+        `<circle cx="${f(xPos(p.x))}" cy="${f(yPos(p.y))}" r="3.5" fill="${color}"><title>${esc(`${s.label}: ${p.y.toFixed(1)}/s at ${p.x}`)}</title></circle>`,
+      );
     }
     const ly = m.top + 10 + i * 22;
     parts.push(`<line x1="${m.left + plotW + 20}" y1="${ly}" x2="${m.left + plotW + 44}" y2="${ly}" stroke="${color}" stroke-width="2"/>`);

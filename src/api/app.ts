@@ -164,7 +164,11 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
   void app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'idempotent-sagas orders API', version: '1.0.0', description: 'Orders placed as Temporal sagas; POST /v1/orders is idempotent by Idempotency-Key.' },
+      info: {
+        title: 'idempotent-sagas orders API',
+        version: '1.0.0',
+        description: 'Orders placed as Temporal sagas; POST /v1/orders is idempotent by Idempotency-Key.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'sk_… API key' } } },
     },
     transform: jsonSchemaTransform,
@@ -197,10 +201,14 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
 
   void app.register(async (open) => {
     open.get('/healthz', { schema: { summary: 'Liveness', response: { 200: HealthSchema } } }, async () => ({ status: 'ok' as const }));
-    open.get('/readyz', { schema: { summary: 'Readiness: Postgres and Temporal answer', response: { 200: ReadySchema, 503: ReadySchema } } }, async (_request, reply) => {
-      const ready = await readiness({ pool: deps.pool, pingTemporal: () => deps.temporal.client.workflowService.getSystemInfo({}) });
-      return reply.code(ready.status === 'ready' ? 200 : 503).send(ready);
-    });
+    open.get(
+      '/readyz',
+      { schema: { summary: 'Readiness: Postgres and Temporal answer', response: { 200: ReadySchema, 503: ReadySchema } } },
+      async (_request, reply) => {
+        const ready = await readiness({ pool: deps.pool, pingTemporal: () => deps.temporal.client.workflowService.getSystemInfo({}) });
+        return reply.code(ready.status === 'ready' ? 200 : 503).send(ready);
+      },
+    );
     open.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
       reply.type(metrics.registry.contentType);
       return metrics.registry.metrics();

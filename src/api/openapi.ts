@@ -63,7 +63,8 @@ export function finishOpenApi<D extends object>(derived: D): D {
       op.security = auth === 'bearer' ? [{ bearer: [] }] : auth === 'gateway-signature' ? [{ gatewaySignature: [] }] : [];
       const responses = (op.responses ??= {});
       if (auth === 'bearer') responses['401'] ??= { description: 'No valid API key' };
-      for (const status of Object.keys(spec.headers ?? {})) responses[status] ??= { description: status === '503' ? 'A dependency is unavailable' : 'See the headers' };
+      for (const status of Object.keys(spec.headers ?? {}))
+        responses[status] ??= { description: status === '503' ? 'A dependency is unavailable' : 'See the headers' };
       for (const [status, response] of Object.entries(responses)) {
         if (Number(status) >= 400 && !spec.ownErrorBodies) {
           problem ??= response.content?.['application/json']?.schema;
@@ -76,10 +77,18 @@ export function finishOpenApi<D extends object>(derived: D): D {
   }
   doc.components = {
     ...doc.components,
-    schemas: { ...doc.components?.schemas, Problem: { ...(problem ?? { type: 'object' }), description: 'RFC 9457 problem details; `type` is a stable URI per kind of error' } },
+    schemas: {
+      ...doc.components?.schemas,
+      Problem: { ...(problem ?? { type: 'object' }), description: 'RFC 9457 problem details; `type` is a stable URI per kind of error' },
+    },
     securitySchemes: {
       ...doc.components?.securitySchemes,
-      gatewaySignature: { type: 'apiKey', in: 'header', name: 'Gateway-Signature', description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body"> with the shared webhook secret' },
+      gatewaySignature: {
+        type: 'apiKey',
+        in: 'header',
+        name: 'Gateway-Signature',
+        description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body"> with the shared webhook secret',
+      },
     },
   };
   delete doc.security; // per operation instead

@@ -59,10 +59,9 @@ export function problemBody(kind: ProblemKind, extra: { detail?: string; instanc
 }
 
 /** Sends a problem as a pre-serialized string, so no response schema or serializer can alter it. */
-export function sendProblem(
-  reply: FastifyReply,
-  kind: ProblemKind,
-  extra: { detail?: string; instance?: string; errors?: FieldError[] } = {},
-): FastifyReply {
-  return reply.code(kind.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problemBody(kind, extra)));
+export function sendProblem(reply: FastifyReply, kind: ProblemKind, extra: { detail?: string; instance?: string; errors?: FieldError[] } = {}): FastifyReply {
+  return reply
+    .code(kind.status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(JSON.stringify(problemBody(kind, extra)));
 }

@@ -61,22 +61,45 @@ export async function checkChaosRun(opts: {
       .map((t) => `#${t.n}: ${t.problems[0]}`)
       .join('; '),
   );
-  line('distinct idempotency keys gave distinct orders', orderIds.length === traffic.filter((t) => t.orderId).length, `${orderIds.length} order IDs for ${traffic.filter((t) => t.orderId).length} keys`);
+  line(
+    'distinct idempotency keys gave distinct orders',
+    orderIds.length === traffic.filter((t) => t.orderId).length,
+    `${orderIds.length} order IDs for ${traffic.filter((t) => t.orderId).length} keys`,
+  );
 
   const { rows } = await stack.pool.query<{ id: string; status: string; reason: string | null }>('SELECT id, status, failure_reason AS reason FROM orders');
   const status = new Map(rows.map((r) => [r.id, r.status]));
   const nonTerminalIds = orderIds.filter((id) => !['COMPLETED', 'COMPENSATED', 'COMPENSATION_STUCK'].includes(status.get(id) ?? 'MISSING'));
-  line('every accepted order reached a terminal state', nonTerminalIds.length === 0, `${nonTerminalIds.length} did not, e.g. ${nonTerminalIds.slice(0, 3).map((id) => `${id} (${status.get(id) ?? 'no row'})`).join(', ')}`);
+  line(
+    'every accepted order reached a terminal state',
+    nonTerminalIds.length === 0,
+    `${nonTerminalIds.length} did not, e.g. ${nonTerminalIds
+      .slice(0, 3)
+      .map((id) => `${id} (${status.get(id) ?? 'no row'})`)
+      .join(', ')}`,
+  );
   const known = new Set(orderIds);
   const strangers = rows.filter((r) => !known.has(r.id));
-  line('no order row exists beyond the accepted orders (no duplicate created an order)', strangers.length === 0, `${strangers.length} extra, e.g. ${strangers[0]?.id}`);
+  line(
+    'no order row exists beyond the accepted orders (no duplicate created an order)',
+    strangers.length === 0,
+    `${strangers.length} extra, e.g. ${strangers[0]?.id}`,
+  );
 
   const temporal = await countWorkflows(stack);
   if (temporal.error !== undefined) {
     line('Temporal answers for its workflows', false, temporal.error);
   } else {
-    line('one workflow per accepted order on the run task queue', temporal.total === orderIds.length, `${temporal.total} workflows for ${orderIds.length} orders`);
-    line('no saga still running except those awaiting an operator', temporal.running === database.stuck, `${temporal.running} running, ${database.stuck} COMPENSATION_STUCK`);
+    line(
+      'one workflow per accepted order on the run task queue',
+      temporal.total === orderIds.length,
+      `${temporal.total} workflows for ${orderIds.length} orders`,
+    );
+    line(
+      'no saga still running except those awaiting an operator',
+      temporal.running === database.stuck,
+      `${temporal.running} running, ${database.stuck} COMPENSATION_STUCK`,
+    );
   }
   const disagreements = await closedWorkflowsDisagreeing(stack, new Map(rows.map((r) => [r.id, r.status])));
   line(
@@ -104,7 +127,9 @@ async function closedWorkflowsDisagreeing(stack: ChaosStack, statusById: Map<str
     try {
       const client = new Client({ connection });
       const closed: string[] = [];
-      for await (const wf of client.workflow.list({ query: `TaskQueue = "${stack.taskQueue}" AND WorkflowType = "placeOrder" AND ExecutionStatus = "Completed"` })) {
+      for await (const wf of client.workflow.list({
+        query: `TaskQueue = "${stack.taskQueue}" AND WorkflowType = "placeOrder" AND ExecutionStatus = "Completed"`,
+      })) {
         closed.push(wf.workflowId);
       }
       const found: string[] = [];

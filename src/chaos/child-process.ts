@@ -100,7 +100,9 @@ export class SupervisedChild {
       await spec.serving?.();
     } catch (err) {
       await this.kill('SIGKILL');
-      throw err instanceof ChildStartError ? err : new ChildStartError(`${spec.name} started but does not answer: ${err instanceof Error ? err.message : String(err)}`);
+      throw err instanceof ChildStartError
+        ? err
+        : new ChildStartError(`${spec.name} started but does not answer: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 

@@ -64,7 +64,9 @@ export async function retryStuckSagas(pool: Pool, temporalAddress: string): Prom
     const accepted = await Promise.all(
       rows.map(({ workflow_id }) =>
         client
-          .withDeadline(Date.now() + UPDATE_DEADLINE_MS, () => client.workflow.getHandle(workflow_id).executeUpdate(resolveCompensationUpdate, { args: [{ action: 'retry' }] }))
+          .withDeadline(Date.now() + UPDATE_DEADLINE_MS, () =>
+            client.workflow.getHandle(workflow_id).executeUpdate(resolveCompensationUpdate, { args: [{ action: 'retry' }] }),
+          )
           .then(
             () => 1,
             () => 0,

@@ -82,14 +82,40 @@ export function parseChaosOptions(argv: readonly string[], out: (text: string) =
     .option(...interval('--temporal-restart-every', 'Temporal dev server restarts', d.temporalRestartEveryS))
     .option(...interval('--gateway-restart-every', 'gateway restarts', d.gatewayRestartEveryS))
     .option(...interval('--pg-terminate-every', 'rounds of pg_terminate_backend', d.pgTerminateEveryS))
-    .option('--drain-timeout <seconds>', 'how long the sagas may take to finish after the chaos phase (1..86400)', decimal('--drain-timeout', 1, 86_400), d.drainTimeoutS)
+    .option(
+      '--drain-timeout <seconds>',
+      'how long the sagas may take to finish after the chaos phase (1..86400)',
+      decimal('--drain-timeout', 1, 86_400),
+      d.drainTimeoutS,
+    )
     .option('--seed <n>', 'seeds the orders, their duplicates and the fault schedule (0..4294967295)', integer('--seed', 0, 2 ** 32 - 1), d.seed)
     .option('--keep', 'keep the run database and Temporal file even when every invariant holds', d.keep)
-    .option('--ttl <seconds>', 'retention of step records after their saga closes, and of webhook events (1..86400; default: the services\' 24 h)', integer('--ttl', 1, 86_400))
-    .option('--cleanup-every <seconds>', `run cleanup this often (0 = never, up to ${MAX_INTERVAL_S})`, decimal('--cleanup-every', 0, MAX_INTERVAL_S), d.cleanupEveryS)
-    .option('--no-natural-keys', 'migrate the run database without the natural-key unique constraints that back the store up (a store failure then shows as a duplicate row)')
-    .option('--provider-ignores-keys', 'the gateway applies every charge request it receives, ignoring Idempotency-Key; the order saga charges at most once (a retry after an ambiguous answer looks the charge up instead of sending again)', d.providerIgnoresKeys)
-    .option('--refund-outage <seconds>', 'every refund fails for this long, from a quarter into the chaos phase; stuck sagas are then retried as an operator (0..3600)', decimal('--refund-outage', 0, 3600), d.refundOutageS);
+    .option(
+      '--ttl <seconds>',
+      "retention of step records after their saga closes, and of webhook events (1..86400; default: the services' 24 h)",
+      integer('--ttl', 1, 86_400),
+    )
+    .option(
+      '--cleanup-every <seconds>',
+      `run cleanup this often (0 = never, up to ${MAX_INTERVAL_S})`,
+      decimal('--cleanup-every', 0, MAX_INTERVAL_S),
+      d.cleanupEveryS,
+    )
+    .option(
+      '--no-natural-keys',
+      'migrate the run database without the natural-key unique constraints that back the store up (a store failure then shows as a duplicate row)',
+    )
+    .option(
+      '--provider-ignores-keys',
+      'the gateway applies every charge request it receives, ignoring Idempotency-Key; the order saga charges at most once (a retry after an ambiguous answer looks the charge up instead of sending again)',
+      d.providerIgnoresKeys,
+    )
+    .option(
+      '--refund-outage <seconds>',
+      'every refund fails for this long, from a quarter into the chaos phase; stuck sagas are then retried as an operator (0..3600)',
+      decimal('--refund-outage', 0, 3600),
+      d.refundOutageS,
+    );
   if (parseCommand(program, argv, out) === 'help') return 'help';
   const o = program.opts<{
     orders: number;

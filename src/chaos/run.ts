@@ -109,7 +109,10 @@ export async function runChaos(opts: {
   const operatorSweeps = (): void => {
     operator = setTimeout(() => {
       void retryStuckSagas(stack.pool, stack.temporalAddress)
-        .then((n) => void (operatorRetries += n), () => undefined)
+        .then(
+          (n) => void (operatorRetries += n),
+          () => undefined,
+        )
         .finally(() => {
           if (operator) operatorSweeps();
         });
@@ -162,7 +165,13 @@ export async function runChaos(opts: {
         if (!plan) return;
         const notBefore = startedAt + i * spacingMs;
         if (Date.now() < notBefore) await new Promise((r) => setTimeout(r, notBefore - Date.now()));
-        const result = await placeOrder({ apiUrl: stack.apiUrl, apiKey: stack.apiKey, plan, deadline: Date.now() + ORDER_ACCEPT_DEADLINE_MS, stopped: opts.interrupted });
+        const result = await placeOrder({
+          apiUrl: stack.apiUrl,
+          apiKey: stack.apiKey,
+          plan,
+          deadline: Date.now() + ORDER_ACCEPT_DEADLINE_MS,
+          stopped: opts.interrupted,
+        });
         traffic.push(result);
         progress.answered += 1;
         progress.requests += result.requests;
@@ -215,7 +224,16 @@ export async function runChaos(opts: {
     const takeovers = await takeoverWitness(stack.pool);
     const charges = await chargeCounts(stack);
 
-    const checks = await checkChaosRun({ stack, traffic, orders: requests.length, orderIds, liveRecordsDeleted: witness.live, liveExamples: witness.liveExamples, naturalKeysOff: !options.naturalKeys, gatewayKeyOff: options.providerIgnoresKeys });
+    const checks = await checkChaosRun({
+      stack,
+      traffic,
+      orders: requests.length,
+      orderIds,
+      liveRecordsDeleted: witness.live,
+      liveExamples: witness.liveExamples,
+      naturalKeysOff: !options.naturalKeys,
+      gatewayKeyOff: options.providerIgnoresKeys,
+    });
     // A violation keeps the evidence.
     keepData = options.keep || !checks.invariantsHeld;
     return {
@@ -229,7 +247,12 @@ export async function runChaos(opts: {
       checks,
       chaosPhaseMs,
       drainMs,
-      cleanup: { ...(cleanup?.totals ?? { runs: 0, failedRuns: 0, deleted: 0, sagasDeleted: 0, extraDeleted: 0 }), witnessed: witness.deleted, liveRecordsDeleted: witness.live, liveExamples: witness.liveExamples },
+      cleanup: {
+        ...(cleanup?.totals ?? { runs: 0, failedRuns: 0, deleted: 0, sagasDeleted: 0, extraDeleted: 0 }),
+        witnessed: witness.deleted,
+        liveRecordsDeleted: witness.live,
+        liveExamples: witness.liveExamples,
+      },
       operatorRetries,
       outageApplied,
       takeovers,
@@ -249,10 +272,11 @@ const FINISHED = ['COMPLETED', 'COMPENSATED'];
 
 async function countTerminal(stack: ChaosStack, orderIds: string[], statuses: string[], allOrders = false): Promise<number> {
   try {
-    const { rows } = await stack.pool.query<{ n: string }>(
-      `SELECT count(*) AS n FROM orders WHERE ($3 OR id = ANY($1::text[])) AND status = ANY($2::text[])`,
-      [orderIds, statuses, allOrders],
-    );
+    const { rows } = await stack.pool.query<{ n: string }>(`SELECT count(*) AS n FROM orders WHERE ($3 OR id = ANY($1::text[])) AND status = ANY($2::text[])`, [
+      orderIds,
+      statuses,
+      allOrders,
+    ]);
     return Number(rows[0]?.n ?? 0);
   } catch {
     return 0; // the next poll asks again

@@ -84,7 +84,9 @@ export async function startChaosStack(opts: {
     cleanups.push(() => server.stop());
     const dbName = `chaos_${runId.replace(/[^a-z0-9]/g, '_')}`;
     const url = await createDatabase(server.url, dbName).catch((err: unknown) => {
-      throw new StartupError(`cannot create the run database on ${server.source === 'embedded' ? 'the embedded PostgreSQL' : 'the server at DATABASE_URL'}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new StartupError(
+        `cannot create the run database on ${server.source === 'embedded' ? 'the embedded PostgreSQL' : 'the server at DATABASE_URL'}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     });
     let dropData = false;
     cleanups.push(async () => {
@@ -115,7 +117,10 @@ export async function startChaosStack(opts: {
 
     const cli = findTemporalCli(config.temporal.cliPath) ?? installTemporalCli(say);
     // TEMPORAL_ADDRESS does not help here: the harness must kill and restart a server of its own.
-    if (!cli) throw new TemporalUnavailableError('npm run chaos runs (and restarts) a Temporal dev server of its own and needs the `temporal` CLI: put it on PATH, set TEMPORAL_CLI_PATH, or install Go (then `npm run temporal:install` builds it).');
+    if (!cli)
+      throw new TemporalUnavailableError(
+        'npm run chaos runs (and restarts) a Temporal dev server of its own and needs the `temporal` CLI: put it on PATH, set TEMPORAL_CLI_PATH, or install Go (then `npm run temporal:install` builds it).',
+      );
     const [temporalPort, gatewayPort, apiPort] = await freePorts(3);
     const temporalAddress = `127.0.0.1:${temporalPort}`;
     const temporalFile = path.join(runDir, 'temporal.db');
@@ -144,8 +149,19 @@ export async function startChaosStack(opts: {
       name: 'temporal',
       command: cli.path,
       args: [
-        'server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(temporalPort),
-        '--db-filename', temporalFile, '--namespace', NAMESPACE, '--log-level', 'error',
+        'server',
+        'start-dev',
+        '--headless',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(temporalPort),
+        '--db-filename',
+        temporalFile,
+        '--namespace',
+        NAMESPACE,
+        '--log-level',
+        'error',
         ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=Keyword`]),
       ],
       cwd: runDir,

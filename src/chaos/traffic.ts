@@ -81,7 +81,13 @@ async function sendUntilAccepted(apiUrl: string, apiKey: string, plan: OrderRequ
 }
 
 /** Sends every copy of one order's request and compares the answers. */
-export async function placeOrder(opts: { apiUrl: string; apiKey: string; plan: OrderRequestPlan; deadline: number; stopped: AbortSignal }): Promise<OrderTraffic> {
+export async function placeOrder(opts: {
+  apiUrl: string;
+  apiKey: string;
+  plan: OrderRequestPlan;
+  deadline: number;
+  stopped: AbortSignal;
+}): Promise<OrderTraffic> {
   const { plan } = opts;
   const send = (): Promise<CopyResult> => sendUntilAccepted(opts.apiUrl, opts.apiKey, plan, opts.deadline, opts.stopped);
   const results: CopyResult[] = [];

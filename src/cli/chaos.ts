@@ -42,7 +42,8 @@ runMain(async () => {
   );
   const bar = new SingleBar({
     stream: process.stderr,
-    format: ' {phase} |{bar}| {value}/{total} {what} | requests {requests} | kills: worker {workerKills} · temporal {temporalRestarts} · gateway {gatewayRestarts} · pg backends {pgBackendsTerminated} | {duration_formatted}',
+    format:
+      ' {phase} |{bar}| {value}/{total} {what} | requests {requests} | kills: worker {workerKills} · temporal {temporalRestarts} · gateway {gatewayRestarts} · pg backends {pgBackendsTerminated} | {duration_formatted}',
     barsize: 24,
     hideCursor: true,
     noTTYOutput: true,
@@ -125,7 +126,11 @@ function formatReport(r: ChaosResult): string[] {
     `  faults        worker SIGKILLs ${r.counts.workerKills} · temporal restarts ${r.counts.temporalRestarts} · gateway restarts ${r.counts.gatewayRestarts} · ` +
       `pg backends terminated ${r.counts.pgBackendsTerminated} in ${r.counts.pgTerminations} rounds · services that exited by themselves ${r.counts.unexpectedExits}`,
     `  retention     ${r.options.ttlS !== undefined ? `step records kept ${r.options.ttlS} s after their saga closed` : 'default TTLs'} · cleanup ${r.options.cleanupEveryS > 0 ? `every ${r.options.cleanupEveryS} s: ${r.cleanup.runs} runs, ${r.cleanup.deleted} records and ${r.cleanup.extraDeleted} webhook events deleted, ${r.cleanup.liveRecordsDeleted} of an open saga` : 'off'}`,
-    ...(r.options.refundOutageS > 0 ? [`  outage        every refund failed for ${r.options.refundOutageS} s (put on the gateway ${r.outageApplied} time(s)); ${r.operatorRetries} operator retries of stuck sagas`] : []),
+    ...(r.options.refundOutageS > 0
+      ? [
+          `  outage        every refund failed for ${r.options.refundOutageS} s (put on the gateway ${r.outageApplied} time(s)); ${r.operatorRetries} operator retries of stuck sagas`,
+        ]
+      : []),
     `  charges       ${r.gatewayCharges} applied by the gateway${r.options.providerIgnoresKeys ? ' (which ignored Idempotency-Key; charges ran at most once)' : ''} · ${r.chargesUnconfirmed} orders compensated because their charge stayed unconfirmed · ${r.sentToOperator} sent to the operator`,
     `  witness       ${r.takeovers} step records completed at a later epoch than their first claim (interrupted work taken over)`,
     `  timing        chaos phase ${(r.chaosPhaseMs / 1000).toFixed(1)} s, drain ${(r.drainMs / 1000).toFixed(1)} s`,

@@ -88,7 +88,8 @@ runMain(async () => {
     let inFlight = 0;
     const bar = new SingleBar({
       stream: process.stderr,
-      format: ' orders |{bar}| {value}/{total} | completed {completed} · compensated {compensated} · stuck {stuck} · in flight {inFlight} | {duration_formatted}',
+      format:
+        ' orders |{bar}| {value}/{total} | completed {completed} · compensated {compensated} · stuck {stuck} · in flight {inFlight} | {duration_formatted}',
       barsize: 30,
       hideCursor: true,
       etaBuffer: 50,
@@ -158,10 +159,7 @@ runMain(async () => {
 async function servicesAnswer(stack: DemoStack): Promise<boolean> {
   const { connection } = stack.client;
   try {
-    await Promise.all([
-      stack.pool.query('SELECT 1'),
-      connection.withDeadline(Date.now() + 2000, () => connection.workflowService.getSystemInfo({})),
-    ]);
+    await Promise.all([stack.pool.query('SELECT 1'), connection.withDeadline(Date.now() + 2000, () => connection.workflowService.getSystemInfo({}))]);
     return true;
   } catch {
     return false;

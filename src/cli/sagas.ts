@@ -65,7 +65,8 @@ async function sagaState(client: Client, workflowId: string): Promise<SagaState>
   try {
     return await client.workflow.getHandle(workflowId).query(sagaStateQuery);
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new CommandFailed(`no saga with ID ${JSON.stringify(workflowId)} in namespace ${loadConfig().temporal.namespace}`);
+    if (err instanceof WorkflowNotFoundError)
+      throw new CommandFailed(`no saga with ID ${JSON.stringify(workflowId)} in namespace ${loadConfig().temporal.namespace}`);
     throw err;
   }
 }
@@ -73,11 +74,13 @@ async function sagaState(client: Client, workflowId: string): Promise<SagaState>
 /** Sends an operator decision; the saga's validator's refusal (not stuck, no reason) becomes one line. */
 async function decide(client: Client, workflowId: string, decision: OperatorDecision): Promise<SagaState> {
   const state = await sagaState(client, workflowId); // an unknown ID fails here, with its own message
-  if (state.status !== 'COMPENSATION_STUCK') throw new CommandFailed(`saga ${workflowId} is ${state.status}, not COMPENSATION_STUCK: there is nothing to ${decision.action}`);
+  if (state.status !== 'COMPENSATION_STUCK')
+    throw new CommandFailed(`saga ${workflowId} is ${state.status}, not COMPENSATION_STUCK: there is nothing to ${decision.action}`);
   try {
     return await client.workflow.getHandle(workflowId).executeUpdate(resolveCompensationUpdate, { args: [decision] });
   } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) throw new CommandFailed(`saga ${workflowId} refused the decision: ${err.cause.message}`);
+    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure)
+      throw new CommandFailed(`saga ${workflowId} refused the decision: ${err.cause.message}`);
     throw err;
   }
 }
@@ -85,7 +88,11 @@ async function decide(client: Client, workflowId: string, decision: OperatorDeci
 /** A fixed-width table; the last column is not padded. */
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
 
@@ -93,7 +100,13 @@ export function renderState(workflowId: string, state: SagaState): string {
   const head = [`saga ${workflowId}: ${state.status}${state.pivoted ? ' (past the pivot)' : ''}`];
   if (state.reason) head.push(`reason: ${state.reason}`);
   if (state.stuck) head.push(`stuck on ${state.stuck.stepId} after ${state.stuck.rounds} round(s): ${state.stuck.error}`);
-  const rows = state.steps.map((s) => [s.stepId, s.status, s.compensable ? 'yes' : 'no', String(s.compensationRounds ?? 0), s.skipReason ? `skipped: ${s.skipReason}` : (s.error ?? '')]);
+  const rows = state.steps.map((s) => [
+    s.stepId,
+    s.status,
+    s.compensable ? 'yes' : 'no',
+    String(s.compensationRounds ?? 0),
+    s.skipReason ? `skipped: ${s.skipReason}` : (s.error ?? ''),
+  ]);
   return `${head.join('\n')}\n\n${table(['STEP', 'STATUS', 'COMPENSABLE', 'ROUNDS', 'ERROR'], rows)}\n`;
 }
 
@@ -114,7 +127,12 @@ export function addSagaCommands(program: Command, run: (action: () => Promise<vo
         withClient(async (client) => {
           const rows = await listSagas(client, status, limit);
           if (opts.json) return out(`${JSON.stringify(rows)}\n`);
-          out(`${table(['WORKFLOW ID', 'SAGA STATUS', 'EXECUTION', 'TYPE', 'STARTED'], rows.map((r) => [r.workflowId, r.sagaStatus ?? '-', r.executionStatus, r.type, r.startTime]))}\n`);
+          out(
+            `${table(
+              ['WORKFLOW ID', 'SAGA STATUS', 'EXECUTION', 'TYPE', 'STARTED'],
+              rows.map((r) => [r.workflowId, r.sagaStatus ?? '-', r.executionStatus, r.type, r.startTime]),
+            )}\n`,
+          );
         }),
       );
     });

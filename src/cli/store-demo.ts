@@ -25,7 +25,10 @@ runMain(async () => {
     const { pool } = db;
     await pool.query('CREATE TABLE IF NOT EXISTS demo_effects (id serial PRIMARY KEY, run text NOT NULL, tag text NOT NULL)');
     const run = `demo-${Date.now()}`;
-    const store = new IdempotencyStore(pool, { defaultTtlSeconds: config.idempotency.defaultTtlSeconds, ttlSecondsByScope: config.idempotency.ttlSecondsByScope });
+    const store = new IdempotencyStore(pool, {
+      defaultTtlSeconds: config.idempotency.defaultTtlSeconds,
+      ttlSecondsByScope: config.idempotency.ttlSecondsByScope,
+    });
     const effect = (tag: string) => async (client: PoolClient) => {
       const { rows } = await client.query<{ id: number }>('INSERT INTO demo_effects (run, tag) VALUES ($1, $2) RETURNING id', [run, tag]);
       return { effectId: rows[0]?.id ?? 0 };

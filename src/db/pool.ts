@@ -4,10 +4,7 @@ import { Pool, type PoolClient, type PoolConfig } from 'pg';
 export type Db = Pool;
 export type DbClient = PoolClient;
 
-export function createPool(
-  connectionString: string,
-  opts: { max?: number; onIdleError?: (err: Error) => void; applicationName?: string } = {},
-): Pool {
+export function createPool(connectionString: string, opts: { max?: number; onIdleError?: (err: Error) => void; applicationName?: string } = {}): Pool {
   const config: PoolConfig = {
     connectionString,
     max: opts.max ?? 20,

@@ -51,10 +51,9 @@ class StuckWatch {
     if (this.#polling || this.#waiting.size === 0) return;
     this.#polling = true;
     try {
-      const { rows } = await this.pool.query<{ id: string }>(
-        `SELECT id FROM orders WHERE status = 'COMPENSATION_STUCK' AND id = ANY($1::text[])`,
-        [[...this.#waiting.keys()]],
-      );
+      const { rows } = await this.pool.query<{ id: string }>(`SELECT id FROM orders WHERE status = 'COMPENSATION_STUCK' AND id = ANY($1::text[])`, [
+        [...this.#waiting.keys()],
+      ]);
       for (const { id } of rows) {
         this.#waiting.get(id)?.();
         this.#waiting.delete(id);
@@ -119,13 +118,15 @@ export async function driveOrders(opts: {
     let deadline: NodeJS.Timeout | undefined;
     try {
       return await Promise.race<OrderOutcome>([
-        opts.client.withAbortSignal(stopPolling.signal, () => handle.result()).then(
-          (r: PlaceOrderResult): OrderOutcome =>
-            r.status === 'COMPLETED'
-              ? { kind: 'COMPLETED', totalCents: r.totalCents }
-              : { kind: 'COMPENSATED', reason: r.reason ?? '', reasonType: reasonType(r.reason ?? '') },
-          (err: unknown): OrderOutcome => ({ kind: 'NOT_FINISHED', why: `workflow failed: ${err instanceof Error ? err.message : String(err)}` }),
-        ),
+        opts.client
+          .withAbortSignal(stopPolling.signal, () => handle.result())
+          .then(
+            (r: PlaceOrderResult): OrderOutcome =>
+              r.status === 'COMPLETED'
+                ? { kind: 'COMPLETED', totalCents: r.totalCents }
+                : { kind: 'COMPENSATED', reason: r.reason ?? '', reasonType: reasonType(r.reason ?? '') },
+            (err: unknown): OrderOutcome => ({ kind: 'NOT_FINISHED', why: `workflow failed: ${err instanceof Error ? err.message : String(err)}` }),
+          ),
         stuck.then((): OrderOutcome => ({ kind: 'COMPENSATION_STUCK' })),
         new Promise<OrderOutcome>((resolve) => {
           deadline = setTimeout(() => resolve({ kind: 'NOT_FINISHED', why: `still running after ${opts.orderDeadlineMs} ms` }), opts.orderDeadlineMs);

@@ -22,8 +22,18 @@ export function parseDemoOptions(argv: readonly string[], out: (text: string) =>
         'then checks every invariant of DESIGN §6 by code. Exits 0 only when they all hold.',
     )
     .option('--orders <n>', `orders to place (1..${LIMITS.maxOrders})`, integer('--orders', 1, LIMITS.maxOrders), DEFAULT_OPTIONS.orders)
-    .option('--concurrency <n>', `orders in flight at once (1..${LIMITS.maxConcurrency})`, integer('--concurrency', 1, LIMITS.maxConcurrency), DEFAULT_OPTIONS.concurrency)
-    .option('--fault-rate <r>', 'share of orders given a targeted fault; each random gateway fault runs at a quarter of it (0..1)', decimal('--fault-rate', 0, 1), DEFAULT_OPTIONS.faultRate)
+    .option(
+      '--concurrency <n>',
+      `orders in flight at once (1..${LIMITS.maxConcurrency})`,
+      integer('--concurrency', 1, LIMITS.maxConcurrency),
+      DEFAULT_OPTIONS.concurrency,
+    )
+    .option(
+      '--fault-rate <r>',
+      'share of orders given a targeted fault; each random gateway fault runs at a quarter of it (0..1)',
+      decimal('--fault-rate', 0, 1),
+      DEFAULT_OPTIONS.faultRate,
+    )
     .option('--seed <n>', `seeds the order plan and the gateway's faults (0..${LIMITS.maxSeed})`, integer('--seed', 0, LIMITS.maxSeed), DEFAULT_OPTIONS.seed);
   if (parseCommand(program, argv, out) === 'help') return 'help';
   const o = program.opts<DemoOptions>();

@@ -88,10 +88,9 @@ async function gatewayRunStats(pool: Pool, runId: string, injected: InjectedFaul
  * invariant rightly fails until the demo starts from an empty database.
  */
 async function earlierPending(pool: Pool, runId: string): Promise<string | undefined> {
-  const { rows } = await pool.query<{ id: string }>(
-    `SELECT id FROM orders WHERE status = 'PENDING' AND id NOT LIKE $1 ORDER BY created_at LIMIT 3`,
-    [`${runId}-%`],
-  );
+  const { rows } = await pool.query<{ id: string }>(`SELECT id FROM orders WHERE status = 'PENDING' AND id NOT LIKE $1 ORDER BY created_at LIMIT 3`, [
+    `${runId}-%`,
+  ]);
   if (rows.length === 0) return undefined;
   return (
     `PENDING orders from earlier runs (${rows.map((r) => r.id).join(', ')}${rows.length === 3 ? ', …' : ''}): ` +

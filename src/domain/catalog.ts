@@ -31,10 +31,7 @@ export async function seedProducts(db: Pool | PoolClient, stock: number, product
 
 /** Sets one product's stock (tests and the demo use it to provoke OUT_OF_STOCK). */
 export async function setStock(db: Pool | PoolClient, sku: string, stock: number): Promise<void> {
-  await db.query(
-    `UPDATE products SET total_stock = reserved + sold + $2, on_hand = $2 WHERE sku = $1`,
-    [sku, stock],
-  );
+  await db.query(`UPDATE products SET total_stock = reserved + sold + $2, on_hand = $2 WHERE sku = $1`, [sku, stock]);
 }
 
 /** The total of `items` at today's prices; undefined when a SKU is unknown (the saga then refuses the order). */

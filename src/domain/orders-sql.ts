@@ -7,10 +7,9 @@ type Db = Pool | PoolClient;
 export type PricedLine = OrderItem & { priceCents: number };
 
 export async function priceLines(db: Db, items: readonly OrderItem[]): Promise<{ lines: PricedLine[]; unknown: string[] }> {
-  const { rows } = await db.query<{ sku: string; price_cents: number }>(
-    'SELECT sku, price_cents FROM products WHERE sku = ANY($1::text[])',
-    [items.map((i) => i.sku)],
-  );
+  const { rows } = await db.query<{ sku: string; price_cents: number }>('SELECT sku, price_cents FROM products WHERE sku = ANY($1::text[])', [
+    items.map((i) => i.sku),
+  ]);
   const prices = new Map(rows.map((r) => [r.sku, r.price_cents]));
   const unknown = items.filter((i) => !prices.has(i.sku)).map((i) => i.sku);
   return { lines: items.map((i) => ({ ...i, priceCents: prices.get(i.sku) ?? 0 })), unknown };
@@ -45,10 +44,7 @@ export async function setOrderStatus(db: Db, orderId: string, status: OrderStatu
 
 /** Moves `quantity` from on_hand to reserved; false when there is not enough stock. */
 export async function holdStock(db: Db, sku: string, quantity: number): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE products SET on_hand = on_hand - $2, reserved = reserved + $2 WHERE sku = $1 AND on_hand >= $2`,
-    [sku, quantity],
-  );
+  const { rowCount } = await db.query(`UPDATE products SET on_hand = on_hand - $2, reserved = reserved + $2 WHERE sku = $1 AND on_hand >= $2`, [sku, quantity]);
   return rowCount === 1;
 }
 

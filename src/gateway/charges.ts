@@ -33,10 +33,7 @@ export type NewCharge = {
 /** The stored answer of a charge; `replayed` is false only for the request that created it. */
 export type ChargeAnswer = { statusCode: number; body: string; replayed: boolean; charge: GatewayCharge };
 
-export type ChargeResult =
-  | { kind: 'answer'; answer: ChargeAnswer }
-  | { kind: 'fingerprint_mismatch'; chargeId: string }
-  | { kind: 'key_aborted' };
+export type ChargeResult = { kind: 'answer'; answer: ChargeAnswer } | { kind: 'fingerprint_mismatch'; chargeId: string } | { kind: 'key_aborted' };
 
 const STATUS_CODE: Record<GatewayCharge['status'], number> = { succeeded: 201, declined: 402, pending: 202 };
 

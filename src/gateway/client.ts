@@ -22,9 +22,7 @@ export type GatewayClientOptions = {
 
 /** `replayed`: the gateway answered from its stored record (header `Idempotent-Replayed: true`). */
 export type ChargeAnswer = (
-  | { kind: 'succeeded'; charge: GatewayCharge }
-  | { kind: 'declined'; declineCode: string; charge: GatewayCharge }
-  | { kind: 'pending'; charge: GatewayCharge }
+  { kind: 'succeeded'; charge: GatewayCharge } | { kind: 'declined'; declineCode: string; charge: GatewayCharge } | { kind: 'pending'; charge: GatewayCharge }
 ) & { replayed?: boolean };
 
 export type RefundTarget = { chargeId: string } | { idempotencyKey: string };

@@ -112,18 +112,10 @@ export class FaultInjector {
       }
     }
     const c = this.#config;
-    const [serverError, decline, pending, timeout, drop] = [
-      c.serverErrorRate,
-      c.declineRate,
-      c.pendingRate,
-      c.applyThenTimeoutRate,
-      c.applyThenDropRate,
-    ].map((r) => this.#random() < r);
-    const outcome: ChargeOutcome = decline
-      ? { status: 'declined', declineCode: 'card_declined' }
-      : pending
-        ? { status: 'pending' }
-        : { status: 'succeeded' };
+    const [serverError, decline, pending, timeout, drop] = [c.serverErrorRate, c.declineRate, c.pendingRate, c.applyThenTimeoutRate, c.applyThenDropRate].map(
+      (r) => this.#random() < r,
+    );
+    const outcome: ChargeOutcome = decline ? { status: 'declined', declineCode: 'card_declined' } : pending ? { status: 'pending' } : { status: 'succeeded' };
     return { serverError: serverError === true, outcome, after: timeout ? hang : drop ? { kind: 'drop' } : answer };
   }
 

@@ -19,9 +19,7 @@ export function refundOnce(pool: Pool, request: RefundRequest): Promise<RefundOu
       await lockKey(client, request.idempotencyKey);
       charge = await selectCharge(client, 'idempotency_key', request.idempotencyKey);
       if (!charge) {
-        await client.query('INSERT INTO gateway_key_tombstones (idempotency_key) VALUES ($1) ON CONFLICT DO NOTHING', [
-          request.idempotencyKey,
-        ]);
+        await client.query('INSERT INTO gateway_key_tombstones (idempotency_key) VALUES ($1) ON CONFLICT DO NOTHING', [request.idempotencyKey]);
         return {
           kind: 'result',
           created: false,
@@ -45,9 +43,7 @@ export function refundOnce(pool: Pool, request: RefundRequest): Promise<RefundOu
        ON CONFLICT (charge_id) DO NOTHING RETURNING *`,
       [newId('re'), charge.id, charge.amount],
     );
-    const row =
-      inserted.rows[0] ??
-      (await client.query<RefundRow>('SELECT * FROM gateway_refunds WHERE charge_id = $1', [charge.id])).rows[0];
+    const row = inserted.rows[0] ?? (await client.query<RefundRow>('SELECT * FROM gateway_refunds WHERE charge_id = $1', [charge.id])).rows[0];
     if (!row) throw new Error(`refund of charge ${charge.id} conflicted but cannot be read`);
     const created = inserted.rows.length === 1;
     return {

@@ -3,7 +3,10 @@ import type { FastifyReply } from 'fastify';
 import type { ZodError } from 'zod';
 
 export function sendError(reply: FastifyReply, statusCode: number, error: string, extra: Record<string, unknown> = {}): FastifyReply {
-  return reply.code(statusCode).type('application/json').send({ error, ...extra });
+  return reply
+    .code(statusCode)
+    .type('application/json')
+    .send({ error, ...extra });
 }
 
 export function sendInvalid(reply: FastifyReply, err: ZodError): FastifyReply {

@@ -66,9 +66,7 @@ export class WebhookDispatcher {
 
   /** Sends a stored event (same id, same body), whether or not it was delivered before; undefined if unknown. */
   async deliver(eventId: string): Promise<DeliveryResult | undefined> {
-    const { rows } = await this.pool.query<EventRow>('SELECT id, body, attempts, delivered_at FROM gateway_webhook_events WHERE id = $1', [
-      eventId,
-    ]);
+    const { rows } = await this.pool.query<EventRow>('SELECT id, body, attempts, delivered_at FROM gateway_webhook_events WHERE id = $1', [eventId]);
     const event = rows[0];
     if (!event) return undefined;
     const timestamp = Math.floor(Date.now() / 1000);

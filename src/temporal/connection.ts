@@ -21,10 +21,17 @@ export function temporalConnectionOptions(address: string, source: SecuritySourc
   try {
     loaded = loadClientConnectConfig({ ...(source.env && { overrideEnvVars: source.env }), ...(source.disableFile && { disableFile: true }) });
   } catch (err) {
-    throw new StartupError(`Temporal connection settings (TEMPORAL_TLS_*, TEMPORAL_API_KEY, TEMPORAL_CONFIG_FILE / TEMPORAL_PROFILE): ${err instanceof Error ? err.message : String(err)}`);
+    throw new StartupError(
+      `Temporal connection settings (TEMPORAL_TLS_*, TEMPORAL_API_KEY, TEMPORAL_CONFIG_FILE / TEMPORAL_PROFILE): ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   const { tls, apiKey, metadata } = loaded.connectionOptions;
-  return { address, ...(tls !== undefined && { tls }), ...(apiKey !== undefined && { apiKey }), ...(metadata && Object.keys(metadata).length > 0 && { metadata }) };
+  return {
+    address,
+    ...(tls !== undefined && { tls }),
+    ...(apiKey !== undefined && { apiKey }),
+    ...(metadata && Object.keys(metadata).length > 0 && { metadata }),
+  };
 }
 
 /** How the connection was secured, for messages: never the key or certificates themselves. */
@@ -36,7 +43,9 @@ export function describeSecurity(opts: TemporalConnectionOptions): string {
 
 /** Why a connection failed, as one line naming the setting. */
 function unreachable(opts: TemporalConnectionOptions, err: unknown): StartupError {
-  return new StartupError(`cannot reach Temporal at TEMPORAL_ADDRESS=${opts.address} (${describeSecurity(opts)}): ${err instanceof Error ? err.message : String(err)}`);
+  return new StartupError(
+    `cannot reach Temporal at TEMPORAL_ADDRESS=${opts.address} (${describeSecurity(opts)}): ${err instanceof Error ? err.message : String(err)}`,
+  );
 }
 
 export async function connectClient(address: string, namespace: string): Promise<{ client: Client; connection: Connection }> {

@@ -24,7 +24,12 @@ export const WORKFLOW_BUNDLER_OPTIONS = {
 
 /** Bundling takes seconds: build once and hand the bundle to every worker of a process. */
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: quietBundlerLogger, ...WORKFLOW_BUNDLER_OPTIONS });
+  return bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    logger: quietBundlerLogger,
+    ...WORKFLOW_BUNDLER_OPTIONS,
+  });
 }
 
 /** Writes the bundle to `file`, for workers started with WORKFLOW_BUNDLE_PATH (they skip the seconds of bundling). */
@@ -54,7 +59,9 @@ export async function createOrderWorker(opts: {
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: WORKFLOW_BUNDLER_OPTIONS, interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
+    ...(opts.workflowBundle
+      ? { workflowBundle: opts.workflowBundle }
+      : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: WORKFLOW_BUNDLER_OPTIONS, interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
     activities: createActivities(opts.deps),
     ...(opts.identity && { identity: opts.identity }),
   });

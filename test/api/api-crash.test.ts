@@ -118,5 +118,7 @@ test('SIGKILL between workflow start and stored response: the retry returns the 
   expect(runs).toBe(1);
   expect(await stack.count('SELECT count(*) AS n FROM orders WHERE id = $1', [orderId])).toBe(1);
   expect(await stack.count('SELECT count(*) AS n FROM gateway_charges WHERE order_id = $1', [orderId])).toBe(1);
-  expect(await stack.count('SELECT count(*) AS n FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status = $3', [HTTP_SCOPE, storeKey, 'completed'])).toBe(1);
+  expect(
+    await stack.count('SELECT count(*) AS n FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status = $3', [HTTP_SCOPE, storeKey, 'completed']),
+  ).toBe(1);
 }, 120_000);

@@ -36,12 +36,20 @@ afterAll(async () => {
 const prng = (seed: number): (() => number) => mulberry32(seed).next;
 
 type Header = [name: string, value: string | Buffer];
-type RawRequest = { label: string; method: string; path: string; headers: Header[]; body?: Buffer; contentLength?: string /** 'auto' (default), 'none', or a literal value */ };
+type RawRequest = {
+  label: string;
+  method: string;
+  path: string;
+  headers: Header[];
+  body?: Buffer;
+  contentLength?: string; /** 'auto' (default), 'none', or a literal value */
+};
 type RawResponse = { status: number; headers: Record<string, string>; body: Buffer };
 
 function serialize(req: RawRequest): Buffer {
   const parts: Buffer[] = [Buffer.from(`${req.method} ${req.path} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nconnection: close\r\n`, 'latin1')];
-  for (const [name, value] of req.headers) parts.push(Buffer.from(`${name}: `, 'latin1'), typeof value === 'string' ? Buffer.from(value, 'latin1') : value, Buffer.from('\r\n'));
+  for (const [name, value] of req.headers)
+    parts.push(Buffer.from(`${name}: `, 'latin1'), typeof value === 'string' ? Buffer.from(value, 'latin1') : value, Buffer.from('\r\n'));
   const cl = req.contentLength ?? 'auto';
   if (cl === 'auto' && req.body !== undefined) parts.push(Buffer.from(`content-length: ${req.body.length}\r\n`));
   else if (cl !== 'auto' && cl !== 'none') parts.push(Buffer.from(`content-length: ${cl}\r\n`));
@@ -124,8 +132,14 @@ function generate(rand: () => number, n: number): RawRequest {
     () => [['authorization', `Bearer ${'A'.repeat(int(513, 4000))}`]],
     () => [['authorization', Buffer.concat([Buffer.from('Bearer sk_'), Buffer.from('caf\u00e9\u{1f600}', 'utf8')])]],
     // Duplicates: Node keeps the first Authorization, which here is the wrong one.
-    () => [['authorization', 'Bearer sk_wrong'], ['authorization', `Bearer ${tenant.apiKey}`]],
-    () => [['authorization', ''], ['authorization', `Bearer ${tenant.apiKey}`]],
+    () => [
+      ['authorization', 'Bearer sk_wrong'],
+      ['authorization', `Bearer ${tenant.apiKey}`],
+    ],
+    () => [
+      ['authorization', ''],
+      ['authorization', `Bearer ${tenant.apiKey}`],
+    ],
   ];
   const badKeys: Array<() => Header[]> = [
     () => [],
@@ -138,22 +152,71 @@ function generate(rand: () => number, n: number): RawRequest {
     () => [['idempotency-key', Buffer.from(`${key()}-caf\u00e9`, 'utf8')]],
     () => [['idempotency-key', Buffer.from(`\u{1f511}${key()}`, 'utf8')]],
     () => [['idempotency-key', Buffer.from([0xff, 0xfe, 0x41])]],
-    () => [['idempotency-key', key()], ['idempotency-key', key()]],
+    () => [
+      ['idempotency-key', key()],
+      ['idempotency-key', key()],
+    ],
     () => {
       const k = key();
-      return [['idempotency-key', k], ['idempotency-key', k]];
+      return [
+        ['idempotency-key', k],
+        ['idempotency-key', k],
+      ];
     },
-    () => [['idempotency-key', key()], ['Idempotency-Key', '']],
+    () => [
+      ['idempotency-key', key()],
+      ['Idempotency-Key', ''],
+    ],
   ];
   const badBodies: Array<() => { body: Buffer | undefined; headers?: Header[]; contentLength?: RawRequest['contentLength'] }> = [
-    () => ({ body: Buffer.from(pick(['{', '{"items": [', '[1,2', '{"items": [{"sku": "SKU-1", "quantity": 1}], "paymentToken": "t"', 'null x', "{'a': 1}", 'NaN', '{"a":1,}', '\u0000']) ) }),
+    () => ({
+      body: Buffer.from(
+        pick([
+          '{',
+          '{"items": [',
+          '[1,2',
+          '{"items": [{"sku": "SKU-1", "quantity": 1}], "paymentToken": "t"',
+          'null x',
+          "{'a': 1}",
+          'NaN',
+          '{"a":1,}',
+          '\u0000',
+        ]),
+      ),
+    }),
     () => ({ body: Buffer.from(printable(int(1, 200))) }),
-    () => ({ body: json(pick([null, 1, 'str', true, [], [validBody()], { items: 'SKU-1', paymentToken: 't' }, { items: [{ sku: 1, quantity: '1' }], paymentToken: 't' }, { items: [{ sku: 'SKU-1', quantity: 1 }], paymentToken: 42 }])) }),
-    () => ({ body: Buffer.from(`{"items":[{"sku":"SKU-1","quantity":${pick(['1e400', '-1e400', '9007199254740993', '1.5', '1e3000', '123456789012345678901234567890', '0.0000001'])}}],"paymentToken":"t"}`) }),
+    () => ({
+      body: json(
+        pick([
+          null,
+          1,
+          'str',
+          true,
+          [],
+          [validBody()],
+          { items: 'SKU-1', paymentToken: 't' },
+          { items: [{ sku: 1, quantity: '1' }], paymentToken: 't' },
+          { items: [{ sku: 'SKU-1', quantity: 1 }], paymentToken: 42 },
+        ]),
+      ),
+    }),
+    () => ({
+      body: Buffer.from(
+        `{"items":[{"sku":"SKU-1","quantity":${pick(['1e400', '-1e400', '9007199254740993', '1.5', '1e3000', '123456789012345678901234567890', '0.0000001'])}}],"paymentToken":"t"}`,
+      ),
+    }),
     () => ({ body: json({ items: [{ sku: 'SKU-1', quantity: pick([0, -1, -int(2, 1_000_000), 1001, int(1001, 1e9)]) }], paymentToken: 't' }) }),
     () => ({ body: json({ items: Array.from({ length: int(51, 80) }, (_, i) => ({ sku: `SKU-${i}`, quantity: 1 })), paymentToken: 't' }) }),
     () => ({ body: json({ items: [], paymentToken: 't' }) }),
-    () => ({ body: json({ items: [{ sku: 'SKU-1', quantity: 1 }, { sku: 'SKU-1', quantity: 2 }], paymentToken: 't' }) }),
+    () => ({
+      body: json({
+        items: [
+          { sku: 'SKU-1', quantity: 1 },
+          { sku: 'SKU-1', quantity: 2 },
+        ],
+        paymentToken: 't',
+      }),
+    }),
     () => ({ body: json({ ...validBody(), [pick(['extra', '__proto__x', 'constructor', 'currency', 'tenantId'])]: printable(5) }) }),
     () => ({ body: json({ items: [{ sku: 'SKU-1', quantity: 1, price: 0 }], paymentToken: 't' }) }),
     () => ({ body: Buffer.from('{"items":[{"sku":"SKU-1","quantity":1}],"paymentToken":"t","__proto__":{"admin":true}}') }),
@@ -173,7 +236,14 @@ function generate(rand: () => number, n: number): RawRequest {
     () => {
       const bad = pick([[0xff], [0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xc3]]);
       const where = pick(['token', 'sku', 'key', 'raw']);
-      const before = where === 'token' ? '{"items":[{"sku":"SKU-1","quantity":1}],"paymentToken":"tok_' : where === 'sku' ? '{"items":[{"sku":"SKU-' : where === 'key' ? '{"' : '';
+      const before =
+        where === 'token'
+          ? '{"items":[{"sku":"SKU-1","quantity":1}],"paymentToken":"tok_'
+          : where === 'sku'
+            ? '{"items":[{"sku":"SKU-'
+            : where === 'key'
+              ? '{"'
+              : '';
       const after = where === 'token' ? '"}' : where === 'sku' ? '","quantity":1}],"paymentToken":"t"}' : where === 'key' ? '":1}' : '';
       return { body: Buffer.concat([Buffer.from(before), Buffer.from(bad), Buffer.from(after)]) };
     },
@@ -182,26 +252,104 @@ function generate(rand: () => number, n: number): RawRequest {
     () => ({ body: Buffer.from('   \r\n\t ') }),
     () => ({ body: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"items": [')]) }),
     // Content types and encodings.
-    () => ({ body: json(validBody()), headers: [['content-type', pick(['text/plain', 'text/plain; charset=utf-8', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/octet-stream', 'application/jsonx', 'json', '*/*', 'application/problem+json'])]] }),
+    () => ({
+      body: json(validBody()),
+      headers: [
+        [
+          'content-type',
+          pick([
+            'text/plain',
+            'text/plain; charset=utf-8',
+            'application/x-www-form-urlencoded',
+            'multipart/form-data; boundary=x',
+            'application/xml',
+            'application/octet-stream',
+            'application/jsonx',
+            'json',
+            '*/*',
+            'application/problem+json',
+          ]),
+        ],
+      ],
+    }),
     () => ({ body: Buffer.from('items=SKU-1&paymentToken=t'), headers: [['content-type', 'application/x-www-form-urlencoded']] }),
     () => ({ body: json(validBody()), headers: [['content-type', '']] }),
     () => ({ body: json(validBody()), headers: [] as Header[], contentLength: 'auto' as const, noContentType: true }),
-    () => ({ body: gzipSync(json(validBody())), headers: [['content-type', 'application/json'], ['content-encoding', 'gzip']] }),
-    () => ({ body: Buffer.from(json(validBody()).toString('utf8'), 'utf16le'), headers: [['content-type', pick(['application/json; charset=utf-16', 'application/json; charset=utf-16le', 'application/json'])]] }),
-    () => ({ body: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(JSON.stringify(validBody()), 'utf16le')]), headers: [['content-type', 'application/json; charset=utf-16']] }),
-    () => ({ body: json(validBody()), headers: [['content-type', 'application/json'], ['content-type', 'text/plain']] }),
-    () => ({ body: Buffer.from('{"items":[', 'latin1'), headers: [['content-type', pick(['application/json; charset=latin1', 'application/json; charset="utf-8"', 'application/json;charset=bogus'])]] }),
+    () => ({
+      body: gzipSync(json(validBody())),
+      headers: [
+        ['content-type', 'application/json'],
+        ['content-encoding', 'gzip'],
+      ],
+    }),
+    () => ({
+      body: Buffer.from(json(validBody()).toString('utf8'), 'utf16le'),
+      headers: [['content-type', pick(['application/json; charset=utf-16', 'application/json; charset=utf-16le', 'application/json'])]],
+    }),
+    () => ({
+      body: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(JSON.stringify(validBody()), 'utf16le')]),
+      headers: [['content-type', 'application/json; charset=utf-16']],
+    }),
+    () => ({
+      body: json(validBody()),
+      headers: [
+        ['content-type', 'application/json'],
+        ['content-type', 'text/plain'],
+      ],
+    }),
+    () => ({
+      body: Buffer.from('{"items":[', 'latin1'),
+      headers: [['content-type', pick(['application/json; charset=latin1', 'application/json; charset="utf-8"', 'application/json;charset=bogus'])]],
+    }),
     () => ({ body: json(validBody()), contentLength: pick(['-1', 'abc', '1.5', '99999999999999999999']) }),
     () => ({ body: json(validBody()), headers: [['transfer-encoding', 'chunked']], contentLength: 'auto' as const }),
   ];
   const badRoutes: Array<() => RawRequest> = [
-    () => ({ label: 'method', method: pick(['PUT', 'PATCH', 'DELETE', 'OPTIONS']), path: '/v1/orders', headers: [auth(), ['idempotency-key', key()], ['content-type', 'application/json']], body: json(validBody()) }),
+    () => ({
+      label: 'method',
+      method: pick(['PUT', 'PATCH', 'DELETE', 'OPTIONS']),
+      path: '/v1/orders',
+      headers: [auth(), ['idempotency-key', key()], ['content-type', 'application/json']],
+      body: json(validBody()),
+    }),
     () => ({ label: 'GET list', method: 'GET', path: '/v1/orders', headers: [auth()] }),
-    () => ({ label: 'path', method: 'POST', path: pick(['/v1/order', '/V1/orders', '/v1/orders/', '/v2/orders', '/v1//orders', '/v1/orders%00', '/v1/%2e%2e/orders', '/../v1/orders', '/v1/products']), headers: [auth(), ['idempotency-key', key()], ['content-type', 'application/json']], body: json(validBody()) }),
-    () => ({ label: 'order id', method: 'GET', path: `/v1/orders/${pick(['..%2F..%2Fetc', 'ord_' + 'x'.repeat(200), '%00', 'ord%20x', 'ord_does_not_exist', "ord'; DROP TABLE orders;--"].map(encodeURI))}`, headers: [auth()] }),
-    () => ({ label: 'cancel', method: 'POST', path: `/v1/orders/ord_${printable(0) || 'missing'}${int(0, 1e6)}/cancel`, headers: [auth(), ['content-type', 'application/json']], body: json(pick([{}, { reason: 'x' }, { reason: 1 }, { extra: true }])) }),
+    () => ({
+      label: 'path',
+      method: 'POST',
+      path: pick([
+        '/v1/order',
+        '/V1/orders',
+        '/v1/orders/',
+        '/v2/orders',
+        '/v1//orders',
+        '/v1/orders%00',
+        '/v1/%2e%2e/orders',
+        '/../v1/orders',
+        '/v1/products',
+      ]),
+      headers: [auth(), ['idempotency-key', key()], ['content-type', 'application/json']],
+      body: json(validBody()),
+    }),
+    () => ({
+      label: 'order id',
+      method: 'GET',
+      path: `/v1/orders/${pick(['..%2F..%2Fetc', 'ord_' + 'x'.repeat(200), '%00', 'ord%20x', 'ord_does_not_exist', "ord'; DROP TABLE orders;--"].map(encodeURI))}`,
+      headers: [auth()],
+    }),
+    () => ({
+      label: 'cancel',
+      method: 'POST',
+      path: `/v1/orders/ord_${printable(0) || 'missing'}${int(0, 1e6)}/cancel`,
+      headers: [auth(), ['content-type', 'application/json']],
+      body: json(pick([{}, { reason: 'x' }, { reason: 1 }, { extra: true }])),
+    }),
     () => ({ label: 'long id', method: 'GET', path: `/v1/orders/ord_${'x'.repeat(int(101, 2000))}`, headers: [auth()] }),
-    () => ({ label: 'bad escape', method: pick(['GET', 'POST']), path: pick(['/v1/orders/%E0%A4%A', '/v1/orders/%zz', '/v1/orders/%', '/v1/orders/%C0%AF/cancel']), headers: [auth()] }),
+    () => ({
+      label: 'bad escape',
+      method: pick(['GET', 'POST']),
+      path: pick(['/v1/orders/%E0%A4%A', '/v1/orders/%zz', '/v1/orders/%', '/v1/orders/%C0%AF/cancel']),
+      headers: [auth()],
+    }),
     () => ({ label: 'long url', method: 'GET', path: `/v1/products?${'q'.repeat(int(20_000, 80_000))}`, headers: [auth()] }),
     () => ({ label: 'products no auth', method: 'GET', path: '/v1/products', headers: pick(badAuth)() }),
     () => ({ label: 'policy no auth', method: 'GET', path: '/v1/idempotency-policy', headers: pick(badAuth)() }),
@@ -266,7 +414,11 @@ test(`${CASES} generated bad requests: only 4xx problems, nothing recorded, the 
     label: 'valid',
     method: 'POST',
     path: '/v1/orders',
-    headers: [['authorization', `Bearer ${tenant.apiKey}`], ['idempotency-key', 'after-fuzz'], ['content-type', 'application/json']],
+    headers: [
+      ['authorization', `Bearer ${tenant.apiKey}`],
+      ['idempotency-key', 'after-fuzz'],
+      ['content-type', 'application/json'],
+    ],
     body: Buffer.from(JSON.stringify(validBody())),
   });
   expect(ok.status).toBe(202);

@@ -50,9 +50,15 @@ async function post(key: string, body: unknown): Promise<{ status: number; repla
 }
 
 const orderRow = async (orderId: string) =>
-  (await stack.db.pool.query<{ status: string; items: unknown; updated_at: Date; workflow_id: string }>('SELECT status, items, updated_at, workflow_id FROM orders WHERE id = $1', [orderId])).rows[0];
+  (
+    await stack.db.pool.query<{ status: string; items: unknown; updated_at: Date; workflow_id: string }>(
+      'SELECT status, items, updated_at, workflow_id FROM orders WHERE id = $1',
+      [orderId],
+    )
+  ).rows[0];
 const charges = (orderId: string): Promise<number> => stack.count('SELECT count(*) AS n FROM gateway_charges WHERE order_id = $1', [orderId]);
-const resultOf = async (orderId: string): Promise<PlaceOrderResult> => (await stack.client.workflow.getHandle(workflowIdFor(orderId)).result()) as PlaceOrderResult;
+const resultOf = async (orderId: string): Promise<PlaceOrderResult> =>
+  (await stack.client.workflow.getHandle(workflowIdFor(orderId)).result()) as PlaceOrderResult;
 const httpRecord = (key: string) => store.get({ scope: HTTP_SCOPE, key: httpStoreKey(tenant.tenantId, 'POST', '/v1/orders', key) });
 
 /** Places the first order under `key`, lets it complete, and lets its HTTP record expire. */
@@ -116,7 +122,14 @@ describe('after the old workflow is gone (Temporal retention passed) and cleanup
         const workflowId = workflowIdFor(o.orderId);
         await stack.client.workflowService.deleteWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId } });
         await waitFor(
-          () => stack.client.workflow.getHandle(workflowId).describe().then(() => false, (err: unknown) => err instanceof WorkflowNotFoundError),
+          () =>
+            stack.client.workflow
+              .getHandle(workflowId)
+              .describe()
+              .then(
+                () => false,
+                (err: unknown) => err instanceof WorkflowNotFoundError,
+              ),
           `workflow ${workflowId} to be deleted`,
           120_000,
         );

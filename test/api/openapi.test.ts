@@ -36,7 +36,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const operations = (doc: Doc) => Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).map(([method, op]) => ({ route: `${method.toUpperCase()} ${p}`, ...op })));
+const operations = (doc: Doc) =>
+  Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).map(([method, op]) => ({ route: `${method.toUpperCase()} ${p}`, ...op })));
 
 test('openapi.json is exactly what the running app serves (npm run openapi regenerates it)', () => {
   expect(served).toEqual(committed);

@@ -33,7 +33,16 @@ afterAll(async () => {
 });
 beforeEach(() => stack.faults.replace({ seed: 1 }));
 
-type Call = { base?: string; method?: 'GET' | 'POST'; url: string; auth?: string | null; key?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> };
+type Call = {
+  base?: string;
+  method?: 'GET' | 'POST';
+  url: string;
+  auth?: string | null;
+  key?: string | null;
+  body?: unknown;
+  raw?: string;
+  headers?: Record<string, string>;
+};
 
 type Answer = { statusCode: number; headers: Record<string, string | undefined>; body: string; json<T = unknown>(): T };
 
@@ -59,7 +68,13 @@ async function call(c: Call): Promise<Answer> {
 
 const postOrder = (key: string | null, body: unknown, opts: Partial<Call> = {}) => call({ method: 'POST', url: '/v1/orders', key, body, ...opts });
 
-const body1 = (token = 'tok_visa') => ({ items: [{ sku: 'SKU-1', quantity: 1 }, { sku: 'SKU-4', quantity: 2 }], paymentToken: token });
+const body1 = (token = 'tok_visa') => ({
+  items: [
+    { sku: 'SKU-1', quantity: 1 },
+    { sku: 'SKU-4', quantity: 2 },
+  ],
+  paymentToken: token,
+});
 
 const counts = async () => ({
   httpKeys: await stack.count(`SELECT count(*) AS n FROM idempotency_keys WHERE scope = $1`, [HTTP_SCOPE]),
@@ -389,10 +404,9 @@ describe('GET /v1/orders/{id} and cancel', () => {
     expect(view.json()).toMatchObject({ status: 'COMPENSATED', failureReason: 'cancelled: changed my mind', saga: { status: 'COMPENSATED' } });
     // The charge in flight applied; the compensation waited it out and refunded it (no tombstone): net zero.
     const succeeded = await stack.count(`SELECT count(*) AS n FROM gateway_charges WHERE order_id = $1 AND status = 'succeeded'`, [orderId]);
-    const refunded = await stack.count(
-      'SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.order_id = $1',
-      [orderId],
-    );
+    const refunded = await stack.count('SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.order_id = $1', [
+      orderId,
+    ]);
     expect({ succeeded, refunded }).toEqual({ succeeded: 1, refunded: 1 });
     expect(await stack.count('SELECT count(*) AS n FROM gateway_key_tombstones WHERE idempotency_key = $1', [chargeKey])).toBe(0);
     expect(await stack.store.get({ scope: 'step', key: chargeKey })).toMatchObject({ status: 'compensated' });
@@ -458,9 +472,7 @@ describe('the other routes', () => {
     expect(value('api_idempotency_requests_total{outcome="mismatch"}')).toBe(1);
     expect(value('api_idempotency_requests_total{outcome="takeover"}')).toBe(1);
     expect(value('idempotency_store_events_total{event="leaseTakeovers",scope="http"}')).toBeGreaterThanOrEqual(1);
-    expect(value('orders_by_status{status="COMPLETED"}')).toBe(
-      await stack.count(`SELECT count(*) AS n FROM orders WHERE status = 'COMPLETED'`),
-    );
+    expect(value('orders_by_status{status="COMPLETED"}')).toBe(await stack.count(`SELECT count(*) AS n FROM orders WHERE status = 'COMPLETED'`));
     expect(value('orders_by_status{status="COMPENSATED"}')).toBeGreaterThanOrEqual(1);
     expect(text).toMatch(/^api_http_request_duration_seconds_count\{method="POST",route="\/v1\/orders",status="202"\} \d+$/m);
   });

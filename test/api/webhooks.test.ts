@@ -73,7 +73,10 @@ const payments = (orderId: string, status: string) => stack.count('SELECT count(
 const orderStatus = async (orderId: string) =>
   (await stack.db.pool.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [orderId])).rows[0]?.status;
 
-async function postWebhook(body: string, signature: string | undefined): Promise<{ status: number; contentType: string | null; json: Record<string, unknown> }> {
+async function postWebhook(
+  body: string,
+  signature: string | undefined,
+): Promise<{ status: number; contentType: string | null; json: Record<string, unknown> }> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (signature !== undefined) headers[SIGNATURE_HEADER] = signature;
   const res = await fetch(webhookUrl, { method: 'POST', headers, body });
@@ -150,7 +153,12 @@ describe('signature and timestamp', () => {
 
 describe('asynchronous payment confirmation', () => {
   test('a duplicate delivery is acknowledged, recorded once and applied once', async () => {
-    const handle = await stack.startOrder({ items: ITEMS, orderId: newOrderId(), paymentToken: 'tok_pending', options: { paymentConfirmationTimeoutMs: 60_000 } });
+    const handle = await stack.startOrder({
+      items: ITEMS,
+      orderId: newOrderId(),
+      paymentToken: 'tok_pending',
+      options: { paymentConfirmationTimeoutMs: 60_000 },
+    });
     const orderId = handle.workflowId.replace(/^order-/, '');
     await waitForState(handle.workflowId, (s) => s.paymentConfirmation?.state === 'waiting');
     const { rows } = await stack.db.pool.query<{ id: string }>('SELECT id FROM gateway_charges WHERE order_id = $1', [orderId]);
@@ -301,7 +309,7 @@ describe('what is refused or ignored', () => {
     await confirmAndFinish(saga, 'evt_after_unrouted');
   }, 30_000);
 
-  test('a charge key not of the order saga\'s shape is acknowledged (200, ignored); nothing is recorded or signalled', async () => {
+  test("a charge key not of the order saga's shape is acknowledged (200, ignored); nothing is recorded or signalled", async () => {
     const saga = await waitingSaga();
     const hex = saga.orderId.slice('ord_'.length);
     const keys = [
@@ -357,7 +365,7 @@ describe('record, signal, then mark signalled (no transaction held across the si
     expect(await payments(saga.orderId, 'captured')).toBe(1);
   }, 30_000);
 
-  test('a redelivery while the first handler\'s claim is live answers 409 with Retry-After and signals nothing; once released, the next signals', async () => {
+  test("a redelivery while the first handler's claim is live answers 409 with Retry-After and signals nothing; once released, the next signals", async () => {
     const saga = await waitingSaga();
     const eventId = 'evt_live_claim';
     await insertUnsignalled(eventId, saga, '0 seconds');
@@ -406,7 +414,9 @@ describe('record, signal, then mark signalled (no transaction held across the si
       expect(res.json.type).toBe('https://idempotent-sagas.dev/problems/service-unavailable');
       expect(JSON.stringify(res.json)).not.toMatch(/UNAVAILABLE|internal detail|\bat /);
       // Recorded, not signalled, claim released.
-      expect(await stack.count('SELECT count(*) AS n FROM webhook_events WHERE event_id = $1 AND signalled_at IS NULL AND claimed_at IS NULL', [eventId])).toBe(1);
+      expect(await stack.count('SELECT count(*) AS n FROM webhook_events WHERE event_id = $1 AND signalled_at IS NULL AND claimed_at IS NULL', [eventId])).toBe(
+        1,
+      );
       expect(await signalsOf(saga.workflowId)).toBe(0);
       // The gateway's redelivery reaches a healthy API: taken over at once (no claim window to wait out), signalled once.
       const started = Date.now();

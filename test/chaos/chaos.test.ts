@@ -11,8 +11,26 @@ test('40 orders through a minute of kills and restarts: nothing double-applied, 
   const env = { DATABASE_URL: requireTestEnv(ADMIN_URL_VAR), ...(process.env.TEMPORAL_CLI_PATH && { TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH }) };
   // Time compressed too: step records kept 5 s after their saga closes, cleanup every second, every refund failing for 15 s.
   const args = [
-    '--orders', '40', '--duration', '45', '--worker-kill-every', '3', '--temporal-restart-every', '14', '--gateway-restart-every', '10',
-    '--pg-terminate-every', '4', '--seed', '11', '--ttl', '5', '--cleanup-every', '1', '--refund-outage', '15',
+    '--orders',
+    '40',
+    '--duration',
+    '45',
+    '--worker-kill-every',
+    '3',
+    '--temporal-restart-every',
+    '14',
+    '--gateway-restart-every',
+    '10',
+    '--pg-terminate-every',
+    '4',
+    '--seed',
+    '11',
+    '--ttl',
+    '5',
+    '--cleanup-every',
+    '1',
+    '--refund-outage',
+    '15',
   ];
   const run = await runScript(CHAOS, args, env, 400_000);
   if (run.code !== 0) throw new Error(`chaos exited ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr.slice(-5000)}`);
@@ -61,7 +79,9 @@ test('a DATABASE_URL nobody answers on: exit 1 with a message that names it, no 
   const port = await freePort(); // nothing listens there
   const result = await runScript(CHAOS, ['--orders', '5'], { DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/postgres` }, 60_000);
   expect(result.code).toBe(1);
-  expect(result.stderr).toMatch(new RegExp(`^error: cannot reach Postgres at DATABASE_URL=postgres://postgres@127\\.0\\.0\\.1:${port}/postgres: .*ECONNREFUSED`, 'm'));
+  expect(result.stderr).toMatch(
+    new RegExp(`^error: cannot reach Postgres at DATABASE_URL=postgres://postgres@127\\.0\\.0\\.1:${port}/postgres: .*ECONNREFUSED`, 'm'),
+  );
   expect(result.stderr).not.toMatch(/\n\s+at /);
   expect(result.stdout).toBe('');
 });

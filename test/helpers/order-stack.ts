@@ -73,7 +73,13 @@ export async function createOrderStack(opts: OrderStackOptions = {}): Promise<Or
   const taskQueue = `test-${randomBytes(4).toString('hex')}`;
   const store = new IdempotencyStore(db.pool, { defaultTtlSeconds: opts.ttlSeconds ?? 86_400 });
   const gateway = createGatewayClient({ baseUrl: gatewayUrl, timeoutMs: opts.gatewayTimeoutMs ?? 2000 });
-  const deps: ActivityDeps = { pool: db.pool, store, gateway, leaseMs: opts.leaseMs ?? 3000, ...(opts.chargeStepKind && { chargeStepKind: opts.chargeStepKind }) };
+  const deps: ActivityDeps = {
+    pool: db.pool,
+    store,
+    gateway,
+    leaseMs: opts.leaseMs ?? 3000,
+    ...(opts.chargeStepKind && { chargeStepKind: opts.chargeStepKind }),
+  };
   const running: Array<{ worker: Worker; done: Promise<void> }> = [];
 
   const startWorker = async (): Promise<Worker> => {

@@ -16,7 +16,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const cli = (...args: string[]): Promise<ProcessResult> => runScript('src/cli/cli.ts', ['sagas', ...args], { TEMPORAL_ADDRESS: stack.temporalAddress, TEMPORAL_NAMESPACE: 'default' });
+const cli = (...args: string[]): Promise<ProcessResult> =>
+  runScript('src/cli/cli.ts', ['sagas', ...args], { TEMPORAL_ADDRESS: stack.temporalAddress, TEMPORAL_NAMESPACE: 'default' });
 const refunds = (orderId: string): Promise<number> =>
   stack.count('SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.order_id = $1', [orderId]);
 const failingOrder = (orderId: string) => ({
@@ -60,7 +61,10 @@ test('two stuck sagas: listed as JSON, shown, one retried and one skipped with a
   expect({ code: skip.code, stderr: skip.stderr }).toEqual({ code: 0, stderr: '' });
   expect(skip.stdout).toContain(`saga ${skipped.workflowId}: COMPENSATING`);
   expect(((await skipped.result()) as PlaceOrderResult).status).toBe('COMPENSATED');
-  expect((await skipped.query(sagaStateQuery)).steps.find((s) => s.stepId === 'charge')).toMatchObject({ status: 'skipped', skipReason: 'refunded by hand, ticket OPS-7' });
+  expect((await skipped.query(sagaStateQuery)).steps.find((s) => s.stepId === 'charge')).toMatchObject({
+    status: 'skipped',
+    skipReason: 'refunded by hand, ticket OPS-7',
+  });
   expect(await refunds(skipped.workflowId.replace(/^order-/, ''))).toBe(0);
 
   // Neither is stuck any more: the list no longer names them.

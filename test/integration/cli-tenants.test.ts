@@ -26,9 +26,7 @@ test('tenants create prints {tenantId, apiKey} once and stores only the hash; a 
     await client.connect();
     try {
       const { rows } = await client.query<{ id: string; name: string; api_key_hash: string }>('SELECT id, name, api_key_hash FROM tenants');
-      expect(rows).toEqual([
-        { id: created.tenantId, name: 'Acme Ltd', api_key_hash: createHash('sha256').update(created.apiKey).digest('hex') },
-      ]);
+      expect(rows).toEqual([{ id: created.tenantId, name: 'Acme Ltd', api_key_hash: createHash('sha256').update(created.apiKey).digest('hex') }]);
     } finally {
       await client.end();
     }

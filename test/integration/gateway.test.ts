@@ -21,15 +21,10 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const charges = (key: string): Promise<number> =>
-  db.count('SELECT count(*) AS n FROM gateway_charges WHERE idempotency_key = $1', [key]);
+const charges = (key: string): Promise<number> => db.count('SELECT count(*) AS n FROM gateway_charges WHERE idempotency_key = $1', [key]);
 const refunds = (key: string): Promise<number> =>
-  db.count(
-    'SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.idempotency_key = $1',
-    [key],
-  );
-const tombstones = (key: string): Promise<number> =>
-  db.count('SELECT count(*) AS n FROM gateway_key_tombstones WHERE idempotency_key = $1', [key]);
+  db.count('SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.idempotency_key = $1', [key]);
+const tombstones = (key: string): Promise<number> => db.count('SELECT count(*) AS n FROM gateway_key_tombstones WHERE idempotency_key = $1', [key]);
 const attempts = (key: string): Promise<number> =>
   db.count('SELECT coalesce(sum(attempts), 0) AS n FROM gateway_key_attempts WHERE idempotency_key = $1', [key]);
 
@@ -324,9 +319,7 @@ describe('webhooks', () => {
     // The replay is still the first answer: 202 pending, byte for byte.
     expect(await pendingClient.charge(key, card('tok_pending'))).toMatchObject({ kind: 'pending', replayed: true });
     expect(await db.count(`SELECT count(*) AS n FROM gateway_webhook_events WHERE charge_id = $1`, [first.charge.id])).toBe(1);
-    expect(
-      await db.count(`SELECT attempts AS n FROM gateway_webhook_events WHERE charge_id = $1 AND delivered_at IS NOT NULL`, [first.charge.id]),
-    ).toBe(2);
+    expect(await db.count(`SELECT attempts AS n FROM gateway_webhook_events WHERE charge_id = $1 AND delivered_at IS NOT NULL`, [first.charge.id])).toBe(2);
     expect(await charges(key)).toBe(1);
   });
 });

@@ -1,6 +1,15 @@
 // The store against a real Postgres: every case counts effect rows, not just "did not throw".
 import { Client, type PoolClient } from 'pg';
-import { BusinessFailure, ErrorType, FingerprintMismatchError, InProgressError, InvalidInputError, KeyAbortedError, StaleEpochError, IdempotencyStore } from 'idempotent-sagas/store';
+import {
+  BusinessFailure,
+  ErrorType,
+  FingerprintMismatchError,
+  InProgressError,
+  InvalidInputError,
+  KeyAbortedError,
+  StaleEpochError,
+  IdempotencyStore,
+} from 'idempotent-sagas/store';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 
 let db: TestDatabase;
@@ -133,9 +142,7 @@ describe('runOnce (local effects)', () => {
     await store.runOnce({ scope: 'short', key: 'exp-1', request: {}, effect: insertEffect('exp-1') });
     await store.runOnce({ scope: 'short', key: 'exp-1', request: {}, effect: insertEffect('exp-1') });
     expect(await effectRows('exp-1')).toBe(1);
-    const ttl = await db.count(
-      `SELECT round(EXTRACT(EPOCH FROM expires_at - created_at)) AS n FROM idempotency_keys WHERE scope = 'short' AND key = 'exp-1'`,
-    );
+    const ttl = await db.count(`SELECT round(EXTRACT(EPOCH FROM expires_at - created_at)) AS n FROM idempotency_keys WHERE scope = 'short' AND key = 'exp-1'`);
     expect(ttl).toBe(60); // the per-scope TTL, not the default hour
     await db.pool.query(`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = 'exp-1'`);
     const again = await store.runOnce({ scope: 'short', key: 'exp-1', request: { changed: true }, effect: insertEffect('exp-1') });
@@ -185,10 +192,10 @@ describe('runOnce (local effects)', () => {
         type: ErrorType.InvalidInput,
         field: 'key',
       });
-      await expect(store.claimLease({ scope: SCOPE, key, request: {}, owner: 'w', leaseMs: 1000 })).rejects.toBeInstanceOf(
+      await expect(store.claimLease({ scope: SCOPE, key, request: {}, owner: 'w', leaseMs: 1000 })).rejects.toBeInstanceOf(InvalidInputError);
+      await expect(store.compensateLocal({ scope: SCOPE, key, undo: async () => {}, undoByNaturalKey: async () => false })).rejects.toBeInstanceOf(
         InvalidInputError,
       );
-      await expect(store.compensateLocal({ scope: SCOPE, key, undo: async () => {}, undoByNaturalKey: async () => false })).rejects.toBeInstanceOf(InvalidInputError);
     }
     for (const scope of ['', 'Upper', '1abc', 'has space', 's'.repeat(65)]) {
       await expect(store.runOnce({ scope, key: 'ok', request: {}, effect })).rejects.toMatchObject({ field: 'scope' });
@@ -228,9 +235,7 @@ describe('compensation of local effects', () => {
     expect(results.sort()).toEqual(['already-compensated', 'already-compensated', 'compensated']);
     expect(undos).toBe(1);
     expect(await effectRows('undo-1')).toBe(0);
-    await expect(
-      store.runOnce({ scope: SCOPE, key: 'undo-1', request: {}, effect: insertEffect('undo-1') }),
-    ).rejects.toBeInstanceOf(KeyAbortedError);
+    await expect(store.runOnce({ scope: SCOPE, key: 'undo-1', request: {}, effect: insertEffect('undo-1') })).rejects.toBeInstanceOf(KeyAbortedError);
     expect(await effectRows('undo-1')).toBe(0);
   });
 
@@ -238,9 +243,7 @@ describe('compensation of local effects', () => {
     const fail = async (): Promise<never> => {
       throw new BusinessFailure('CARD_DECLINED', 'declined');
     };
-    await expect(store.runOnce({ scope: SCOPE, key: 'undo-failed', request: {}, effect: fail })).rejects.toBeInstanceOf(
-      BusinessFailure,
-    );
+    await expect(store.runOnce({ scope: SCOPE, key: 'undo-failed', request: {}, effect: fail })).rejects.toBeInstanceOf(BusinessFailure);
     let undos = 0;
     const outcome = await store.compensateLocal({ scope: SCOPE, key: 'undo-failed', undo: async () => void (undos += 1), undoByNaturalKey: async () => false });
     expect(outcome).toBe('not-applied');
@@ -259,7 +262,7 @@ describe('external effects (lease and fencing epoch)', () => {
   /** A stand-in provider that records one row per call it applies. */
   const provider = (key: string) => db.pool.query("INSERT INTO effects (tag, amount) VALUES ('charge:' || $1, 100)", [key]);
 
-  test('A claims, its lease expires, B takes over and completes; A\'s late completion is refused and changes nothing', async () => {
+  test("A claims, its lease expires, B takes over and completes; A's late completion is refused and changes nothing", async () => {
     const a = await store.claimLease({ scope: SCOPE, key: 'lease-1', request: { amount: 100 }, owner: 'worker-a', leaseMs: LEASE_MS });
     expect(a).toMatchObject({ kind: 'claimed', epoch: 1, takeover: false });
     const early = store.claimLease({ scope: SCOPE, key: 'lease-1', request: { amount: 100 }, owner: 'worker-b', leaseMs: 5000 });
@@ -276,12 +279,10 @@ describe('external effects (lease and fencing epoch)', () => {
 
     const late = store.completeLease({ scope: SCOPE, key: 'lease-1', epoch: 1, result: { chargeId: 'ch_a' } });
     await expect(late).rejects.toBeInstanceOf(StaleEpochError);
-    await expect(store.heartbeatLease({ scope: SCOPE, key: 'lease-1', epoch: 1, leaseMs: 1000 })).rejects.toBeInstanceOf(
+    await expect(store.heartbeatLease({ scope: SCOPE, key: 'lease-1', epoch: 1, leaseMs: 1000 })).rejects.toBeInstanceOf(StaleEpochError);
+    await expect(store.failLease({ scope: SCOPE, key: 'lease-1', epoch: 1, failure: new BusinessFailure('CARD_DECLINED', 'no') })).rejects.toBeInstanceOf(
       StaleEpochError,
     );
-    await expect(
-      store.failLease({ scope: SCOPE, key: 'lease-1', epoch: 1, failure: new BusinessFailure('CARD_DECLINED', 'no') }),
-    ).rejects.toBeInstanceOf(StaleEpochError);
 
     const record = await store.get({ scope: SCOPE, key: 'lease-1' });
     expect(record).toMatchObject({ status: 'completed', result: { chargeId: 'ch_b' }, epoch: 2 });
@@ -304,9 +305,7 @@ describe('external effects (lease and fencing epoch)', () => {
       await store.heartbeatLease({ scope: SCOPE, key: 'lease-2', epoch: a.epoch, leaseMs: LEASE_MS });
     }
     expect(Date.now() - claimedAt).toBeGreaterThan(LEASE_MS);
-    await expect(store.claimLease({ scope: SCOPE, key: 'lease-2', request: {}, owner: 'b', leaseMs: LEASE_MS })).rejects.toBeInstanceOf(
-      InProgressError,
-    );
+    await expect(store.claimLease({ scope: SCOPE, key: 'lease-2', request: {}, owner: 'b', leaseMs: LEASE_MS })).rejects.toBeInstanceOf(InProgressError);
     expect(await store.get({ scope: SCOPE, key: 'lease-2' })).toMatchObject({ status: 'in_progress', epoch: a.epoch });
     await store.releaseLease({ scope: SCOPE, key: 'lease-2', epoch: a.epoch });
     const b = await store.claimLease({ scope: SCOPE, key: 'lease-2', request: {}, owner: 'b', leaseMs: LEASE_MS });
@@ -316,13 +315,14 @@ describe('external effects (lease and fencing epoch)', () => {
   test('a definitive provider failure is stored and replayed; a different request for the key is a mismatch', async () => {
     const a = await store.claimLease({ scope: SCOPE, key: 'lease-3', request: { amount: 5 }, owner: 'a', leaseMs: 1000 });
     if (a.kind !== 'claimed') throw new Error('expected a claim');
-    await expect(
-      store.claimLease({ scope: SCOPE, key: 'lease-3', request: { amount: 6 }, owner: 'b', leaseMs: 1000 }),
-    ).rejects.toBeInstanceOf(FingerprintMismatchError);
+    await expect(store.claimLease({ scope: SCOPE, key: 'lease-3', request: { amount: 6 }, owner: 'b', leaseMs: 1000 })).rejects.toBeInstanceOf(
+      FingerprintMismatchError,
+    );
     await store.failLease({ scope: SCOPE, key: 'lease-3', epoch: a.epoch, failure: new BusinessFailure('CARD_DECLINED', 'insufficient funds') });
-    await expect(
-      store.claimLease({ scope: SCOPE, key: 'lease-3', request: { amount: 5 }, owner: 'b', leaseMs: 1000 }),
-    ).rejects.toMatchObject({ type: 'CARD_DECLINED', replayed: true });
+    await expect(store.claimLease({ scope: SCOPE, key: 'lease-3', request: { amount: 5 }, owner: 'b', leaseMs: 1000 })).rejects.toMatchObject({
+      type: 'CARD_DECLINED',
+      replayed: true,
+    });
   });
 
   test('compensation fencing: waits out a live lease, fences the stale attempt, and is idempotent', async () => {
@@ -330,9 +330,7 @@ describe('external effects (lease and fencing epoch)', () => {
     expect(await store.fenceForCompensation({ scope: SCOPE, key: 'comp-absent', owner: 'comp', leaseMs: 1000 })).toEqual({
       kind: 'tombstoned',
     });
-    await expect(
-      store.claimLease({ scope: SCOPE, key: 'comp-absent', request: {}, owner: 'a', leaseMs: 1000 }),
-    ).rejects.toBeInstanceOf(KeyAbortedError);
+    await expect(store.claimLease({ scope: SCOPE, key: 'comp-absent', request: {}, owner: 'a', leaseMs: 1000 })).rejects.toBeInstanceOf(KeyAbortedError);
 
     // Live forward lease: the compensation must wait.
     const a = await store.claimLease({ scope: SCOPE, key: 'comp-1', request: {}, owner: 'a', leaseMs: LEASE_MS });
@@ -344,9 +342,7 @@ describe('external effects (lease and fencing epoch)', () => {
     const fence = await store.fenceForCompensation({ scope: SCOPE, key: 'comp-1', owner: 'comp', leaseMs: 1000 });
     expect(fence).toEqual({ kind: 'uncertain', epoch: a.epoch + 1 });
     // The stale forward attempt finally hears from the provider: its write is fenced off.
-    await expect(store.completeLease({ scope: SCOPE, key: 'comp-1', epoch: a.epoch, result: { chargeId: 'x' } })).rejects.toBeInstanceOf(
-      StaleEpochError,
-    );
+    await expect(store.completeLease({ scope: SCOPE, key: 'comp-1', epoch: a.epoch, result: { chargeId: 'x' } })).rejects.toBeInstanceOf(StaleEpochError);
     if (fence.kind !== 'uncertain') throw new Error('expected uncertain');
     await store.markCompensated({ scope: SCOPE, key: 'comp-1', epoch: fence.epoch, status: 'aborted' });
     expect(await store.fenceForCompensation({ scope: SCOPE, key: 'comp-1', owner: 'comp', leaseMs: 1000 })).toEqual({
@@ -362,9 +358,9 @@ describe('external effects (lease and fencing epoch)', () => {
     expect(applied).toEqual({ kind: 'applied', epoch: c.epoch + 1, result: { chargeId: 'ch_2' } });
     if (applied.kind !== 'applied') throw new Error('expected applied');
     await store.markCompensated({ scope: SCOPE, key: 'comp-2', epoch: applied.epoch, status: 'compensated' });
-    await expect(
-      store.markCompensated({ scope: SCOPE, key: 'comp-2', epoch: applied.epoch - 1, status: 'compensated' }),
-    ).rejects.toBeInstanceOf(StaleEpochError);
+    await expect(store.markCompensated({ scope: SCOPE, key: 'comp-2', epoch: applied.epoch - 1, status: 'compensated' })).rejects.toBeInstanceOf(
+      StaleEpochError,
+    );
     expect(await store.fenceForCompensation({ scope: SCOPE, key: 'comp-2', owner: 'comp', leaseMs: 1000 })).toEqual({
       kind: 'done',
       status: 'compensated',

@@ -31,17 +31,19 @@ async function product(db: Db, sku: string, s: { total?: number; onHand?: number
   ]);
 }
 
-async function order(db: Db, id: string, status: string, opts: { skus?: string[]; total?: number; reason?: string | null; workflowId?: string } = {}): Promise<void> {
+async function order(
+  db: Db,
+  id: string,
+  status: string,
+  opts: { skus?: string[]; total?: number; reason?: string | null; workflowId?: string } = {},
+): Promise<void> {
   const items = (opts.skus ?? []).map((sku) => ({ sku, quantity: 1, priceCents: 100 }));
   const reason = opts.reason === undefined ? (status === 'COMPENSATED' ? 'test' : null) : opts.reason;
-  await q(db, `INSERT INTO orders (id, workflow_id, tenant_id, status, items, total_cents, currency, failure_reason) VALUES ($1, $2, 't', $3, $4::jsonb, $5, 'EUR', $6)`, [
-    id,
-    opts.workflowId ?? `order-${id}`,
-    status,
-    JSON.stringify(items),
-    opts.total ?? 100,
-    reason,
-  ]);
+  await q(
+    db,
+    `INSERT INTO orders (id, workflow_id, tenant_id, status, items, total_cents, currency, failure_reason) VALUES ($1, $2, 't', $3, $4::jsonb, $5, 'EUR', $6)`,
+    [id, opts.workflowId ?? `order-${id}`, status, JSON.stringify(items), opts.total ?? 100, reason],
+  );
 }
 
 async function reservation(db: Db, orderId: string, sku: string, status: 'held' | 'released' | 'consumed'): Promise<void> {
@@ -68,7 +70,11 @@ async function payment(db: Db, orderId: string, chargeId: string, status: 'captu
 }
 
 async function record(db: Db, orderId: string, step: string, status: string): Promise<void> {
-  await q(db, `INSERT INTO idempotency_keys (scope, key, saga_id, status) VALUES ('step', $1, $2, $3)`, [`order-${orderId}/${step}`, `order-${orderId}`, status]);
+  await q(db, `INSERT INTO idempotency_keys (scope, key, saga_id, status) VALUES ('step', $1, $2, $3)`, [
+    `order-${orderId}/${step}`,
+    `order-${orderId}`,
+    status,
+  ]);
 }
 
 /** A consistent COMPLETED order: one consumed reservation of `sku`, one captured charge, its payment row. */

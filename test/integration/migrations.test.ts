@@ -6,7 +6,12 @@ import fs from 'node:fs';
 import { APP_MIGRATIONS } from '../../src/db/migration-sets';
 import { STORE_MIGRATIONS } from 'idempotent-sagas/store';
 
-const namesIn = (dir: string): string[] => fs.readdirSync(dir).filter((f) => f.endsWith('.sql')).map((f) => f.replace(/\.sql$/, '')).sort();
+const namesIn = (dir: string): string[] =>
+  fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .map((f) => f.replace(/\.sql$/, ''))
+    .sort();
 
 test('concurrent db:migrate from two processes', async () => {
   const db = await createEmptyDatabase();

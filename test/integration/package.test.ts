@@ -20,7 +20,13 @@ let consumer: string;
 let tarball: string;
 
 const run = (cmd: string, args: string[], cwd: string): string =>
-  execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000, env: { ...process.env, npm_config_fund: 'false', npm_config_audit: 'false' } });
+  execFileSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 240_000,
+    env: { ...process.env, npm_config_fund: 'false', npm_config_audit: 'false' },
+  });
 
 beforeAll(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'idempotent-sagas-pack-'));
@@ -33,7 +39,11 @@ beforeAll(() => {
   fs.writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
   for (const f of fs.readdirSync(FIXTURE)) fs.copyFileSync(path.join(FIXTURE, f), path.join(consumer, f));
   // The peers at the versions this repository uses; --prefer-offline takes them from the cache `npm ci` filled.
-  run('npm', ['install', '--prefer-offline', tarball, '@temporalio/workflow@1.24', '@temporalio/activity@1.24', '@temporalio/common@1.24', 'zod@4', '@types/pg@8'], consumer);
+  run(
+    'npm',
+    ['install', '--prefer-offline', tarball, '@temporalio/workflow@1.24', '@temporalio/activity@1.24', '@temporalio/common@1.24', 'zod@4', '@types/pg@8'],
+    consumer,
+  );
 }, 300_000);
 afterAll(() => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
@@ -45,7 +55,7 @@ test('the tarball holds the compiled entry points with declarations, the migrati
   const migrations = fs.readdirSync(path.join(LIBRARY, 'src/store/migrations'));
   expect(migrations.length).toBeGreaterThan(0);
   expect(files).toEqual(expect.arrayContaining([...migrations.map((m) => `dist/store/migrations/${m}`), 'LICENSE', 'README.md', 'package.json']));
-  expect(files.filter((f) => f.startsWith('src/') || f.endsWith('.ts') && !f.endsWith('.d.ts') || f.endsWith('.map'))).toEqual([]);
+  expect(files.filter((f) => f.startsWith('src/') || (f.endsWith('.ts') && !f.endsWith('.d.ts')) || f.endsWith('.map'))).toEqual([]);
 });
 
 test('every entry point loads by its package name from the installed copy, outside the repository', () => {
@@ -56,7 +66,8 @@ test('every entry point loads by its package name from the installed copy, outsi
     const [entry, file, keys] = line.split(' ');
     loaded[entry!] = { file: file!, keys: keys!.split(',') };
   }
-  for (const entry of ENTRY_POINTS) expect(loaded[entry]!.file).toBe(path.join(fs.realpathSync(consumer), `node_modules/idempotent-sagas/dist/${entry}/index.js`));
+  for (const entry of ENTRY_POINTS)
+    expect(loaded[entry]!.file).toBe(path.join(fs.realpathSync(consumer), `node_modules/idempotent-sagas/dist/${entry}/index.js`));
   expect(loaded.workflow!.keys).toEqual(expect.arrayContaining(['Saga', 'stepKeys', 'sagaStateQuery', 'resolveCompensationUpdate']));
   expect(loaded.activity!.keys).toEqual(expect.arrayContaining(['parseInput', 'assertOwnKey', 'translated']));
   expect(loaded.store!.keys).toEqual(expect.arrayContaining(['IdempotencyStore', 'migrate', 'CleanupLoop', 'IdempotencyCounters']));
@@ -68,8 +79,15 @@ test('a consumer type-checks against the installed declarations (module resoluti
   const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
   expect(run(process.execPath, [tsc, '-p', 'tsconfig.json'], consumer)).toBe('');
   // And the check is real: a wrong use of the API is refused.
-  fs.writeFileSync(path.join(consumer, 'wrong.ts'), "import { stepKeys } from 'idempotent-sagas/workflow';\nexport const n: number = stepKeys('wf', 'step').forwardKey;\n");
-  const wrong = spawnSync(process.execPath, [tsc, '--noEmit', '--strict', '--skipLibCheck', '--module', 'nodenext', '--moduleResolution', 'nodenext', 'wrong.ts'], { cwd: consumer, encoding: 'utf8' });
+  fs.writeFileSync(
+    path.join(consumer, 'wrong.ts'),
+    "import { stepKeys } from 'idempotent-sagas/workflow';\nexport const n: number = stepKeys('wf', 'step').forwardKey;\n",
+  );
+  const wrong = spawnSync(
+    process.execPath,
+    [tsc, '--noEmit', '--strict', '--skipLibCheck', '--module', 'nodenext', '--moduleResolution', 'nodenext', 'wrong.ts'],
+    { cwd: consumer, encoding: 'utf8' },
+  );
   expect(wrong.status).toBe(2);
   expect(wrong.stdout.trim()).toMatch(/^wrong\.ts\(2,14\): error TS2322: Type 'string' is not assignable to type 'number'\.$/);
 }, 120_000);
@@ -81,7 +99,10 @@ test('a workflow importing the installed workflow entry bundles (the bundler ref
   expect(bundle.code).toContain('bookTrip');
   expect(bundle.code).toContain('node_modules/idempotent-sagas/dist/workflow/saga.js');
   // The check can fail: a workflow that imports the store entry (pg, Node built-ins) is refused.
-  fs.writeFileSync(path.join(consumer, 'bad-workflows.ts'), "import { IdempotencyStore } from 'idempotent-sagas/store';\nexport async function bad(): Promise<string> { return typeof IdempotencyStore; }\n");
+  fs.writeFileSync(
+    path.join(consumer, 'bad-workflows.ts'),
+    "import { IdempotencyStore } from 'idempotent-sagas/store';\nexport async function bad(): Promise<string> { return typeof IdempotencyStore; }\n",
+  );
   const errors: string[] = [];
   const bad = bundleWorkflowCode({ workflowsPath: path.join(consumer, 'bad-workflows.ts'), logger: { ...quiet, error: (m: string) => void errors.push(m) } });
   await expect(bad).rejects.toThrow(/Webpack finished with errors/);
@@ -94,7 +115,14 @@ test('the shipped migrations and store run from the installed copy: an effect ap
     const tsx = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
     const script = `import('./store-check.ts').then(async (m) => console.log(JSON.stringify(await (m.default ?? m).check(${JSON.stringify(db.url)}, 'trips'))))`;
     const out = JSON.parse(run(process.execPath, ['--import', tsx, '-e', script], consumer).trim()) as { applied: string[]; runs: number; replayed: boolean[] };
-    expect(out).toEqual({ applied: fs.readdirSync(path.join(LIBRARY, 'src/store/migrations')).map((f) => f.replace(/\.sql$/, '')).sort(), runs: 1, replayed: [false, true] });
+    expect(out).toEqual({
+      applied: fs
+        .readdirSync(path.join(LIBRARY, 'src/store/migrations'))
+        .map((f) => f.replace(/\.sql$/, ''))
+        .sort(),
+      runs: 1,
+      replayed: [false, true],
+    });
   } finally {
     await db.drop();
   }

@@ -44,9 +44,19 @@ test('the API with NODE_ENV=production and no WEBHOOK_SECRET exits non-zero nami
 
 test.each([
   ['the API with the development secret', 'src/api/main.ts', { WEBHOOK_SECRET: DEV_WEBHOOK_SECRET }, /WEBHOOK_SECRET: unset or the public development value/],
-  ['the API with API_FAULT_PAUSE_AFTER_START_MS', 'src/api/main.ts', { WEBHOOK_SECRET: REAL_SECRET, API_FAULT_PAUSE_AFTER_START_MS: '3000' }, /API_FAULT_PAUSE_AFTER_START_MS: a test-only fault/],
+  [
+    'the API with API_FAULT_PAUSE_AFTER_START_MS',
+    'src/api/main.ts',
+    { WEBHOOK_SECRET: REAL_SECRET, API_FAULT_PAUSE_AFTER_START_MS: '3000' },
+    /API_FAULT_PAUSE_AFTER_START_MS: a test-only fault/,
+  ],
   ['the gateway with no WEBHOOK_SECRET', 'src/gateway/main.ts', {}, /Refusing to start the gateway[^]*WEBHOOK_SECRET: unset/],
-  ['the gateway with GATEWAY_FAULTS', 'src/gateway/main.ts', { WEBHOOK_SECRET: REAL_SECRET, GATEWAY_FAULTS: '{"declineRate":0.5}' }, /GATEWAY_FAULTS: a test-only fault configuration/],
+  [
+    'the gateway with GATEWAY_FAULTS',
+    'src/gateway/main.ts',
+    { WEBHOOK_SECRET: REAL_SECRET, GATEWAY_FAULTS: '{"declineRate":0.5}' },
+    /GATEWAY_FAULTS: a test-only fault configuration/,
+  ],
 ] as const)('%s is refused under NODE_ENV=production, before connecting', async (_name, script, env, message) => {
   const res = await start(script, { NODE_ENV: 'production', ...env });
   expect(res.code).toBe(2);

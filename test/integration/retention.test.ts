@@ -61,8 +61,12 @@ test('the clock starts when the saga closes: its records go one TTL later, then 
 
   // Closed: a stored outcome still replays, but no new record (local, leased or failed) is created.
   expect((await store.runOnce({ scope: 'step', key: `${sagaId}/a`, sagaId, request: {}, effect: insertEffect('closing-a') })).replayed).toBe(true);
-  await expect(store.runOnce({ scope: 'step', key: `${sagaId}/late`, sagaId, request: {}, effect: insertEffect('closing-late') })).rejects.toBeInstanceOf(SagaClosedError);
-  await expect(store.claimLease({ scope: 'step', key: `${sagaId}/late-ext`, sagaId, request: {}, owner: 'w', leaseMs: 1000 })).rejects.toBeInstanceOf(SagaClosedError);
+  await expect(store.runOnce({ scope: 'step', key: `${sagaId}/late`, sagaId, request: {}, effect: insertEffect('closing-late') })).rejects.toBeInstanceOf(
+    SagaClosedError,
+  );
+  await expect(store.claimLease({ scope: 'step', key: `${sagaId}/late-ext`, sagaId, request: {}, owner: 'w', leaseMs: 1000 })).rejects.toBeInstanceOf(
+    SagaClosedError,
+  );
   expect(await effects('closing-late')).toBe(0);
   expect(await records('saga_id = $1', [sagaId])).toBe(2);
 
@@ -151,12 +155,24 @@ test('work done in the transaction of a fenced write commits with it, or neither
   expect(await effects('mirror-1')).toBe(0);
   expect((await store.get({ scope: 'step', key: 'mirror-1' }))?.status).toBe('in_progress');
 
-  await store.completeLease({ scope: 'step', key: 'mirror-1', epoch: a.epoch, result: { ok: 1 }, inTransaction: async (client) => void (await client.query(`INSERT INTO effects (tag) VALUES ('mirror-1')`)) });
+  await store.completeLease({
+    scope: 'step',
+    key: 'mirror-1',
+    epoch: a.epoch,
+    result: { ok: 1 },
+    inTransaction: async (client) => void (await client.query(`INSERT INTO effects (tag) VALUES ('mirror-1')`)),
+  });
   expect(await effects('mirror-1')).toBe(1);
   expect((await store.get({ scope: 'step', key: 'mirror-1' }))?.status).toBe('completed');
   // A stale epoch changes neither.
   await expect(
-    store.completeLease({ scope: 'step', key: 'mirror-1', epoch: a.epoch, result: { ok: 2 }, inTransaction: async (client) => void (await client.query(`INSERT INTO effects (tag) VALUES ('mirror-1')`)) }),
+    store.completeLease({
+      scope: 'step',
+      key: 'mirror-1',
+      epoch: a.epoch,
+      result: { ok: 2 },
+      inTransaction: async (client) => void (await client.query(`INSERT INTO effects (tag) VALUES ('mirror-1')`)),
+    }),
   ).rejects.toBeInstanceOf(StaleEpochError);
   expect(await effects('mirror-1')).toBe(1);
 });

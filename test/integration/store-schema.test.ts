@@ -20,7 +20,11 @@ afterEach(async () => {
 });
 
 const storeMigrationNames = (): string[] =>
-  fs.readdirSync(STORE_MIGRATIONS.dir).filter((f) => f.endsWith('.sql')).map((f) => f.replace(/\.sql$/, '')).sort();
+  fs
+    .readdirSync(STORE_MIGRATIONS.dir)
+    .filter((f) => f.endsWith('.sql'))
+    .map((f) => f.replace(/\.sql$/, ''))
+    .sort();
 
 const tablesIn = async (schema: string): Promise<string[]> =>
   (await pool.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 ORDER BY 1`, [schema])).rows.map((r) => r.t);
@@ -51,7 +55,9 @@ test('migrate(pool, { schema }) puts the tables and the set’s own migrations t
   expect(Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM public.effects')).rows[0]!.n)).toBe(1);
   expect(Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM billing_sagas.idempotency_keys WHERE key = 'wf-1/charge'`)).rows[0]!.n)).toBe(1);
   // The same statements against another schema are other statements: a store on public finds no table there.
-  await expect(new IdempotencyStore(pool, { defaultTtlSeconds: 60 }).get({ scope: 'step', key: 'wf-1/charge' })).rejects.toThrow(/idempotency_keys.*does not exist/);
+  await expect(new IdempotencyStore(pool, { defaultTtlSeconds: 60 }).get({ scope: 'step', key: 'wf-1/charge' })).rejects.toThrow(
+    /idempotency_keys.*does not exist/,
+  );
 });
 
 test('a database whose store tables were created before the library had its own migration set adopts them, keeping every record', async () => {
@@ -60,7 +66,9 @@ test('a database whose store tables were created before the library had its own 
     const sql = fs.readFileSync(path.join(STORE_MIGRATIONS.dir, `${name}.sql`), 'utf8');
     await pool.query(sql.slice(0, sql.indexOf('-- Down Migration')));
   }
-  await pool.query(`INSERT INTO idempotency_keys (scope, key, fingerprint, status, result, saga_id) VALUES ('step', 'wf-0/reserve', 'fp', 'completed', '{"ok":true}', 'wf-0')`);
+  await pool.query(
+    `INSERT INTO idempotency_keys (scope, key, fingerprint, status, result, saga_id) VALUES ('step', 'wf-0/reserve', 'fp', 'completed', '{"ok":true}', 'wf-0')`,
+  );
   expect(await tablesIn('public')).toEqual(['idempotency_keys', 'idempotency_sagas']);
 
   expect(await migrate(pool)).toEqual(storeMigrationNames());

@@ -63,8 +63,17 @@ afterAll(async () => {
 });
 
 test('after a lease takeover and a duplicate delivery, /metrics has the store counters by scope; /readyz of the worker and the API follows Postgres', async () => {
-  const app = buildWorkerServer({ pool: proxiedPool, counters: stack.store.counters, pingTemporal: () => stack.client.workflowService.getSystemInfo({}), checkTimeoutMs: 1500 });
-  const api = buildApiApp({ pool: proxiedPool, store: new IdempotencyStore(proxiedPool, { defaultTtlSeconds: 60 }), temporal: { client: stack.client, taskQueue: stack.taskQueue } });
+  const app = buildWorkerServer({
+    pool: proxiedPool,
+    counters: stack.store.counters,
+    pingTemporal: () => stack.client.workflowService.getSystemInfo({}),
+    checkTimeoutMs: 1500,
+  });
+  const api = buildApiApp({
+    pool: proxiedPool,
+    store: new IdempotencyStore(proxiedPool, { defaultTtlSeconds: 60 }),
+    temporal: { client: stack.client, taskQueue: stack.taskQueue },
+  });
   const [address, apiAddress] = [await app.listen({ port: 0, host: '127.0.0.1' }), await api.listen({ port: 0, host: '127.0.0.1' })];
   const get = async (url: string, base = address): Promise<{ status: number; text: string }> => {
     const res = await fetch(`${base}${url}`);
@@ -80,7 +89,12 @@ test('after a lease takeover and a duplicate delivery, /metrics has the store co
     expect(result.status).toBe('COMPLETED');
     // Temporal delivers a finished activity again (a worker that died before reporting): the store replays it.
     const env = new MockActivityEnvironment({ workflowExecution: { workflowId: 'order-metrics-1', runId: 'r' } });
-    const again = await env.run(createActivities(stack.deps).reserveStock, { key: 'order-metrics-1/reserve:SKU-1', orderId: 'metrics-1', sku: 'SKU-1', quantity: 1 });
+    const again = await env.run(createActivities(stack.deps).reserveStock, {
+      key: 'order-metrics-1/reserve:SKU-1',
+      orderId: 'metrics-1',
+      sku: 'SKU-1',
+      quantity: 1,
+    });
     expect(again).toEqual({ sku: 'SKU-1', quantity: 1 });
 
     const { text } = await get('/metrics');
@@ -93,10 +107,14 @@ test('after a lease takeover and a duplicate delivery, /metrics has the store co
     expect(value('sagas_compensation_stuck')).toBe(0);
     expect(text).toMatch(/^# TYPE idempotency_store_events_total counter$/m);
 
-    for (const base of [address, apiAddress]) expect(await readyOf(base)).toEqual({ status: 200, body: { status: 'ready', checks: { database: 'ok', temporal: 'ok' } } });
+    for (const base of [address, apiAddress])
+      expect(await readyOf(base)).toEqual({ status: 200, body: { status: 'ready', checks: { database: 'ok', temporal: 'ok' } } });
     await proxy.down();
     for (const base of [address, apiAddress]) {
-      expect(await readyOf(base)).toEqual({ status: 503, body: { status: 'unavailable', checks: { database: expect.stringMatching(/^down: /) as string, temporal: 'ok' } } });
+      expect(await readyOf(base)).toEqual({
+        status: 503,
+        body: { status: 'unavailable', checks: { database: expect.stringMatching(/^down: /) as string, temporal: 'ok' } },
+      });
       expect((await get('/healthz', base)).status).toBe(200); // alive, only not ready
     }
     await proxy.up();
@@ -107,18 +125,34 @@ test('after a lease takeover and a duplicate delivery, /metrics has the store co
   }
 }, 90_000);
 
-test('the worker process serves /readyz and /metrics (ours, then the SDK\'s) on WORKER_HTTP_PORT and logs JSON', async () => {
+test("the worker process serves /readyz and /metrics (ours, then the SDK's) on WORKER_HTTP_PORT and logs JSON", async () => {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/worker.ts')], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', DATABASE_URL: stack.db.url, TEMPORAL_ADDRESS: stack.temporalAddress, TEMPORAL_TASK_QUEUE: `${stack.taskQueue}-proc`, WORKER_HTTP_PORT: String(port) },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: stack.db.url,
+      TEMPORAL_ADDRESS: stack.temporalAddress,
+      TEMPORAL_TASK_QUEUE: `${stack.taskQueue}-proc`,
+      WORKER_HTTP_PORT: String(port),
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   try {
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0)) === 200, 'the worker to be ready', 60_000);
+    await waitFor(
+      async () =>
+        (await fetch(`http://127.0.0.1:${port}/readyz`).then(
+          (r) => r.status,
+          () => 0,
+        )) === 200,
+      'the worker to be ready',
+      60_000,
+    );
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).toMatch(/^# TYPE idempotency_store_events_total counter$/m);
     expect(metrics).toMatch(/^# TYPE sagas_compensation_stuck gauge$/m);
@@ -132,5 +166,7 @@ test('the worker process serves /readyz and /metrics (ours, then the SDK\'s) on 
   // Every log line is pino JSON (the SDK's lines included), and the worker said where it serves.
   const lines = stderr.split('\n').filter((l) => l.trim());
   expect(lines.filter((l) => !l.startsWith('{'))).toEqual([]);
-  expect(lines.map((l) => JSON.parse(l) as { msg?: string; http?: string })).toContainEqual(expect.objectContaining({ msg: 'worker ready', http: `http://127.0.0.1:${port}` }));
+  expect(lines.map((l) => JSON.parse(l) as { msg?: string; http?: string })).toContainEqual(
+    expect.objectContaining({ msg: 'worker ready', http: `http://127.0.0.1:${port}` }),
+  );
 }, 120_000);

@@ -57,7 +57,7 @@ test.each([
   [['--refund-outage', 'soon'], '--refund-outage must be a number from 0 to 3600.'],
   [['--concurrency', '201'], '--concurrency must be an integer from 1 to 200.'],
   [['--workers', '17'], '--workers must be an integer from 2 to 16.'],
-  [['extra'], "too many arguments. Expected 0 arguments but got 1."],
+  [['extra'], 'too many arguments. Expected 0 arguments but got 1.'],
 ])('%j is a UsageError naming the option and its range', (argv, message) => {
   expect(() => parse(...argv)).toThrow(UsageError);
   expect(() => parse(...argv)).toThrow(message);

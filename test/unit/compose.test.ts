@@ -5,7 +5,15 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { DEV_WEBHOOK_SECRET, loadConfig } from '../../src/config';
 
-type Service = { image?: string; build?: unknown; command?: string[]; ports?: string[]; depends_on?: Record<string, { condition: string }> | string[]; environment?: Record<string, string>; container_name?: string };
+type Service = {
+  image?: string;
+  build?: unknown;
+  command?: string[];
+  ports?: string[];
+  depends_on?: Record<string, { condition: string }> | string[];
+  environment?: Record<string, string>;
+  container_name?: string;
+};
 
 const root = path.resolve(__dirname, '../..');
 const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Service> };

@@ -44,5 +44,7 @@ test('mTLS: the client certificate pair is read from the files named', () => {
 test('a certificate file that does not exist: a StartupError naming the settings, not a stack', () => {
   const missing = path.join(dir, 'nope.pem');
   expect(() => options({ TEMPORAL_TLS_CLIENT_CERT_PATH: missing, TEMPORAL_TLS_CLIENT_KEY_PATH: path.join(dir, 'client.key') })).toThrow(StartupError);
-  expect(() => options({ TEMPORAL_TLS_CLIENT_CERT_PATH: missing, TEMPORAL_TLS_CLIENT_KEY_PATH: path.join(dir, 'client.key') })).toThrow(/^Temporal connection settings \(TEMPORAL_TLS_\*.*nope\.pem/);
+  expect(() => options({ TEMPORAL_TLS_CLIENT_CERT_PATH: missing, TEMPORAL_TLS_CLIENT_KEY_PATH: path.join(dir, 'client.key') })).toThrow(
+    /^Temporal connection settings \(TEMPORAL_TLS_\*.*nope\.pem/,
+  );
 });

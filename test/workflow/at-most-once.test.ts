@@ -4,10 +4,17 @@
 // retry never sends again: it looks the charge up by reference, or the saga compensates by reference.
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 
-const charges = (stack: OrderStack, orderId: string): Promise<number> => stack.count('SELECT count(*) AS n FROM gateway_charges WHERE order_id = $1', [orderId]);
+const charges = (stack: OrderStack, orderId: string): Promise<number> =>
+  stack.count('SELECT count(*) AS n FROM gateway_charges WHERE order_id = $1', [orderId]);
 
 async function providerIgnoringKeys(chargeStepKind: 'external' | 'at-most-once'): Promise<OrderStack> {
-  const stack = await createOrderStack({ stock: 100, leaseMs: 1500, gatewayTimeoutMs: 1000, chargeStepKind, faults: { seed: 1, ignoreIdempotencyKeys: true, hangMs: 5000 } });
+  const stack = await createOrderStack({
+    stock: 100,
+    leaseMs: 1500,
+    gatewayTimeoutMs: 1000,
+    chargeStepKind,
+    faults: { seed: 1, ignoreIdempotencyKeys: true, hangMs: 5000 },
+  });
   await stack.db.pool.query('ALTER TABLE gateway_charges DROP CONSTRAINT gateway_charges_idempotency_key_key');
   await stack.startWorker();
   return stack;

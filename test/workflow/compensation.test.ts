@@ -27,7 +27,6 @@ const orderStatus = async (orderId: string): Promise<string | undefined> =>
 const wentToOperator = (orderId: string): Promise<number> =>
   stack.count('SELECT count(*) AS n FROM orders WHERE id = $1 AND first_stuck_at IS NOT NULL', [orderId]);
 
-
 const failingOrder = (orderId: string, paymentToken = 'tok_visa') => ({
   orderId,
   paymentToken,
@@ -36,7 +35,10 @@ const failingOrder = (orderId: string, paymentToken = 'tok_visa') => ({
 });
 
 test('a refund failing transiently is retried to success: one refund, never stuck', async () => {
-  const handle = await stack.startOrder({ ...failingOrder('transient-1', 'tok_refund_fail_2'), options: { failBeforePivot: 'a later step failed', stuckAfterAttempts: 5 } });
+  const handle = await stack.startOrder({
+    ...failingOrder('transient-1', 'tok_refund_fail_2'),
+    options: { failBeforePivot: 'a later step failed', stuckAfterAttempts: 5 },
+  });
   const result = (await handle.result()) as PlaceOrderResult;
   expect(result.status).toBe('COMPENSATED');
   expect(await refunds('transient-1')).toBe(1);

@@ -22,7 +22,11 @@ const cloneHistory = (history: temporal.api.history.v1.IHistory): temporal.api.h
   temporal.api.history.v1.History.decode(temporal.api.history.v1.History.encode(history).finish());
 
 /** A copy of `history` whose first scheduled `activityType` got the input `change` returns, re-encoded as json/plain. */
-function withInput(history: temporal.api.history.v1.IHistory, activityType: string, change: (input: Record<string, unknown>) => unknown): temporal.api.history.v1.History {
+function withInput(
+  history: temporal.api.history.v1.IHistory,
+  activityType: string,
+  change: (input: Record<string, unknown>) => unknown,
+): temporal.api.history.v1.History {
   const copy = cloneHistory(history);
   const scheduled = copy.events.map((e) => e.activityTaskScheduledEventAttributes).find((a) => a?.activityType?.name === activityType);
   const payload = scheduled?.input?.payloads?.[0];
@@ -89,9 +93,19 @@ describe('the checker reports an altered fixture (a decoded copy, re-encoded)', 
   });
 
   test.each<[string, string, (input: Record<string, unknown>) => unknown, RegExp]>([
-    ['a key of another workflow', 'chargePayment', (i) => ({ ...i, key: 'order-fixture-declined/charge' }), /^chargePayment#\d+: key="order-fixture-declined\/charge": not a key of workflow/],
+    [
+      'a key of another workflow',
+      'chargePayment',
+      (i) => ({ ...i, key: 'order-fixture-declined/charge' }),
+      /^chargePayment#\d+: key="order-fixture-declined\/charge": not a key of workflow/,
+    ],
     ['a key with the run ID after the workflow ID', 'chargePayment', (i) => ({ ...i, key: `${wf}/${runId}/charge` }), /contains the run ID/],
-    ['a key of the run ID instead of the workflow ID', 'confirmOrder', (i) => ({ ...i, key: `${runId}/confirm` }), /^confirmOrder#\d+: key=.*not a key of workflow/],
+    [
+      'a key of the run ID instead of the workflow ID',
+      'confirmOrder',
+      (i) => ({ ...i, key: `${runId}/confirm` }),
+      /^confirmOrder#\d+: key=.*not a key of workflow/,
+    ],
     ['a key with the run ID as its step', 'createOrder', (i) => ({ ...i, key: `${wf}/${runId}` }), /contains the run ID/],
     ['a key with another run’s ID as its step', 'createOrder', (i) => ({ ...i, key: `${wf}/0198c1a2-1111-7222-8333-944455556666` }), /looks like a run ID/],
     ['a key with a longer workflow ID', 'reserveStock', (i) => ({ ...i, key: `${wf}-2/reserve:SKU-1` }), /not a key of workflow/],
@@ -100,7 +114,12 @@ describe('the checker reports an altered fixture (a decoded copy, re-encoded)', 
     ['a doubled /compensate suffix', 'confirmOrder', (i) => ({ ...i, key: `${wf}/confirm/compensate/compensate` }), /is not valid/],
     ['no key at all', 'chargePayment', ({ key: _key, ...rest }) => rest, /^chargePayment#\d+: no key$/],
     ['a key that is not a string', 'chargePayment', (i) => ({ ...i, key: 42 }), /not a string/],
-    ['a saga ID of another workflow', 'closeSaga', (i) => ({ ...i, sagaId: 'order-fixture-happy' }), /^closeSaga#\d+: sagaId="order-fixture-happy": not the workflow ID/],
+    [
+      'a saga ID of another workflow',
+      'closeSaga',
+      (i) => ({ ...i, sagaId: 'order-fixture-happy' }),
+      /^closeSaga#\d+: sagaId="order-fixture-happy": not the workflow ID/,
+    ],
     ['a nested key of another workflow', 'createOrder', (i) => ({ ...i, items: [{ sku: 'SKU-1', quantity: 2, key: 'x/y' }] }), /items\[0\]\.key="x\/y"/],
     ['two arguments', 'createOrder', (i) => [i, i], /expected one object argument/],
   ])('%s', (_what, activityType, change, expected) => {
@@ -114,7 +133,9 @@ describe('the checker reports an altered fixture (a decoded copy, re-encoded)', 
     const check = (change: (input: Record<string, unknown>) => unknown): string[] =>
       checkHistoryKeys(withInput(declined.history, 'refundPayment', change), declined.workflowId).problems;
     expect(check((i) => i)).toEqual([]);
-    expect(check((i) => ({ ...i, forwardKey: `${declined.workflowId}/charge/compensate` })).join('\n')).toMatch(/forwardKey=.*a compensation key where a forward key belongs/);
+    expect(check((i) => ({ ...i, forwardKey: `${declined.workflowId}/charge/compensate` })).join('\n')).toMatch(
+      /forwardKey=.*a compensation key where a forward key belongs/,
+    );
     expect(check((i) => ({ ...i, compensationKey: `${declined.workflowId}/charge` })).join('\n')).toMatch(/compensationKey=.*not a compensation key/);
     expect(check((i) => ({ ...i, compensationKey: `${declined.workflowId}/create-order/compensate` })).join('\n')).toMatch(/is not forwardKey \+ \/compensate/);
   });
@@ -141,6 +162,8 @@ describe('the checker reports an altered fixture (a decoded copy, re-encoded)', 
 
   test('an activity without any key-like field is reported', () => {
     const activities: ScheduledActivity[] = [{ eventId: 5, activityType: 'somethingNew', args: [{ orderId: 'fixture-happy-closed' }] }];
-    expect(checkActivityKeys(wf, [runId], activities).problems).toEqual(['somethingNew#5: no key-like field to check (add the activity to REQUIRED_KEY_FIELDS)']);
+    expect(checkActivityKeys(wf, [runId], activities).problems).toEqual([
+      'somethingNew#5: no key-like field to check (add the activity to REQUIRED_KEY_FIELDS)',
+    ]);
   });
 });

@@ -39,12 +39,13 @@ const orderStatus = async (orderId: string): Promise<string | undefined> =>
 const heldReservations = (orderId: string): Promise<number> =>
   stack.count(`SELECT count(*) AS n FROM reservations WHERE order_id = $1 AND status = 'held'`, [orderId]);
 const stockOf = async (sku: string) =>
-  (await stack.db.pool.query<{ on_hand: number; reserved: number; sold: number }>('SELECT on_hand, reserved, sold FROM products WHERE sku = $1', [sku])).rows[0]!;
+  (await stack.db.pool.query<{ on_hand: number; reserved: number; sold: number }>('SELECT on_hand, reserved, sold FROM products WHERE sku = $1', [sku]))
+    .rows[0]!;
 
 /** Every run of the workflow's continue-as-new chain, first to last, with its history. */
 async function runsOf(workflowId: string, firstRunId: string): Promise<Run[]> {
   const runs: Run[] = [];
-  for (let runId: string | null | undefined = firstRunId; runId; ) {
+  for (let runId: string | null | undefined = firstRunId; runId;) {
     const events: HistoryEvent[] = (await stack.client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
     runs.push({ runId, events });
     runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;

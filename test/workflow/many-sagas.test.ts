@@ -81,19 +81,23 @@ test('100 sagas on two workers: every invariant holds', async () => {
   expect(report.completed).toBeGreaterThan(20);
   expect(report.compensated).toBeGreaterThan(10);
   // Exactly the orders whose cancel was accepted were compensated as cancelled, and there were some.
-  const acceptedCancels = cancels.filter((c) => c.accepted).map((c) => c.orderId).sort();
+  const acceptedCancels = cancels
+    .filter((c) => c.accepted)
+    .map((c) => c.orderId)
+    .sort();
   expect(acceptedCancels.length).toBeGreaterThan(0);
   const cancelled = results.filter((r) => r.reason?.startsWith('cancelled:'));
   expect(cancelled.map((r) => r.orderId).sort()).toEqual(acceptedCancels);
   for (const r of cancelled) expect(r).toMatchObject({ status: 'COMPENSATED', reason: 'cancelled: random cancel' });
   // Where the order row existed by then, it carries the same reason.
+  expect(await stack.count(`SELECT count(*) AS n FROM orders WHERE failure_reason LIKE 'cancelled:%' AND NOT (id = ANY ($1::text[]))`, [acceptedCancels])).toBe(
+    0,
+  );
   expect(
-    await stack.count(`SELECT count(*) AS n FROM orders WHERE failure_reason LIKE 'cancelled:%' AND NOT (id = ANY ($1::text[]))`, [acceptedCancels]),
-  ).toBe(0);
-  expect(
-    await stack.count(`SELECT count(*) AS n FROM orders WHERE id = ANY ($1::text[]) AND (status <> 'COMPENSATED' OR failure_reason <> 'cancelled: random cancel')`, [
-      acceptedCancels,
-    ]),
+    await stack.count(
+      `SELECT count(*) AS n FROM orders WHERE id = ANY ($1::text[]) AND (status <> 'COMPENSATED' OR failure_reason <> 'cancelled: random cancel')`,
+      [acceptedCancels],
+    ),
   ).toBe(0);
   expect(await stack.count('SELECT count(*) AS n FROM gateway_key_attempts WHERE attempts > 1')).toBeGreaterThan(5);
 }, 300_000);

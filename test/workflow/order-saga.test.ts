@@ -28,10 +28,7 @@ const effects = async (orderId: string) => ({
   heldReservations: await stack.count(`SELECT count(*) AS n FROM reservations WHERE order_id = $1 AND status = 'held'`, [orderId]),
   consumedReservations: await stack.count(`SELECT count(*) AS n FROM reservations WHERE order_id = $1 AND status = 'consumed'`, [orderId]),
   charges: await stack.count(`SELECT count(*) AS n FROM gateway_charges WHERE order_id = $1 AND status = 'succeeded'`, [orderId]),
-  refunds: await stack.count(
-    'SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.order_id = $1',
-    [orderId],
-  ),
+  refunds: await stack.count('SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.order_id = $1', [orderId]),
   payments: await stack.count('SELECT count(*) AS n FROM payments WHERE order_id = $1', [orderId]),
 });
 
@@ -47,17 +44,16 @@ const gatewayAttempts = (key: string): Promise<number> =>
 const chargeUndone = async (orderId: string) => ({
   record: (await stack.store.get({ scope: 'step', key: `order-${orderId}/charge` }))?.status,
   tombstones: await stack.count('SELECT count(*) AS n FROM gateway_key_tombstones WHERE idempotency_key = $1', [`order-${orderId}/charge`]),
-  refunds: await stack.count(
-    'SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.order_id = $1',
-    [orderId],
-  ),
+  refunds: await stack.count('SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.order_id = $1', [orderId]),
 });
 
 const stockOf = async (sku: string) =>
-  (await stack.db.pool.query<{ on_hand: number; reserved: number; sold: number; total_stock: number }>(
-    'SELECT on_hand, reserved, sold, total_stock FROM products WHERE sku = $1',
-    [sku],
-  )).rows[0]!;
+  (
+    await stack.db.pool.query<{ on_hand: number; reserved: number; sold: number; total_stock: number }>(
+      'SELECT on_hand, reserved, sold, total_stock FROM products WHERE sku = $1',
+      [sku],
+    )
+  ).rows[0]!;
 
 test('happy path: one order, one reservation per item, one charge, COMPLETED', async () => {
   const before = await stockOf('SKU-1');
@@ -124,7 +120,6 @@ test('an unknown SKU fails the saga with UNKNOWN_SKU before anything is held', a
   expect(await effects('unknown-1')).toMatchObject({ orderStatus: undefined, reservations: 0, charges: 0 });
 });
 
-
 describe('gateway faults', () => {
   test('transient 5xx on the first attempts: exactly one charge', async () => {
     const { result } = await stack.placeOrder({ orderId: 'flaky-1', paymentToken: 'tok_fail_5xx_2', items: [{ sku: 'SKU-5', quantity: 1 }] });
@@ -168,7 +163,6 @@ describe('gateway faults', () => {
 });
 
 describe('cancellation', () => {
-
   test('cancel during the charge: the charge in flight applies, and the compensation refunds it', async () => {
     const before = await stockOf('SKU-9');
     stack.faults.replace({ seed: 1, latencyMs: 1000 });
@@ -263,11 +257,14 @@ describe('late forward attempts', () => {
     expect(await stack.count(`SELECT count(*) AS n FROM gateway_key_tombstones WHERE idempotency_key = 'order-late-1/charge'`)).toBe(1);
 
     // A forward attempt of that step arrives now (a zombie worker, a late retry): refused by our tombstone...
-    const env = new MockActivityEnvironment({
-      workflowExecution: { workflowId: 'order-late-1', runId: 'late-run' },
-      activityId: 'late',
-      attempt: 9,
-    }, quiet);
+    const env = new MockActivityEnvironment(
+      {
+        workflowExecution: { workflowId: 'order-late-1', runId: 'late-run' },
+        activityId: 'late',
+        attempt: 9,
+      },
+      quiet,
+    );
     const activities = createActivities(stack.deps);
     const late = env.run(activities.chargePayment, {
       key: 'order-late-1/charge',
@@ -289,9 +286,9 @@ describe('late forward attempts', () => {
   test('an activity refuses a key minted for another workflow', async () => {
     const env = new MockActivityEnvironment({ workflowExecution: { workflowId: 'order-x', runId: 'r' } }, quiet);
     const activities = createActivities(stack.deps);
-    await expect(
-      env.run(activities.reserveStock, { key: 'order-y/reserve:SKU-1', orderId: 'y', sku: 'SKU-1', quantity: 1 }),
-    ).rejects.toMatchObject({ type: 'IDEMPOTENCY_KEY_OF_ANOTHER_WORKFLOW' });
+    await expect(env.run(activities.reserveStock, { key: 'order-y/reserve:SKU-1', orderId: 'y', sku: 'SKU-1', quantity: 1 })).rejects.toMatchObject({
+      type: 'IDEMPOTENCY_KEY_OF_ANOTHER_WORKFLOW',
+    });
     await expect(env.run(activities.reserveStock, { key: 'order-x/reserve:SKU-1', orderId: 'x', sku: 'sku 1', quantity: 0 })).rejects.toMatchObject({
       type: 'INVALID_ACTIVITY_INPUT',
     });

@@ -12,7 +12,9 @@ const fixtures = loadFixtures();
 const PREFIX: Record<string, string> = { placeOrder: 'order', transferFunds: 'transfer' };
 
 test('the fixtures cover the saga scenarios', () => {
-  expect(fixtures.map((f) => f.name)).toEqual(expect.arrayContaining(['happy', 'declined', 'out-of-stock', 'transient-5xx', 'lost-reply-refund', 'cancelled', 'stuck-then-retry']));
+  expect(fixtures.map((f) => f.name)).toEqual(
+    expect.arrayContaining(['happy', 'declined', 'out-of-stock', 'transient-5xx', 'lost-reply-refund', 'cancelled', 'stuck-then-retry']),
+  );
   // Recorded with the saga-lifetime-v1 marker: closeSaga, stuck backoff, continue-as-new and the run it resumed in.
   expect(fixtures.map((f) => f.name)).toEqual(expect.arrayContaining(['happy-closed', 'stuck-continued-as-new', 'resumed-then-retry']));
   // The pending-charge wait (webhook signal; timeout), reconciliation after an ambiguous answer, the transfer saga.
@@ -45,13 +47,13 @@ test('every committed history replays against the current workflow code', async 
   expect(results).toEqual(fixtures.map((f) => ({ workflowId: f.workflowId, error: undefined })));
 });
 
-test.each(['happy', 'transfer-completed'])('a non-deterministic change to the workflow makes the replay of %s fail', async (name) => {
-  const fixture = fixtures.find((f) => f.name === name);
-  if (!fixture) throw new Error(`the ${name} fixture is missing`);
-  const replay = Worker.runReplayHistory(
-    { workflowsPath: path.join(__dirname, '../fixtures/nondeterministic')},
-    fixture.history,
-    fixture.workflowId,
-  );
-  await expect(replay).rejects.toBeInstanceOf(DeterminismViolationError);
-}, 60_000);
+test.each(['happy', 'transfer-completed'])(
+  'a non-deterministic change to the workflow makes the replay of %s fail',
+  async (name) => {
+    const fixture = fixtures.find((f) => f.name === name);
+    if (!fixture) throw new Error(`the ${name} fixture is missing`);
+    const replay = Worker.runReplayHistory({ workflowsPath: path.join(__dirname, '../fixtures/nondeterministic') }, fixture.history, fixture.workflowId);
+    await expect(replay).rejects.toBeInstanceOf(DeterminismViolationError);
+  },
+  60_000,
+);

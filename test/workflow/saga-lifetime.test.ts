@@ -29,7 +29,12 @@ const refunds = (orderId: string): Promise<number> =>
   stack.count('SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.order_id = $1', [orderId]);
 const charges = (orderId: string): Promise<number> => stack.count('SELECT count(*) AS n FROM gateway_charges WHERE order_id = $1', [orderId]);
 const orderRow = async (orderId: string) =>
-  (await stack.db.pool.query<{ status: string; updated_at: Date; failure_reason: string | null }>('SELECT status, updated_at, failure_reason FROM orders WHERE id = $1', [orderId])).rows[0];
+  (
+    await stack.db.pool.query<{ status: string; updated_at: Date; failure_reason: string | null }>(
+      'SELECT status, updated_at, failure_reason FROM orders WHERE id = $1',
+      [orderId],
+    )
+  ).rows[0];
 const sagaKeys = async (workflowId: string): Promise<string[]> =>
   (await stack.db.pool.query<{ key: string }>('SELECT key FROM idempotency_keys WHERE saga_id = $1 ORDER BY key', [workflowId])).rows.map((r) => r.key);
 const held = (orderId: string): Promise<number> => stack.count(`SELECT count(*) AS n FROM reservations WHERE order_id = $1 AND status = 'held'`, [orderId]);
@@ -38,7 +43,8 @@ const held = (orderId: string): Promise<number> => stack.count(`SELECT count(*) 
 async function control(key: string): Promise<void> {
   await stack.store.runOnce({ scope: 'control', key, request: {}, effect: async () => null });
 }
-const controlGone = async (key: string): Promise<boolean> => (await stack.count(`SELECT count(*) AS n FROM idempotency_keys WHERE scope = 'control' AND key = $1`, [key])) === 0;
+const controlGone = async (key: string): Promise<boolean> =>
+  (await stack.count(`SELECT count(*) AS n FROM idempotency_keys WHERE scope = 'control' AND key = $1`, [key])) === 0;
 
 test('a refund failing for three times the TTL, then the gateway recovers and an operator retries: one refund, stock released, COMPENSATED, no record of the open saga deleted', async () => {
   stack.faults.replace({ seed: 1, refundServerErrorRate: 1 });
@@ -81,7 +87,12 @@ test('reconcileCharge retrying across the TTL in the forward phase: one charge, 
   // The charge applies but its answer is lost; every look-up by key then fails until the gateway heals.
   stack.faults.replace({ seed: 1, lookupServerErrorRate: 1 });
   const orderId = 'life-reconcile-1';
-  const handle = await stack.startOrder({ orderId, items: [{ sku: 'SKU-2', quantity: 1 }], paymentToken: 'tok_apply_timeout_1', options: { chargeAttempts: 1 } });
+  const handle = await stack.startOrder({
+    orderId,
+    items: [{ sku: 'SKU-2', quantity: 1 }],
+    paymentToken: 'tok_apply_timeout_1',
+    options: { chargeAttempts: 1 },
+  });
   await waitFor(async () => (await charges(orderId)) === 1, 'the charge to apply at the gateway');
   await control('reconcile-window');
   await sleep(3 * TTL_S * 1000 + 500);
@@ -93,7 +104,11 @@ test('reconcileCharge retrying across the TTL in the forward phase: one charge, 
   expect((await handle.result()) as PlaceOrderResult).toMatchObject({ status: 'COMPLETED' });
   expect(await charges(orderId)).toBe(1);
   expect(await refunds(orderId)).toBe(0);
-  expect(await stack.count(`SELECT count(*) AS n FROM payments p JOIN gateway_charges c ON c.id = p.charge_id WHERE p.order_id = $1 AND p.status = 'captured'`, [orderId])).toBe(1);
+  expect(
+    await stack.count(`SELECT count(*) AS n FROM payments p JOIN gateway_charges c ON c.id = p.charge_id WHERE p.order_id = $1 AND p.status = 'captured'`, [
+      orderId,
+    ]),
+  ).toBe(1);
   expect((await orderRow(orderId))?.status).toBe('COMPLETED');
 });
 

@@ -35,7 +35,7 @@ async function activitySummaries(workflowId: string): Promise<string[]> {
     .map((e) => (e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : '(none)'));
 }
 const currentDetails = async (workflowId: string): Promise<string> =>
-  ((await stack.client.workflow.getHandle(workflowId).query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '');
+  (await stack.client.workflow.getHandle(workflowId).query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
 
 test('stepSummary reads the step from the keys in an activity input', () => {
   expect(stepSummary('order-1', { key: 'order-1/reserve:SKU-1' })).toBe('reserve:SKU-1');
@@ -51,7 +51,13 @@ test('an order placed through the API: the workflow summary names order, tenant 
   const res = await fetch(`${baseUrl}/v1/orders`, {
     method: 'POST',
     headers: { authorization: `Bearer ${tenant.apiKey}`, 'content-type': 'application/json', 'idempotency-key': `ui-${stack.taskQueue}` },
-    body: JSON.stringify({ items: [{ sku: 'SKU-1', quantity: 2 }, { sku: 'SKU-4', quantity: 1 }], paymentToken: 'tok_visa' }),
+    body: JSON.stringify({
+      items: [
+        { sku: 'SKU-1', quantity: 2 },
+        { sku: 'SKU-4', quantity: 1 },
+      ],
+      paymentToken: 'tok_visa',
+    }),
   });
   expect(res.status).toBe(202);
   const { orderId } = (await res.json()) as { orderId: string };
@@ -67,7 +73,11 @@ test('an order placed through the API: the workflow summary names order, tenant 
 
 test('while stuck, the current details name the step and its error; compensations are summarised; resolved, the details clear', async () => {
   stack.faults.replace({ seed: 1, refundServerErrorRate: 1 });
-  const handle = await stack.startOrder({ orderId: `ui-stuck-${stack.taskQueue}`, items: [{ sku: 'SKU-1', quantity: 1 }], options: { failBeforePivot: 'a later step failed', stuckAfterAttempts: 2 } });
+  const handle = await stack.startOrder({
+    orderId: `ui-stuck-${stack.taskQueue}`,
+    items: [{ sku: 'SKU-1', quantity: 1 }],
+    options: { failBeforePivot: 'a later step failed', stuckAfterAttempts: 2 },
+  });
   await waitFor(async () => (await handle.query(sagaStateQuery)).status === 'COMPENSATION_STUCK', 'COMPENSATION_STUCK');
   expect(await currentDetails(handle.workflowId)).toMatch(/^COMPENSATION_STUCK on step charge after 1 failed round\(s\): .+/);
   expect(await activitySummaries(handle.workflowId)).toContain('compensate charge');

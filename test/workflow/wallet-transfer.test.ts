@@ -33,7 +33,9 @@ const ledgerRows = (transferId: string, kind?: string): Promise<number> =>
   stack.count(`SELECT count(*) AS n FROM ledger_entries WHERE transfer_id = $1 AND ($2::text IS NULL OR kind = $2)`, [transferId, kind ?? null]);
 /** The outcome the saga recorded when it closed (closeSaga, once, at its terminal state). */
 const closedAs = async (transferId: string): Promise<string[]> =>
-  (await stack.db.pool.query<{ outcome: string }>('SELECT outcome FROM idempotency_sagas WHERE saga_id = $1', [`transfer-${transferId}`])).rows.map((r) => r.outcome);
+  (await stack.db.pool.query<{ outcome: string }>('SELECT outcome FROM idempotency_sagas WHERE saga_id = $1', [`transfer-${transferId}`])).rows.map(
+    (r) => r.outcome,
+  );
 const ledgerSum = (transferId: string): Promise<number> =>
   stack.count(`SELECT coalesce(sum(amount_cents), 0) AS n FROM ledger_entries WHERE transfer_id = $1`, [transferId]);
 
@@ -114,7 +116,9 @@ test('happy path: one debit row, one credit row, the money moved', async () => {
   const result = await transfer({ transferId: 't-happy', from: 'alice', to: 'bob', amountCents: 2500 });
   expect(result).toEqual({ transferId: 't-happy', status: 'COMPLETED' });
   expect(await ledgerRows('t-happy')).toBe(2);
-  expect(await stack.count(`SELECT amount_cents AS n FROM ledger_entries WHERE transfer_id = 't-happy' AND kind = 'debit' AND wallet_id = 'alice'`)).toBe(-2500);
+  expect(await stack.count(`SELECT amount_cents AS n FROM ledger_entries WHERE transfer_id = 't-happy' AND kind = 'debit' AND wallet_id = 'alice'`)).toBe(
+    -2500,
+  );
   expect(await stack.count(`SELECT amount_cents AS n FROM ledger_entries WHERE transfer_id = 't-happy' AND kind = 'credit' AND wallet_id = 'bob'`)).toBe(2500);
   expect(await balance('alice')).toBe(7500);
   expect(await balance('bob')).toBe(3000);

@@ -28,7 +28,6 @@ const workerEnv = (): Record<string, string> => ({
   ACTIVITY_LEASE_MS: '2000',
 });
 
-
 test('SIGKILL during the charge: the saga finishes on a new worker and each effect applied once', async () => {
   const first = await startChildWorker(workerEnv());
   workers.push(first);
@@ -69,9 +68,11 @@ test('SIGKILL during the charge: the saga finishes on a new worker and each effe
 
 test('SIGKILL between local steps: the saga resumes from history on a new worker', async () => {
   const stock = async () =>
-    (await stack.db.pool.query<{ on_hand: number; reserved: number; sold: number; total_stock: number }>(
-      `SELECT on_hand, reserved, sold, total_stock FROM products WHERE sku = 'SKU-3'`,
-    )).rows[0]!;
+    (
+      await stack.db.pool.query<{ on_hand: number; reserved: number; sold: number; total_stock: number }>(
+        `SELECT on_hand, reserved, sold, total_stock FROM products WHERE sku = 'SKU-3'`,
+      )
+    ).rows[0]!;
   const before = await stock();
   expect(before).toMatchObject({ reserved: 0, sold: 0 });
   const first = await startChildWorker(workerEnv());
@@ -104,7 +105,7 @@ test('SIGKILL between local steps: the saga resumes from history on a new worker
   // The killed worker's transaction dies with its connection: nothing of it is held, nothing reserved.
   await waitFor(
     async () => (await stack.count('SELECT count(*) AS n FROM pg_stat_activity WHERE pid = $1', [waiter])) === 0,
-    'the killed worker\'s backend to end',
+    "the killed worker's backend to end",
   );
   expect(await stock()).toEqual(before);
   expect(await stack.count(`SELECT count(*) AS n FROM reservations WHERE order_id = 'crash-2'`)).toBe(0);

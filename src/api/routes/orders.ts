@@ -296,7 +296,9 @@ export const orderRoutes =
           // A closed workflow takes no updates: the order has finished.
           const description = await found.handle.describe().catch(() => undefined);
           if (description && description.status.name !== 'RUNNING') {
-            const status = found.row ? (await ctx.pool.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [found.row.id])).rows[0]?.status : undefined;
+            const status = found.row
+              ? (await ctx.pool.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [found.row.id])).rows[0]?.status
+              : undefined;
             return sendProblem(reply, Problem.OrderNotCancellable, { detail: `the order has already finished${status ? ` (${status})` : ''}` });
           }
           throw err;
@@ -306,4 +308,3 @@ export const orderRoutes =
       },
     );
   };
-

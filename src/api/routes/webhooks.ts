@@ -82,8 +82,11 @@ export const webhookRoutes =
       const header = request.headers[SIGNATURE_HEADER.toLowerCase()];
       const verdict = verifySignature(deps.webhook.secret, typeof header === 'string' ? header : undefined, raw, deps.webhook.toleranceSeconds);
       if (!verdict.ok) {
-        if (verdict.reason === 'stale') return sendProblem(reply, Problem.WebhookTimestampStale, { detail: `the signed timestamp is more than ${deps.webhook.toleranceSeconds} s from now` });
-        return sendProblem(reply, Problem.WebhookSignatureInvalid, { detail: `send ${SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` });
+        if (verdict.reason === 'stale')
+          return sendProblem(reply, Problem.WebhookTimestampStale, { detail: `the signed timestamp is more than ${deps.webhook.toleranceSeconds} s from now` });
+        return sendProblem(reply, Problem.WebhookSignatureInvalid, {
+          detail: `send ${SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`,
+        });
       }
       let json: unknown;
       try {
@@ -164,7 +167,9 @@ export const webhookRoutes =
           request.log.warn({ err: releaseErr, eventId: event.id }, 'could not release the webhook claim; it lapses after the claim window'),
         );
         request.log.warn({ err, eventId: event.id, workflowId }, 'payment webhook: signal failed');
-        return sendProblem(reply.header('retry-after', '1'), Problem.ServiceUnavailable, { detail: 'the saga could not be signalled; the event was not applied' });
+        return sendProblem(reply.header('retry-after', '1'), Problem.ServiceUnavailable, {
+          detail: 'the saga could not be signalled; the event was not applied',
+        });
       }
       await markWebhookEventSignalled(deps.pool, event.id);
       const answer: WebhookAnswer = { received: true, eventId: event.id, duplicate: false, applied };

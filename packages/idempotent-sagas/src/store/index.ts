@@ -7,4 +7,16 @@ export type { IdempotencyRecord, Queryable, RecordStatus, StoredFailure } from '
 export { bothOrThrow, sendInOrder, withClient, withTransaction } from './pg';
 export { STORE_MIGRATIONS, migrate, runMigrationSet, type MigrateOptions, type MigrationSet } from './migrate';
 export * from '../errors';
-export { KEY_PATTERN, SCOPE_PATTERN, STEP_ID_PATTERN, compensationKey, forwardKey, keyBelongsTo, stepKeys, validateKey, validateScope, validateStepId, type StepKeys } from '../keys';
+export {
+  KEY_PATTERN,
+  SCOPE_PATTERN,
+  STEP_ID_PATTERN,
+  compensationKey,
+  forwardKey,
+  keyBelongsTo,
+  stepKeys,
+  validateKey,
+  validateScope,
+  validateStepId,
+  type StepKeys,
+} from '../keys';

@@ -57,8 +57,7 @@ const RECORD_COLUMNS = `fingerprint, status, result, error, lease_epoch, lease_o
   (EXTRACT(EPOCH FROM created_at) * 1000000)::bigint::text AS generation`;
 
 /** The expiry of a new record: none for a saga's record ($sagaId set), now + TTL otherwise. */
-const NEW_EXPIRY = (sagaParam: string, ttlParam: string): string =>
-  `CASE WHEN ${sagaParam}::text IS NULL THEN now() + make_interval(secs => ${ttlParam}) END`;
+const NEW_EXPIRY = (sagaParam: string, ttlParam: string): string => `CASE WHEN ${sagaParam}::text IS NULL THEN now() + make_interval(secs => ${ttlParam}) END`;
 
 function toRecord(row: RecordRow): IdempotencyRecord {
   return {
@@ -90,135 +89,133 @@ export function recordStatements(schema = 'public') {
   const SAGAS = `${quoteIdent(schema)}.idempotency_sagas`;
   const n = (name: string): string => (schema === 'public' ? name : `${name}@${schema}`);
   /** A new record for a saga is created only while the saga is open. */
-  const SAGA_OPEN = (sagaParam: string): string =>
-    `(${sagaParam}::text IS NULL OR NOT EXISTS (SELECT 1 FROM ${SAGAS} s WHERE s.saga_id = ${sagaParam}::text))`;
+  const SAGA_OPEN = (sagaParam: string): string => `(${sagaParam}::text IS NULL OR NOT EXISTS (SELECT 1 FROM ${SAGAS} s WHERE s.saga_id = ${sagaParam}::text))`;
 
-  return { selectRecord, claimLocal, finishLocal, deleteStrayClaim, insertFailure, insertLease, bumpEpoch, extendLease, releaseLease, finishLease, insertTombstone, markUndone, insertSagaClosed, deleteExpiredBatch, deleteClosedSagaRecordsBatch, deleteFinishedSagasBatch, countRetained };
+  return {
+    selectRecord,
+    claimLocal,
+    finishLocal,
+    deleteStrayClaim,
+    insertFailure,
+    insertLease,
+    bumpEpoch,
+    extendLease,
+    releaseLease,
+    finishLease,
+    insertTombstone,
+    markUndone,
+    insertSagaClosed,
+    deleteExpiredBatch,
+    deleteClosedSagaRecordsBatch,
+    deleteFinishedSagasBatch,
+    countRetained,
+  };
 
+  async function selectRecord(db: Queryable, scope: string, key: string, lock: 'none' | 'for update' = 'none'): Promise<IdempotencyRecord | undefined> {
+    const { rows } = await db.query<RecordRow>({
+      name: lock === 'for update' ? n('idem_select_record_for_update') : n('idem_select_record'),
+      text: `SELECT ${RECORD_COLUMNS} FROM ${KEYS} WHERE scope = $1 AND key = $2 ${lock === 'for update' ? 'FOR UPDATE' : ''}`,
+      values: [scope, key],
+    });
+    return rows[0] && toRecord(rows[0]);
+  }
 
-async function selectRecord(
-  db: Queryable,
-  scope: string,
-  key: string,
-  lock: 'none' | 'for update' = 'none',
-): Promise<IdempotencyRecord | undefined> {
-  const { rows } = await db.query<RecordRow>({
-    name: lock === 'for update' ? n('idem_select_record_for_update') : n('idem_select_record'),
-    text: `SELECT ${RECORD_COLUMNS} FROM ${KEYS} WHERE scope = $1 AND key = $2 ${lock === 'for update' ? 'FOR UPDATE' : ''}`,
-    values: [scope, key],
-  });
-  return rows[0] && toRecord(rows[0]);
-}
-
-/**
- * Claims a key for a local effect: inserts it `in_progress`, or resets a record that has
- * expired. Returns false when a live record is there (the row now locked) or when the record
- * would belong to a saga that has closed (no row).
- */
-async function claimLocal(
-  db: Queryable,
-  scope: string,
-  key: string,
-  fingerprint: string,
-  ttlSeconds: number,
-  sagaId: string | null,
-): Promise<boolean> {
-  const { rowCount } = await db.query({
-    name: n('idem_claim_local'),
-    text: `INSERT INTO ${KEYS} AS k (scope, key, saga_id, fingerprint, status, attempts, expires_at)
+  /**
+   * Claims a key for a local effect: inserts it `in_progress`, or resets a record that has
+   * expired. Returns false when a live record is there (the row now locked) or when the record
+   * would belong to a saga that has closed (no row).
+   */
+  async function claimLocal(db: Queryable, scope: string, key: string, fingerprint: string, ttlSeconds: number, sagaId: string | null): Promise<boolean> {
+    const { rowCount } = await db.query({
+      name: n('idem_claim_local'),
+      text: `INSERT INTO ${KEYS} AS k (scope, key, saga_id, fingerprint, status, attempts, expires_at)
      SELECT $1, $2, $5, $3, 'in_progress', 1, ${NEW_EXPIRY('$5', '$4')} WHERE ${SAGA_OPEN('$5')}
      ON CONFLICT (scope, key) DO UPDATE
        SET fingerprint = EXCLUDED.fingerprint, status = 'in_progress', result = NULL, error = NULL,
            lease_owner = NULL, lease_epoch = 0, lease_expires_at = NULL, attempts = 1, saga_id = EXCLUDED.saga_id,
            created_at = now(), updated_at = now(), completed_at = NULL, expires_at = EXCLUDED.expires_at
        WHERE k.expires_at <= now()`,
-    values: [scope, key, fingerprint, ttlSeconds, sagaId],
-  });
-  return rowCount === 1;
-}
+      values: [scope, key, fingerprint, ttlSeconds, sagaId],
+    });
+    return rowCount === 1;
+  }
 
-/** Stores the outcome of a local effect claimed in the same transaction. */
-async function finishLocal(
-  db: Queryable,
-  scope: string,
-  key: string,
-  outcome: { status: 'completed'; resultJson: string } | { status: 'failed'; errorJson: string },
-): Promise<void> {
-  await db.query({
-    name: n('idem_finish_local'),
-    text: `UPDATE ${KEYS}
+  /** Stores the outcome of a local effect claimed in the same transaction. */
+  async function finishLocal(
+    db: Queryable,
+    scope: string,
+    key: string,
+    outcome: { status: 'completed'; resultJson: string } | { status: 'failed'; errorJson: string },
+  ): Promise<void> {
+    await db.query({
+      name: n('idem_finish_local'),
+      text: `UPDATE ${KEYS}
         SET status = $3, result = $4::jsonb, error = $5::jsonb, completed_at = now(), updated_at = now()
       WHERE scope = $1 AND key = $2`,
-    values: [
-      scope,
-      key,
-      outcome.status,
-      outcome.status === 'completed' ? outcome.resultJson : null,
-      outcome.status === 'failed' ? outcome.errorJson : null,
-    ],
-  });
-}
+      values: [scope, key, outcome.status, outcome.status === 'completed' ? outcome.resultJson : null, outcome.status === 'failed' ? outcome.errorJson : null],
+    });
+  }
 
-/**
- * Deletes a local claim that committed on its own because the BEGIN sent ahead of it failed: a
- * local claim (no lease) is only ever committed `in_progress` that way, since its transaction
- * stores the outcome before COMMIT. Returns false when there is none.
- */
-async function deleteStrayClaim(db: Queryable, scope: string, key: string, fingerprint: string): Promise<boolean> {
-  const { rowCount } = await db.query({
-    name: n('idem_delete_stray_claim'),
-    text: `DELETE FROM ${KEYS}
+  /**
+   * Deletes a local claim that committed on its own because the BEGIN sent ahead of it failed: a
+   * local claim (no lease) is only ever committed `in_progress` that way, since its transaction
+   * stores the outcome before COMMIT. Returns false when there is none.
+   */
+  async function deleteStrayClaim(db: Queryable, scope: string, key: string, fingerprint: string): Promise<boolean> {
+    const { rowCount } = await db.query({
+      name: n('idem_delete_stray_claim'),
+      text: `DELETE FROM ${KEYS}
       WHERE scope = $1 AND key = $2 AND fingerprint = $3 AND status = 'in_progress' AND lease_owner IS NULL AND lease_epoch = 0`,
-    values: [scope, key, fingerprint],
-  });
-  return rowCount === 1;
-}
+      values: [scope, key, fingerprint],
+    });
+    return rowCount === 1;
+  }
 
-/**
- * Inserts a definitive failure for a key that has no live record (the effect's own
- * transaction was rolled back). Returns false when another caller stored an outcome first
- * (the row now locked), or when the saga has closed (no row).
- */
-async function insertFailure(
-  db: Queryable,
-  scope: string,
-  key: string,
-  fingerprint: string,
-  errorJson: string,
-  ttlSeconds: number,
-  sagaId: string | null,
-): Promise<boolean> {
-  const { rowCount } = await db.query({
-    name: n('idem_insert_failure'),
-    text: `INSERT INTO ${KEYS} AS k (scope, key, saga_id, fingerprint, status, error, attempts, completed_at, expires_at)
+  /**
+   * Inserts a definitive failure for a key that has no live record (the effect's own
+   * transaction was rolled back). Returns false when another caller stored an outcome first
+   * (the row now locked), or when the saga has closed (no row).
+   */
+  async function insertFailure(
+    db: Queryable,
+    scope: string,
+    key: string,
+    fingerprint: string,
+    errorJson: string,
+    ttlSeconds: number,
+    sagaId: string | null,
+  ): Promise<boolean> {
+    const { rowCount } = await db.query({
+      name: n('idem_insert_failure'),
+      text: `INSERT INTO ${KEYS} AS k (scope, key, saga_id, fingerprint, status, error, attempts, completed_at, expires_at)
      SELECT $1, $2, $6, $3, 'failed', $4::jsonb, 1, now(), ${NEW_EXPIRY('$6', '$5')} WHERE ${SAGA_OPEN('$6')}
      ON CONFLICT (scope, key) DO UPDATE
        SET fingerprint = EXCLUDED.fingerprint, status = 'failed', result = NULL, error = EXCLUDED.error,
            lease_owner = NULL, lease_epoch = 0, lease_expires_at = NULL, attempts = 1, saga_id = EXCLUDED.saga_id,
            created_at = now(), updated_at = now(), completed_at = now(), expires_at = EXCLUDED.expires_at
        WHERE k.expires_at <= now()`,
-    values: [scope, key, fingerprint, errorJson, ttlSeconds, sagaId],
-  });
-  return rowCount === 1;
-}
+      values: [scope, key, fingerprint, errorJson, ttlSeconds, sagaId],
+    });
+    return rowCount === 1;
+  }
 
-/**
- * Inserts a leased claim (epoch 1) for an external effect, or resets an expired record with a new
- * epoch; false when a live record exists (row locked) or the saga has closed (no row).
- */
-async function insertLease(
-  db: Queryable,
-  scope: string,
-  key: string,
-  fingerprint: string,
-  owner: string,
-  leaseMs: number,
-  ttlSeconds: number,
-  sagaId: string | null,
-): Promise<boolean> {
-  const { rowCount } = await db.query({
-    name: n('idem_insert_lease'),
-    text: `INSERT INTO ${KEYS} AS k
+  /**
+   * Inserts a leased claim (epoch 1) for an external effect, or resets an expired record with a new
+   * epoch; false when a live record exists (row locked) or the saga has closed (no row).
+   */
+  async function insertLease(
+    db: Queryable,
+    scope: string,
+    key: string,
+    fingerprint: string,
+    owner: string,
+    leaseMs: number,
+    ttlSeconds: number,
+    sagaId: string | null,
+  ): Promise<boolean> {
+    const { rowCount } = await db.query({
+      name: n('idem_insert_lease'),
+      text: `INSERT INTO ${KEYS} AS k
        (scope, key, saga_id, fingerprint, status, lease_owner, lease_epoch, lease_expires_at, attempts, expires_at)
      SELECT $1, $2, $7, $3, 'in_progress', $4, 1, now() + make_interval(secs => $5::float8 / 1000), 1,
             ${NEW_EXPIRY('$7', '$6')} WHERE ${SAGA_OPEN('$7')}
@@ -228,192 +225,168 @@ async function insertLease(
            lease_expires_at = EXCLUDED.lease_expires_at, attempts = 1, saga_id = EXCLUDED.saga_id,
            created_at = now(), updated_at = now(), completed_at = NULL, expires_at = EXCLUDED.expires_at
        WHERE k.expires_at <= now()`,
-    values: [scope, key, fingerprint, owner, leaseMs, ttlSeconds, sagaId],
-  });
-  return rowCount === 1;
-}
+      values: [scope, key, fingerprint, owner, leaseMs, ttlSeconds, sagaId],
+    });
+    return rowCount === 1;
+  }
 
-/** Takes a lease over (or renews the claim) with a new epoch; the caller holds the row lock. Returns the new epoch. */
-async function bumpEpoch(
-  db: Queryable,
-  scope: string,
-  key: string,
-  owner: string,
-  leaseMs: number,
-): Promise<number> {
-  const { rows } = await db.query<{ lease_epoch: string }>({
-    name: n('idem_bump_epoch'),
-    text: `UPDATE ${KEYS}
+  /** Takes a lease over (or renews the claim) with a new epoch; the caller holds the row lock. Returns the new epoch. */
+  async function bumpEpoch(db: Queryable, scope: string, key: string, owner: string, leaseMs: number): Promise<number> {
+    const { rows } = await db.query<{ lease_epoch: string }>({
+      name: n('idem_bump_epoch'),
+      text: `UPDATE ${KEYS}
         SET lease_owner = $3, lease_epoch = lease_epoch + 1, attempts = attempts + 1,
             lease_expires_at = now() + make_interval(secs => $4::float8 / 1000), updated_at = now()
       WHERE scope = $1 AND key = $2
       RETURNING lease_epoch`,
-    values: [scope, key, owner, leaseMs],
-  });
-  return Number(rows[0]?.lease_epoch);
-}
+      values: [scope, key, owner, leaseMs],
+    });
+    return Number(rows[0]?.lease_epoch);
+  }
 
-/**
- * Extends the live lease of the current epoch; false when the epoch is stale or the lease was
- * released or ran out. clock_timestamp(), not now(): a heartbeat that waited on the row lock
- * behind a release must see the released lease as over, whenever its own transaction began.
- */
-async function extendLease(
-  db: Queryable,
-  scope: string,
-  key: string,
-  epoch: number,
-  leaseMs: number,
-): Promise<boolean> {
-  const { rowCount } = await db.query({
-    name: n('idem_extend_lease'),
-    text: `UPDATE ${KEYS}
+  /**
+   * Extends the live lease of the current epoch; false when the epoch is stale or the lease was
+   * released or ran out. clock_timestamp(), not now(): a heartbeat that waited on the row lock
+   * behind a release must see the released lease as over, whenever its own transaction began.
+   */
+  async function extendLease(db: Queryable, scope: string, key: string, epoch: number, leaseMs: number): Promise<boolean> {
+    const { rowCount } = await db.query({
+      name: n('idem_extend_lease'),
+      text: `UPDATE ${KEYS}
         SET lease_expires_at = now() + make_interval(secs => $4::float8 / 1000), updated_at = now()
       WHERE scope = $1 AND key = $2 AND lease_epoch = $3 AND status = 'in_progress'
         AND lease_expires_at > clock_timestamp()`,
-    values: [scope, key, epoch, leaseMs],
-  });
-  return rowCount === 1;
-}
+      values: [scope, key, epoch, leaseMs],
+    });
+    return rowCount === 1;
+  }
 
-/** Ends the lease of the current epoch early, leaving the key in progress (the outcome is unknown). */
-async function releaseLease(db: Queryable, scope: string, key: string, epoch: number): Promise<boolean> {
-  const { rowCount } = await db.query({
-    name: n('idem_release_lease'),
-    text: `UPDATE ${KEYS} SET lease_expires_at = now(), updated_at = now()
+  /** Ends the lease of the current epoch early, leaving the key in progress (the outcome is unknown). */
+  async function releaseLease(db: Queryable, scope: string, key: string, epoch: number): Promise<boolean> {
+    const { rowCount } = await db.query({
+      name: n('idem_release_lease'),
+      text: `UPDATE ${KEYS} SET lease_expires_at = now(), updated_at = now()
       WHERE scope = $1 AND key = $2 AND lease_epoch = $3 AND status = 'in_progress'`,
-    values: [scope, key, epoch],
-  });
-  return rowCount === 1;
-}
+      values: [scope, key, epoch],
+    });
+    return rowCount === 1;
+  }
 
-/** Stores a definitive outcome only when `epoch` is still current; false when fenced. */
-async function finishLease(
-  db: Queryable,
-  scope: string,
-  key: string,
-  epoch: number,
-  outcome: { status: 'completed'; resultJson: string } | { status: 'failed'; errorJson: string },
-): Promise<boolean> {
-  const { rowCount } = await db.query({
-    name: n('idem_finish_lease'),
-    text: `UPDATE ${KEYS}
+  /** Stores a definitive outcome only when `epoch` is still current; false when fenced. */
+  async function finishLease(
+    db: Queryable,
+    scope: string,
+    key: string,
+    epoch: number,
+    outcome: { status: 'completed'; resultJson: string } | { status: 'failed'; errorJson: string },
+  ): Promise<boolean> {
+    const { rowCount } = await db.query({
+      name: n('idem_finish_lease'),
+      text: `UPDATE ${KEYS}
         SET status = $4, result = $5::jsonb, error = $6::jsonb, lease_expires_at = NULL,
             completed_at = now(), updated_at = now()
       WHERE scope = $1 AND key = $2 AND lease_epoch = $3 AND status = 'in_progress'`,
-    values: [
-      scope,
-      key,
-      epoch,
-      outcome.status,
-      outcome.status === 'completed' ? outcome.resultJson : null,
-      outcome.status === 'failed' ? outcome.errorJson : null,
-    ],
-  });
-  return rowCount === 1;
-}
+      values: [
+        scope,
+        key,
+        epoch,
+        outcome.status,
+        outcome.status === 'completed' ? outcome.resultJson : null,
+        outcome.status === 'failed' ? outcome.errorJson : null,
+      ],
+    });
+    return rowCount === 1;
+  }
 
-/** Writes the `aborted` tombstone for a forward key that has no record; false when one exists (row locked). */
-async function insertTombstone(
-  db: Queryable,
-  scope: string,
-  key: string,
-  ttlSeconds: number,
-  sagaId: string | null,
-): Promise<boolean> {
-  const { rowCount } = await db.query({
-    name: n('idem_insert_tombstone'),
-    text: `INSERT INTO ${KEYS} (scope, key, saga_id, status, completed_at, expires_at)
+  /** Writes the `aborted` tombstone for a forward key that has no record; false when one exists (row locked). */
+  async function insertTombstone(db: Queryable, scope: string, key: string, ttlSeconds: number, sagaId: string | null): Promise<boolean> {
+    const { rowCount } = await db.query({
+      name: n('idem_insert_tombstone'),
+      text: `INSERT INTO ${KEYS} (scope, key, saga_id, status, completed_at, expires_at)
      VALUES ($1, $2, $4, 'aborted', now(), ${NEW_EXPIRY('$4', '$3')})
      ON CONFLICT (scope, key) DO NOTHING`,
-    values: [scope, key, ttlSeconds, sagaId],
-  });
-  return rowCount === 1;
-}
+      values: [scope, key, ttlSeconds, sagaId],
+    });
+    return rowCount === 1;
+  }
 
-/** Marks a locked forward record compensated (its effect was undone) or aborted (it never applied). */
-async function markUndone(
-  db: Queryable,
-  scope: string,
-  key: string,
-  status: 'compensated' | 'aborted',
-  epoch?: number,
-): Promise<boolean> {
-  const { rowCount } = await db.query({
-    name: n('idem_mark_undone'),
-    text: `UPDATE ${KEYS} SET status = $3, lease_expires_at = NULL, updated_at = now(), completed_at = now()
+  /** Marks a locked forward record compensated (its effect was undone) or aborted (it never applied). */
+  async function markUndone(db: Queryable, scope: string, key: string, status: 'compensated' | 'aborted', epoch?: number): Promise<boolean> {
+    const { rowCount } = await db.query({
+      name: n('idem_mark_undone'),
+      text: `UPDATE ${KEYS} SET status = $3, lease_expires_at = NULL, updated_at = now(), completed_at = now()
       WHERE scope = $1 AND key = $2 AND ($4::bigint IS NULL OR lease_epoch = $4)`,
-    values: [scope, key, status, epoch ?? null],
-  });
-  return rowCount === 1;
-}
+      values: [scope, key, status, epoch ?? null],
+    });
+    return rowCount === 1;
+  }
 
-/**
- * Records that a saga has closed: the retention clock of its records starts now. Written once;
- * false when it was already closed (the first close stands).
- */
-async function insertSagaClosed(db: Queryable, sagaId: string, outcome: string, ttlSeconds: number): Promise<boolean> {
-  const { rowCount } = await db.query({
-    name: n('idem_insert_saga_closed'),
-    text: `INSERT INTO ${SAGAS} (saga_id, outcome, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
+  /**
+   * Records that a saga has closed: the retention clock of its records starts now. Written once;
+   * false when it was already closed (the first close stands).
+   */
+  async function insertSagaClosed(db: Queryable, sagaId: string, outcome: string, ttlSeconds: number): Promise<boolean> {
+    const { rowCount } = await db.query({
+      name: n('idem_insert_saga_closed'),
+      text: `INSERT INTO ${SAGAS} (saga_id, outcome, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
      ON CONFLICT (saga_id) DO NOTHING`,
-    values: [sagaId, outcome, ttlSeconds],
-  });
-  return rowCount === 1;
-}
+      values: [sagaId, outcome, ttlSeconds],
+    });
+    return rowCount === 1;
+  }
 
-// Cleanup statements are not named, unlike the rest: a cached generic plan would choose how to find
-// the rows without seeing the batch size, and each runs once per batch, not once per call.
+  // Cleanup statements are not named, unlike the rest: a cached generic plan would choose how to find
+  // the rows without seeing the batch size, and each runs once per batch, not once per call.
 
-/** Deletes at most `limit` expired records that belong to no saga, oldest first; never one in progress. */
-async function deleteExpiredBatch(db: Queryable, limit: number): Promise<number> {
-  const { rowCount } = await db.query(
-    `DELETE FROM ${KEYS} k USING (
+  /** Deletes at most `limit` expired records that belong to no saga, oldest first; never one in progress. */
+  async function deleteExpiredBatch(db: Queryable, limit: number): Promise<number> {
+    const { rowCount } = await db.query(
+      `DELETE FROM ${KEYS} k USING (
         SELECT scope, key FROM ${KEYS} WHERE expires_at <= now() AND status <> 'in_progress'
          ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED) doomed
       WHERE k.scope = doomed.scope AND k.key = doomed.key`,
-    [limit],
-  );
-  return rowCount ?? 0;
-}
+      [limit],
+    );
+    return rowCount ?? 0;
+  }
 
-/** Deletes at most `limit` records of sagas closed longer ago than their retention; never one in progress. */
-async function deleteClosedSagaRecordsBatch(db: Queryable, limit: number): Promise<number> {
-  const { rowCount } = await db.query(
-    `DELETE FROM ${KEYS} k USING (
+  /** Deletes at most `limit` records of sagas closed longer ago than their retention; never one in progress. */
+  async function deleteClosedSagaRecordsBatch(db: Queryable, limit: number): Promise<number> {
+    const { rowCount } = await db.query(
+      `DELETE FROM ${KEYS} k USING (
         SELECT r.scope, r.key FROM ${SAGAS} s JOIN ${KEYS} r ON r.saga_id = s.saga_id
          WHERE s.expires_at <= now() AND r.status <> 'in_progress'
          ORDER BY s.expires_at LIMIT $1 FOR UPDATE OF r SKIP LOCKED) doomed
       WHERE k.scope = doomed.scope AND k.key = doomed.key`,
-    [limit],
-  );
-  return rowCount ?? 0;
-}
+      [limit],
+    );
+    return rowCount ?? 0;
+  }
 
-/** Deletes at most `limit` expired saga rows whose records are all gone. */
-async function deleteFinishedSagasBatch(db: Queryable, limit: number): Promise<number> {
-  const { rowCount } = await db.query(
-    `DELETE FROM ${SAGAS} s USING (
+  /** Deletes at most `limit` expired saga rows whose records are all gone. */
+  async function deleteFinishedSagasBatch(db: Queryable, limit: number): Promise<number> {
+    const { rowCount } = await db.query(
+      `DELETE FROM ${SAGAS} s USING (
         SELECT saga_id FROM ${SAGAS} x WHERE x.expires_at <= now()
            AND NOT EXISTS (SELECT 1 FROM ${KEYS} k WHERE k.saga_id = x.saga_id)
          ORDER BY x.expires_at LIMIT $1 FOR UPDATE SKIP LOCKED) doomed
       WHERE s.saga_id = doomed.saga_id`,
-    [limit],
-  );
-  return rowCount ?? 0;
-}
+      [limit],
+    );
+    return rowCount ?? 0;
+  }
 
-/** What cleanup keeps although a clock says otherwise, or because no clock has started. */
-async function countRetained(db: Queryable): Promise<{ inProgress: number; openSagaRecords: number }> {
-  const { rows } = await db.query<{ in_progress: string; open_saga_records: string }>(
-    `SELECT
+  /** What cleanup keeps although a clock says otherwise, or because no clock has started. */
+  async function countRetained(db: Queryable): Promise<{ inProgress: number; openSagaRecords: number }> {
+    const { rows } = await db.query<{ in_progress: string; open_saga_records: string }>(
+      `SELECT
        (SELECT count(*) FROM ${KEYS} k WHERE k.status = 'in_progress' AND (k.expires_at <= now()
           OR EXISTS (SELECT 1 FROM ${SAGAS} s WHERE s.saga_id = k.saga_id AND s.expires_at <= now()))) AS in_progress,
        (SELECT count(*) FROM ${KEYS} k WHERE k.saga_id IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM ${SAGAS} s WHERE s.saga_id = k.saga_id)) AS open_saga_records`,
-  );
-  return { inProgress: Number(rows[0]?.in_progress ?? 0), openSagaRecords: Number(rows[0]?.open_saga_records ?? 0) };
-}
+    );
+    return { inProgress: Number(rows[0]?.in_progress ?? 0), openSagaRecords: Number(rows[0]?.open_saga_records ?? 0) };
+  }
 }
 
 export type RecordStatements = ReturnType<typeof recordStatements>;

@@ -2,15 +2,7 @@
 // fenced lease, compensation tombstones. Every effect in the project writes through it.
 import type { Pool, PoolClient } from 'pg';
 import { bothOrThrow, sendInOrder, withClient, withTransaction } from './pg';
-import {
-  BusinessFailure,
-  FingerprintMismatchError,
-  InProgressError,
-  InvalidInputError,
-  KeyAbortedError,
-  SagaClosedError,
-  StaleEpochError,
-} from '../errors';
+import { BusinessFailure, FingerprintMismatchError, InProgressError, InvalidInputError, KeyAbortedError, SagaClosedError, StaleEpochError } from '../errors';
 import { IdempotencyCounters } from './counters';
 import { canonicalJson, fingerprint } from './fingerprint';
 import { validateKey, validateScope } from '../keys';
@@ -39,8 +31,7 @@ export type InTransaction = (client: PoolClient) => Promise<void>;
 
 export type LeaseClaim<T> =
   /** `generation` names this record's life: the same across takeovers, new once the record expired and was reset. */
-  | { kind: 'claimed'; epoch: number; attempt: number; takeover: boolean; generation: string }
-  | { kind: 'replayed'; result: T };
+  { kind: 'claimed'; epoch: number; attempt: number; takeover: boolean; generation: string } | { kind: 'replayed'; result: T };
 
 export type CompensationFence<T> =
   /** No forward record existed: the tombstone now refuses any late forward attempt. */

@@ -151,7 +151,9 @@ export type SagaLifetimeOptions = {
 };
 
 /** The SagaOptions a saga's input sets, with their defaults. */
-export function lifetimeSagaOptions(opts: SagaLifetimeOptions): Pick<SagaOptions, 'stuckRetryIntervalMs' | 'stuckRetryMaxIntervalMs' | 'maxHistoryEvents' | 'maxHistoryBytes'> {
+export function lifetimeSagaOptions(
+  opts: SagaLifetimeOptions,
+): Pick<SagaOptions, 'stuckRetryIntervalMs' | 'stuckRetryMaxIntervalMs' | 'maxHistoryEvents' | 'maxHistoryBytes'> {
   return {
     stuckRetryIntervalMs: opts.stuckRetryIntervalMs ?? DEFAULT_STUCK_RETRY_INTERVAL_MS,
     stuckRetryMaxIntervalMs: opts.stuckRetryMaxIntervalMs,
@@ -302,7 +304,8 @@ export class Saga {
 
   /** The state a compensating saga carries into its next run; `retryAt` while stuck. */
   snapshot(retryAt?: number): SagaSnapshot {
-    if (this.status !== 'COMPENSATING' && this.status !== 'COMPENSATION_STUCK') throw new Error(`only a compensating saga has a snapshot, not a ${this.status} one`);
+    if (this.status !== 'COMPENSATING' && this.status !== 'COMPENSATION_STUCK')
+      throw new Error(`only a compensating saga has a snapshot, not a ${this.status} one`);
     return {
       status: this.status,
       steps: [...this.steps.values()].map((s) => ({ ...s })),
