@@ -1,5 +1,6 @@
 // createActivities(deps) -> every activity. Workflows import this module by type only.
-import type { ActivityDeps } from './deps';
+import { defineSteps } from 'idempotent-sagas/activity';
+import { STEP_SCOPE, type ActivityDeps } from './deps';
 import { createInventoryActivities } from './inventory';
 import { createOrderActivities } from './orders';
 import { createPaymentActivities } from './payments';
@@ -7,12 +8,13 @@ import { createSagaLifecycleActivities } from './saga-lifecycle';
 import { createWalletActivities } from './wallet';
 
 export function createActivities(deps: ActivityDeps) {
+  const steps = defineSteps({ store: deps.store, scope: STEP_SCOPE, leaseMs: deps.leaseMs });
   return {
-    ...createOrderActivities(deps),
-    ...createInventoryActivities(deps),
-    ...createPaymentActivities(deps),
-    ...createWalletActivities(deps),
-    ...createSagaLifecycleActivities(deps),
+    ...createOrderActivities(steps),
+    ...createInventoryActivities(steps),
+    ...createPaymentActivities(deps, steps),
+    ...createWalletActivities(steps),
+    ...createSagaLifecycleActivities(steps),
   };
 }
 

@@ -1,10 +1,8 @@
 // Order activities: create (forward), compensate (final status with reason), mark stuck, confirm (the pivot).
+import { BusinessFailure, ownSagaId, type StepKinds } from 'idempotent-sagas/activity';
 import { z } from 'zod';
-import { BusinessFailure } from 'idempotent-sagas/store';
 import * as sql from '../src/domain/orders-sql';
 import { CurrencySchema, OrderFailure, OrderItemsSchema } from '../src/domain/types';
-import { assertOwnKey, ownSagaId, parseInput, translated } from 'idempotent-sagas/activity';
-import { STEP_SCOPE, type ActivityDeps } from './deps';
 
 const Key = z.string().min(1).max(255);
 const OrderId = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/);
@@ -23,100 +21,62 @@ const CompensateOrderInput = z.object({ forwardKey: Key, orderId: OrderId, reaso
 const MarkStuckInput = z.object({ key: Key, orderId: OrderId, reason: z.string().min(1).max(1000) });
 const ConfirmOrderInput = z.object({ key: Key, orderId: OrderId });
 
-export function createOrderActivities({ store }: ActivityDeps) {
+export function createOrderActivities(steps: StepKinds) {
   return {
     /** Prices the items from the catalogue and inserts the order PENDING. UNKNOWN_SKU is a business failure. */
-    async createOrder(raw: CreateOrderInput): Promise<CreatedOrder> {
-      const input = parseInput(CreateOrderInput, raw);
-      assertOwnKey(input.key);
-      return translated(async () => {
-        const { result } = await store.runOnce({
-          scope: STEP_SCOPE,
-          key: input.key,
-          sagaId: ownSagaId(),
-          request: input,
-          effect: async (client): Promise<CreatedOrder> => {
-            const { lines, unknown } = await sql.priceLines(client, input.items);
-            if (unknown.length > 0) {
-              throw new BusinessFailure(OrderFailure.UnknownSku, `unknown SKU: ${unknown.join(', ')}`, { skus: unknown });
-            }
-            const totalCents = lines.reduce((sum, l) => sum + l.priceCents * l.quantity, 0);
-            const workflowId = ownSagaId();
-            if (!(await sql.insertOrder(client, { id: input.orderId, workflowId, tenantId: input.tenantId, lines, totalCents, currency: input.currency }))) {
-              // The natural key caught a second saga for one order ID: a definitive, typed refusal; the old order is untouched.
-              throw new BusinessFailure(OrderFailure.AlreadyExists, `order ${input.orderId} already exists (created by another saga)`, {
-                orderId: input.orderId,
-              });
-            }
-            return { orderId: input.orderId, totalCents, currency: input.currency };
-          },
-        });
-        return result;
-      });
-    },
+    createOrder: steps.local({
+      input: CreateOrderInput,
+      effect: async (client, input): Promise<CreatedOrder> => {
+        const { lines, unknown } = await sql.priceLines(client, input.items);
+        if (unknown.length > 0) {
+          throw new BusinessFailure(OrderFailure.UnknownSku, `unknown SKU: ${unknown.join(', ')}`, { skus: unknown });
+        }
+        const totalCents = lines.reduce((sum, l) => sum + l.priceCents * l.quantity, 0);
+        const workflowId = ownSagaId();
+        if (!(await sql.insertOrder(client, { id: input.orderId, workflowId, tenantId: input.tenantId, lines, totalCents, currency: input.currency }))) {
+          // The natural key caught a second saga for one order ID: a definitive, typed refusal; the old order is untouched.
+          throw new BusinessFailure(OrderFailure.AlreadyExists, `order ${input.orderId} already exists (created by another saga)`, {
+            orderId: input.orderId,
+          });
+        }
+        return { orderId: input.orderId, totalCents, currency: input.currency };
+      },
+    }),
 
     /**
      * Compensation of create-order, run last: the order this saga created ends COMPENSATED with its
      * reason (or never existed). Never touches another saga's order, never one already terminal.
      */
-    async compensateOrder(raw: z.infer<typeof CompensateOrderInput>): Promise<string> {
-      const input = parseInput(CompensateOrderInput, raw);
-      assertOwnKey(input.forwardKey);
-      const sagaId = ownSagaId();
-      return translated(() =>
-        store.compensateLocal<CreatedOrder>({
-          scope: STEP_SCOPE,
-          key: input.forwardKey,
-          sagaId,
-          undo: async (client, created) => {
-            if (created.orderId !== input.orderId) {
-              throw new Error(`compensation for order ${input.orderId} does not match the step it undoes (order ${created.orderId})`);
-            }
-            await sql.setOrderStatus(client, input.orderId, 'COMPENSATED', input.reason, sagaId);
-          },
-          undoByNaturalKey: (client) => sql.setOrderStatus(client, input.orderId, 'COMPENSATED', input.reason, sagaId),
-        }),
-      );
-    },
+    compensateOrder: steps.compensateLocal({
+      input: CompensateOrderInput,
+      undo: async (client, created: CreatedOrder, input) => {
+        if (created.orderId !== input.orderId) {
+          throw new Error(`compensation for order ${input.orderId} does not match the step it undoes (order ${created.orderId})`);
+        }
+        await sql.setOrderStatus(client, input.orderId, 'COMPENSATED', input.reason, ownSagaId());
+      },
+      undoByNaturalKey: (client, input) => sql.setOrderStatus(client, input.orderId, 'COMPENSATED', input.reason, ownSagaId()),
+    }),
 
     /** Makes a stuck compensation visible on the order itself. */
-    async markOrderStuck(raw: z.infer<typeof MarkStuckInput>): Promise<void> {
-      const input = parseInput(MarkStuckInput, raw);
-      assertOwnKey(input.key);
-      await translated(() =>
-        store.runOnce({
-          scope: STEP_SCOPE,
-          key: input.key,
-          sagaId: ownSagaId(),
-          request: input,
-          effect: async (client) => {
-            await sql.setOrderStatus(client, input.orderId, 'COMPENSATION_STUCK', input.reason, ownSagaId());
-            return null;
-          },
-        }),
-      );
-    },
+    markOrderStuck: steps.local({
+      input: MarkStuckInput,
+      effect: async (client, input): Promise<null> => {
+        await sql.setOrderStatus(client, input.orderId, 'COMPENSATION_STUCK', input.reason, ownSagaId());
+        return null;
+      },
+    }),
 
     /** The pivot: reservations become sales and the order is COMPLETED. */
-    async confirmOrder(raw: z.infer<typeof ConfirmOrderInput>): Promise<{ orderId: string; status: 'COMPLETED' }> {
-      const input = parseInput(ConfirmOrderInput, raw);
-      assertOwnKey(input.key);
-      return translated(async () => {
-        const { result } = await store.runOnce({
-          scope: STEP_SCOPE,
-          key: input.key,
-          sagaId: ownSagaId(),
-          request: input,
-          effect: async (client) => {
-            if (!(await sql.setOrderStatus(client, input.orderId, 'COMPLETED', undefined, ownSagaId()))) {
-              throw new BusinessFailure(OrderFailure.NotPending, `order ${input.orderId} is not this saga's pending order`, { orderId: input.orderId });
-            }
-            await sql.consumeReservations(client, input.orderId);
-            return { orderId: input.orderId, status: 'COMPLETED' as const };
-          },
-        });
-        return result;
-      });
-    },
+    confirmOrder: steps.local({
+      input: ConfirmOrderInput,
+      effect: async (client, input) => {
+        if (!(await sql.setOrderStatus(client, input.orderId, 'COMPLETED', undefined, ownSagaId()))) {
+          throw new BusinessFailure(OrderFailure.NotPending, `order ${input.orderId} is not this saga's pending order`, { orderId: input.orderId });
+        }
+        await sql.consumeReservations(client, input.orderId);
+        return { orderId: input.orderId, status: 'COMPLETED' as const };
+      },
+    }),
   };
 }

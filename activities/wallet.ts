@@ -1,11 +1,9 @@
 // Wallet activities for the transfer saga: debit one wallet, credit another, and their compensations.
-// Each forward step is a local effect under runOnce; each compensation is compensateLocal, which
+// Each forward step is a local step; each compensation is compensateLocal, which
 // undoes an applied step once (writing a reversal ledger row) or tombstones a step that never applied.
 import type { PoolClient } from 'pg';
 import { z } from 'zod';
-import { BusinessFailure } from 'idempotent-sagas/store';
-import { assertOwnKey, ownSagaId, parseInput, translated } from 'idempotent-sagas/activity';
-import { STEP_SCOPE, type ActivityDeps } from './deps';
+import { BusinessFailure, type StepKinds } from 'idempotent-sagas/activity';
 
 export const WalletFailure = {
   InsufficientFunds: 'INSUFFICIENT_FUNDS',
@@ -78,98 +76,62 @@ function checkSameMove(input: WalletReverseInput, forward: WalletMove): void {
   }
 }
 
-export function createWalletActivities({ store }: ActivityDeps) {
+export function createWalletActivities(steps: StepKinds) {
   return {
     /** Takes the amount out of the wallet and records a debit; INSUFFICIENT_FUNDS is a business failure. */
-    async debitWallet(raw: WalletMoveInput): Promise<WalletMove> {
-      const input = parseInput(MoveInput, raw);
-      assertOwnKey(input.key);
-      return translated(async () => {
-        const { result } = await store.runOnce({
-          scope: STEP_SCOPE,
-          key: input.key,
-          sagaId: ownSagaId(),
-          request: input,
-          effect: async (client): Promise<WalletMove> => {
-            if (!(await adjustBalance(client, input.walletId, -input.amountCents))) {
-              const balance = await balanceOf(client, input.walletId);
-              if (balance === undefined) throw unknownWallet(input.walletId);
-              throw new BusinessFailure(WalletFailure.InsufficientFunds, `${input.walletId}: ${input.amountCents} requested, ${balance} available`, {
-                walletId: input.walletId,
-                requested: input.amountCents,
-                available: balance,
-              });
-            }
-            await insertLedger(client, input.transferId, input.walletId, -input.amountCents, 'debit');
-            return { transferId: input.transferId, walletId: input.walletId, amountCents: input.amountCents };
-          },
-        });
-        return result;
-      });
-    },
+    debitWallet: steps.local({
+      input: MoveInput,
+      effect: async (client, input): Promise<WalletMove> => {
+        if (!(await adjustBalance(client, input.walletId, -input.amountCents))) {
+          const balance = await balanceOf(client, input.walletId);
+          if (balance === undefined) throw unknownWallet(input.walletId);
+          throw new BusinessFailure(WalletFailure.InsufficientFunds, `${input.walletId}: ${input.amountCents} requested, ${balance} available`, {
+            walletId: input.walletId,
+            requested: input.amountCents,
+            available: balance,
+          });
+        }
+        await insertLedger(client, input.transferId, input.walletId, -input.amountCents, 'debit');
+        return { transferId: input.transferId, walletId: input.walletId, amountCents: input.amountCents };
+      },
+    }),
 
     /** Adds the amount to the wallet and records a credit; UNKNOWN_WALLET is a business failure. */
-    async creditWallet(raw: WalletMoveInput): Promise<WalletMove> {
-      const input = parseInput(MoveInput, raw);
-      assertOwnKey(input.key);
-      return translated(async () => {
-        const { result } = await store.runOnce({
-          scope: STEP_SCOPE,
-          key: input.key,
-          sagaId: ownSagaId(),
-          request: input,
-          effect: async (client): Promise<WalletMove> => {
-            if (!(await adjustBalance(client, input.walletId, input.amountCents))) throw unknownWallet(input.walletId);
-            await insertLedger(client, input.transferId, input.walletId, input.amountCents, 'credit');
-            return { transferId: input.transferId, walletId: input.walletId, amountCents: input.amountCents };
-          },
-        });
-        return result;
-      });
-    },
+    creditWallet: steps.local({
+      input: MoveInput,
+      effect: async (client, input): Promise<WalletMove> => {
+        if (!(await adjustBalance(client, input.walletId, input.amountCents))) throw unknownWallet(input.walletId);
+        await insertLedger(client, input.transferId, input.walletId, input.amountCents, 'credit');
+        return { transferId: input.transferId, walletId: input.walletId, amountCents: input.amountCents };
+      },
+    }),
 
     /** Compensation: gives a debited amount back, or tombstones the key if the debit never applied. */
-    async reverseDebit(raw: WalletReverseInput): Promise<string> {
-      const input = parseInput(ReverseInput, raw);
-      assertOwnKey(input.forwardKey);
-      return translated(() =>
-        store.compensateLocal<WalletMove>({
-          scope: STEP_SCOPE,
-          key: input.forwardKey,
-          sagaId: ownSagaId(),
-          undoByNaturalKey: (client) => reverseByLedger(client, input.transferId, input.walletId, 'debit'),
-          undo: async (client, debit) => {
-            checkSameMove(input, debit);
-            if (!(await adjustBalance(client, debit.walletId, debit.amountCents))) throw new Error(`wallet ${debit.walletId} vanished`);
-            await insertLedger(client, debit.transferId, debit.walletId, debit.amountCents, 'debit-reversal');
-          },
-        }),
-      );
-    },
+    reverseDebit: steps.compensateLocal({
+      input: ReverseInput,
+      undoByNaturalKey: (client, input) => reverseByLedger(client, input.transferId, input.walletId, 'debit'),
+      undo: async (client, debit: WalletMove, input) => {
+        checkSameMove(input, debit);
+        if (!(await adjustBalance(client, debit.walletId, debit.amountCents))) throw new Error(`wallet ${debit.walletId} vanished`);
+        await insertLedger(client, debit.transferId, debit.walletId, debit.amountCents, 'debit-reversal');
+      },
+    }),
 
     /**
      * Compensation: takes a credited amount back, or tombstones the key if the credit never applied.
      * If the wallet has spent it meanwhile the reversal fails (retryably): the saga reports
      * COMPENSATION_STUCK and an operator decides, rather than a balance going negative.
      */
-    async reverseCredit(raw: WalletReverseInput): Promise<string> {
-      const input = parseInput(ReverseInput, raw);
-      assertOwnKey(input.forwardKey);
-      return translated(() =>
-        store.compensateLocal<WalletMove>({
-          scope: STEP_SCOPE,
-          key: input.forwardKey,
-          sagaId: ownSagaId(),
-          undoByNaturalKey: (client) => reverseByLedger(client, input.transferId, input.walletId, 'credit'),
-          undo: async (client, credit) => {
-            checkSameMove(input, credit);
-            if (!(await adjustBalance(client, credit.walletId, -credit.amountCents))) {
-              throw new Error(`cannot reverse the credit of ${credit.amountCents} to wallet ${credit.walletId}: its balance is lower now`);
-            }
-            await insertLedger(client, credit.transferId, credit.walletId, -credit.amountCents, 'credit-reversal');
-          },
-        }),
-      );
-    },
+    reverseCredit: steps.compensateLocal({
+      input: ReverseInput,
+      undoByNaturalKey: (client, input) => reverseByLedger(client, input.transferId, input.walletId, 'credit'),
+      undo: async (client, credit: WalletMove, input) => {
+        checkSameMove(input, credit);
+        if (!(await adjustBalance(client, credit.walletId, -credit.amountCents))) {
+          throw new Error(`cannot reverse the credit of ${credit.amountCents} to wallet ${credit.walletId}: its balance is lower now`);
+        }
+        await insertLedger(client, credit.transferId, credit.walletId, -credit.amountCents, 'credit-reversal');
+      },
+    }),
   };
 }

@@ -102,7 +102,8 @@ export class IdempotencyStore {
   private readonly records: RecordStatements;
 
   constructor(
-    private readonly pool: Pool,
+    /** The pool the store writes through (callers re-apply their mirrors on it). */
+    readonly pool: Pool,
     opts: StoreOptions,
   ) {
     this.counters = opts.counters ?? new IdempotencyCounters();
