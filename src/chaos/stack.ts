@@ -17,7 +17,7 @@ import { seedProducts, setStock } from '../domain/catalog';
 import { createTenant } from '../domain/tenants';
 import type { FaultConfigInput } from '../gateway/faults';
 import { GATEWAY_MIGRATIONS } from '../gateway/schema';
-import { TemporalUnavailableError, findTemporalCli, installTemporalCli } from '../temporal/cli-binary';
+import { TemporalUnavailableError, findTemporalCli, installTemporalCli } from 'idempotent-sagas/testing';
 import { writeWorkflowBundle } from '../temporal/order-worker';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
 import { type ChildSpec, SupervisedChild } from './child-process';

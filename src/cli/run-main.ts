@@ -1,8 +1,8 @@
 // Shared top level of every command: expected failures print one clear message, never a stack.
 import { ConfigError } from '../config';
-import { EmbeddedPostgresError } from '../db/embedded';
 import { StartupError } from '../errors';
 import { TypedError } from 'idempotent-sagas/store';
+import { EnvironmentUnavailableError } from 'idempotent-sagas/testing';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -21,7 +21,7 @@ export function runMain(main: () => Promise<number | void>): void {
         process.stderr.write(`error: ${err.message}\n`);
         process.exit(2);
       }
-      if (err instanceof EmbeddedPostgresError || err instanceof TypedError || err instanceof StartupError || err instanceof CommandFailed) {
+      if (err instanceof EnvironmentUnavailableError || err instanceof TypedError || err instanceof StartupError || err instanceof CommandFailed) {
         process.stderr.write(`error: ${err.message}\n`);
         process.exit(1);
       }

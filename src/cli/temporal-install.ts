@@ -1,6 +1,6 @@
 // `npm run temporal:install`: make sure the Temporal CLI exists (found, or built with go install). CI runs it before the tests.
 import { loadConfig } from '../config';
-import { HOW_TO_GET_TEMPORAL, findTemporalCli, installTemporalCli } from '../temporal/cli-binary';
+import { HOW_TO_GET_TEMPORAL, findTemporalCli, installTemporalCli } from 'idempotent-sagas/testing';
 import { runMain } from './run-main';
 
 runMain(async () => {

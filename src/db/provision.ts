@@ -2,7 +2,7 @@
 import { Client } from 'pg';
 import type { Config } from '../config';
 import { StartupError } from '../errors';
-import { startEmbeddedPostgres } from './embedded';
+import { startEmbeddedPostgres } from 'idempotent-sagas/testing';
 
 export type ProvisionedDatabase = {
   url: string;

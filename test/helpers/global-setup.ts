@@ -3,7 +3,7 @@
 import './library-paths'; // first: the imports below reach the library by its package name
 import path from 'node:path';
 import { Client } from 'pg';
-import { startEmbeddedPostgres } from '../../src/db/embedded';
+import { startEmbeddedPostgres } from 'idempotent-sagas/testing';
 import { migrate } from '../../src/db/migrate';
 import { GATEWAY_MIGRATIONS } from '../../src/gateway/schema';
 import { startDevServer } from '../../src/temporal/dev-server';

