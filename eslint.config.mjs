@@ -51,6 +51,11 @@ export default tseslint.config(
     },
   },
   {
+    // An example is its own package; linted here through the root project, where the library resolves to its sources.
+    files: ['examples/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: false, project: './tsconfig.json', tsconfigRootDir: import.meta.dirname } },
+  },
+  {
     files: ['src/**/*.ts', 'activities/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'examples/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: APP_IMPORTS_OF_THE_LIBRARY }] },
   },
