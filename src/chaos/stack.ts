@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { type Config, PROJECT_ROOT } from '../config';
-import { createDatabase, dropDatabase } from '../db/databases';
+import { createDatabase, dropDatabase } from 'idempotent-sagas/testing';
 import { StartupError } from '../errors';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';

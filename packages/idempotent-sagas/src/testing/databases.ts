@@ -1,4 +1,5 @@
 // Whole databases on a server: for runs that want one of their own (chaos runs, tests).
+// Names are plain identifiers (checked), so they are written into the statements as they are.
 import { Client } from 'pg';
 
 /** The same server as `serverUrl`, another database. */
@@ -20,10 +21,14 @@ async function onServer(serverUrl: string, sql: string): Promise<void> {
   }
 }
 
-/** Creates database `name` (lower-case letters, digits, underscores) on the server of `serverUrl`; returns its URL. */
-export async function createDatabase(serverUrl: string, name: string): Promise<string> {
+/**
+ * Creates database `name` (lower-case letters, digits, underscores) on the server of `serverUrl`, as a copy
+ * of `template` when given (a migrated template is the fast way to many test databases); returns its URL.
+ */
+export async function createDatabase(serverUrl: string, name: string, opts: { template?: string } = {}): Promise<string> {
   if (!NAME.test(name)) throw new Error(`not a plain database name: ${JSON.stringify(name)}`);
-  await onServer(serverUrl, `CREATE DATABASE ${name}`);
+  if (opts.template !== undefined && !NAME.test(opts.template)) throw new Error(`not a plain database name: ${JSON.stringify(opts.template)}`);
+  await onServer(serverUrl, `CREATE DATABASE ${name}${opts.template ? ` TEMPLATE ${opts.template}` : ''}`);
   return databaseUrl(serverUrl, name);
 }
 
@@ -31,4 +36,15 @@ export async function createDatabase(serverUrl: string, name: string): Promise<s
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
   if (!NAME.test(name)) throw new Error(`not a plain database name: ${JSON.stringify(name)}`);
   await onServer(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+}
+
+/** The URL without its password, for messages. */
+export function describeDatabaseUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.password = '';
+    return u.toString();
+  } catch {
+    return '(not a URL)';
+  }
 }
