@@ -28,14 +28,13 @@ import {
   type PlaceOrderResult,
 } from './messages';
 import {
-  resolveCompensationUpdate,
+  handleOperatorDecisions,
   DEFAULT_STUCK_AFTER_ATTEMPTS,
   SAGA_LIFETIME_PATCH,
   Saga,
   describeFailure,
   lifetimeSagaOptions,
   type Compensation,
-  type OperatorDecision,
   type SagaLifetimeOptions,
   type SagaOptions,
   type SagaSnapshot,
@@ -193,15 +192,7 @@ export async function placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResu
       },
     },
   );
-  setHandler(
-    resolveCompensationUpdate,
-    async (decision) => {
-      saga.decide(decision);
-      await condition(() => saga.state().status !== 'COMPENSATION_STUCK'); // answer with the state the decision led to
-      return saga.state();
-    },
-    { validator: (decision: OperatorDecision) => saga.validateDecision(decision) },
-  );
+  handleOperatorDecisions(saga);
 
   if (resume) {
     // The forward phase ended in an earlier run: go on compensating, newest first.

@@ -5,7 +5,6 @@
 import {
   ApplicationFailure,
   CancellationScope,
-  condition,
   defineQuery,
   isCancellation,
   makeContinueAsNewFunc,
@@ -18,14 +17,13 @@ import type { Activities } from '../activities';
 import { publishSagaStatus } from './saga-status';
 import { INJECTED_FAILURE } from './messages';
 import {
-  resolveCompensationUpdate,
+  handleOperatorDecisions,
   DEFAULT_STUCK_AFTER_ATTEMPTS,
   SAGA_LIFETIME_PATCH,
   Saga,
   describeFailure,
   lifetimeSagaOptions,
   type Compensation,
-  type OperatorDecision,
   type SagaLifetimeOptions,
   type SagaOptions,
   type SagaSnapshot,
@@ -97,15 +95,7 @@ export async function transferFunds(input: TransferInput): Promise<TransferResul
   };
   const saga = resume ? Saga.resume(resume.saga, sagaOptions, compensationFor) : new Saga(sagaOptions);
   setHandler(transferStateQuery, () => ({ ...saga.state(), transferId }));
-  setHandler(
-    resolveCompensationUpdate,
-    async (decision) => {
-      saga.decide(decision);
-      await condition(() => saga.state().status !== 'COMPENSATION_STUCK'); // answer with the state the decision led to
-      return saga.state();
-    },
-    { validator: (decision: OperatorDecision) => saga.validateDecision(decision) },
-  );
+  handleOperatorDecisions(saga);
   /** The saga's terminal state, recorded last (its records' retention clock starts), whatever was cancelled. */
   const close = async (outcome: TransferResult['status']): Promise<void> => {
     if (lifetime) await CancellationScope.nonCancellable(() => forward.closeSaga({ sagaId: workflowId, outcome }));

@@ -2,7 +2,7 @@
 // issue tickets (the pivot). Compensation releases the hold and refunds. Only the library's workflow
 // entry and Temporal's SDK are imported: this file is bundled into the workflow sandbox.
 import { ApplicationFailure, condition, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import { Saga, describeFailure, resolveCompensationUpdate, sagaStateQuery, type OperatorDecision } from 'idempotent-sagas/workflow';
+import { Saga, describeFailure, handleOperatorDecisions, sagaStateQuery } from 'idempotent-sagas/workflow';
 import type { BookingActivities, Issued } from './activities';
 
 export type BookingInput = {
@@ -34,15 +34,7 @@ export async function bookTickets(input: BookingInput): Promise<BookingResult> {
   let paymentToken = input.paymentToken;
   setHandler(submitPaymentSignal, ({ paymentToken: token }) => void (paymentToken ??= token));
   setHandler(sagaStateQuery, () => saga.state());
-  setHandler(
-    resolveCompensationUpdate,
-    async (decision) => {
-      saga.decide(decision);
-      await condition(() => saga.state().status !== 'COMPENSATION_STUCK'); // answer with the state the decision led to
-      return saga.state();
-    },
-    { validator: (decision: OperatorDecision) => saga.validateDecision(decision) },
-  );
+  handleOperatorDecisions(saga);
 
   let issued: Issued;
   try {

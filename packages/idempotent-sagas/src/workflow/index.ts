@@ -24,3 +24,4 @@ export {
 export { resolveCompensationUpdate, sagaStateQuery } from './messages';
 export { STEP_ID_PATTERN, compensationKey, forwardKey, keyBelongsTo, stepKeys, type StepKeys } from '../keys';
 export { StepSummaryInterceptor, stepSummary, stepSummaryInterceptors } from './summaries';
+export { handleOperatorDecisions } from './handlers';
