@@ -21,7 +21,8 @@ import { STEP_ID_PATTERN, stepKeys, type StepKeys } from '../keys';
  */
 export const SAGA_LIFETIME_PATCH = 'saga-lifetime-v1';
 
-export type StepStatus = 'pending' | 'applied' | 'failed' | 'compensating' | 'compensated' | 'skipped';
+/** `compensation-failed`: its compensation failed and the saga went on (onCompensationError 'continue'). */
+export type StepStatus = 'pending' | 'applied' | 'failed' | 'compensating' | 'compensated' | 'skipped' | 'compensation-failed';
 /**
  * Compensation attempts per round before COMPENSATION_STUCK, by default: with backoff from 0.2 s doubling
  * to 5 s they span about 26 s, longer than the 15 s default lease a refund may have to wait out.
@@ -45,7 +46,8 @@ export const DEFAULT_MAX_HISTORY_BYTES = 4 * 1024 * 1024;
  */
 export const HISTORY_EVENTS_PER_ROUND = 50;
 
-export type SagaStatus = 'RUNNING' | 'COMPENSATING' | 'COMPENSATION_STUCK' | 'COMPLETED' | 'COMPENSATED';
+/** COMPENSATION_FAILED: every compensation ran, some failed (only with onCompensationError 'continue'). */
+export type SagaStatus = 'RUNNING' | 'COMPENSATING' | 'COMPENSATION_STUCK' | 'COMPLETED' | 'COMPENSATED' | 'COMPENSATION_FAILED';
 
 export type StepState = {
   stepId: string;
@@ -56,6 +58,8 @@ export type StepState = {
   /** Failed rounds of compensation attempts (each round is `stuckAfterAttempts` activity attempts). */
   compensationRounds?: number;
   skipReason?: string;
+  /** Steps of one group are independent of each other: their compensations may run together. */
+  parallelGroup?: string;
 };
 
 export type SagaState = {
@@ -88,6 +92,18 @@ export type SagaSnapshot = {
 export type { StepKeys };
 export type Compensation = (keys: StepKeys) => Promise<unknown>;
 
+/** How one step takes part in compensation. */
+export type StepOptions = {
+  /**
+   * Declares the step independent of the others in the same group: with `compensation: 'parallel'`,
+   * the compensations of adjacent steps of one group (newest first) run concurrently.
+   */
+  parallelGroup?: string;
+};
+
+/** A compensation that failed while the saga went on (onCompensationError 'continue'). */
+export type CompensationFailure = { stepId: string; error: string };
+
 export type OperatorDecision = { action: 'retry' } | { action: 'skip'; reason: string };
 
 export const SagaErrorType = {
@@ -96,6 +112,8 @@ export const SagaErrorType = {
   AfterPivot: 'STEP_AFTER_PIVOT_NOT_COMPENSABLE',
   /** An operator decision refused by the update's validator (never written to history). */
   DecisionRefused: 'OPERATOR_DECISION_REFUSED',
+  /** Compensation ran to the end with onCompensationError 'continue' and some compensations failed; details list them. */
+  CompensationFailed: 'COMPENSATION_FAILED',
 } as const;
 
 /** The message and failure type at the bottom of a Temporal failure chain. */
@@ -134,6 +152,17 @@ export type SagaOptions = {
   onStatus?: (status: SagaStatus) => void;
   /** Continues-as-new with this snapshot in the workflow's input (never returns). Without it the saga never does. */
   continueAsNew?: (snapshot: SagaSnapshot) => Promise<never>;
+  /**
+   * `sequential` (default): one compensation at a time, newest first. `parallel`: adjacent steps of one
+   * `parallelGroup` compensate concurrently; a step without a group is a barrier between groups.
+   */
+  compensation?: 'sequential' | 'parallel';
+  /**
+   * `park` (default): a failed compensation parks the saga in COMPENSATION_STUCK until it succeeds or an
+   * operator skips it. `continue`: the failure is recorded on its step, the others still run, and
+   * compensate() ends by throwing COMPENSATION_FAILED with every failure in its details, in step order.
+   */
+  onCompensationError?: 'park' | 'continue';
 };
 
 /** The options of a saga's life that every saga's input takes (PlaceOrderInput, TransferInput). */
@@ -221,8 +250,9 @@ export class Saga {
    * Runs one forward step. Its compensation is pushed before the step starts, so a step whose
    * effect applied but whose reply was lost is still undone.
    */
-  async step<T>(stepId: string, forward: (keys: StepKeys) => Promise<T>, compensate?: Compensation): Promise<T> {
+  async step<T>(stepId: string, forward: (keys: StepKeys) => Promise<T>, compensate?: Compensation, options: StepOptions = {}): Promise<T> {
     const state = this.register(stepId, compensate !== undefined);
+    if (options.parallelGroup !== undefined) state.parallelGroup = options.parallelGroup;
     const keys = this.keys(stepId);
     if (compensate) {
       if (this.pivoted) throw ApplicationFailure.nonRetryable(`step ${stepId} comes after the pivot and cannot be compensated`, SagaErrorType.AfterPivot);
@@ -265,13 +295,61 @@ export class Saga {
     if (this.status !== 'COMPENSATION_STUCK') this.status = 'COMPENSATING'; // a run resumed while stuck stays stuck
     this.publish();
     await CancellationScope.nonCancellable(async () => {
-      for (const c of [...this.compensations].reverse()) {
-        if (this.opts.legacyHistory) await this.runCompensationLegacy(c.stepId, c.run);
-        else await this.runCompensation(c.stepId, c.run);
-      }
+      const newestFirst = [...this.compensations].reverse();
+      if (this.opts.legacyHistory) for (const c of newestFirst) await this.runCompensationLegacy(c.stepId, c.run);
+      else for (const batch of this.batches(newestFirst)) await this.runBatch(batch);
     });
-    this.status = 'COMPENSATED';
+    const failures = [...this.steps.values()].filter((s) => s.status === 'compensation-failed').map((s) => ({ stepId: s.stepId, error: s.error ?? '' }));
+    this.status = failures.length > 0 ? 'COMPENSATION_FAILED' : 'COMPENSATED';
     this.publish();
+    if (failures.length > 0) {
+      const list = failures.map((f) => `${f.stepId} (${f.error})`).join('; ');
+      throw ApplicationFailure.nonRetryable(`${failures.length} compensation(s) failed: ${list}`, SagaErrorType.CompensationFailed, { failures });
+    }
+  }
+
+  /** Compensations in the order they run: one at a time, or adjacent steps of one parallel group together. */
+  private batches(newestFirst: Array<{ stepId: string; run: () => Promise<unknown> }>): Array<typeof newestFirst> {
+    const batches: Array<typeof newestFirst> = [];
+    for (const c of newestFirst) {
+      const group = this.opts.compensation === 'parallel' ? this.steps.get(c.stepId)?.parallelGroup : undefined;
+      const last = batches[batches.length - 1];
+      const lastGroup = last?.[0] && this.steps.get(last[0].stepId)?.parallelGroup;
+      if (last && group !== undefined && group === lastGroup) last.push(c);
+      else batches.push([c]);
+    }
+    return batches;
+  }
+
+  /**
+   * A batch of one runs as always. A parallel batch runs its first round together; what failed then goes
+   * on one step at a time (that failed round counts as its first), so at most one step is stuck at once.
+   */
+  private async runBatch(batch: Array<{ stepId: string; run: () => Promise<unknown> }>): Promise<void> {
+    const todo = batch.filter((c) => !this.isSettled(c.stepId));
+    if (todo.length <= 1) {
+      for (const c of todo) await this.runCompensation(c.stepId, c.run);
+      return;
+    }
+    if (this.historyDue()) await this.continueAsNew(undefined);
+    this.roundsThisRun += 1;
+    for (const c of todo) this.steps.get(c.stepId)!.status = 'compensating';
+    const outcomes = await Promise.allSettled(todo.map((c) => c.run()));
+    for (const [i, c] of todo.entries()) {
+      const outcome = outcomes[i]!;
+      if (outcome.status === 'fulfilled') this.steps.get(c.stepId)!.status = 'compensated';
+      else if (isCancellation(outcome.reason)) throw outcome.reason; // cannot happen in a non-cancellable scope; never swallow it
+    }
+    for (const [i, c] of todo.entries()) {
+      const outcome = outcomes[i]!;
+      if (outcome.status === 'rejected') await this.runCompensation(c.stepId, c.run, { error: outcome.reason });
+    }
+  }
+
+  /** Compensated, skipped or failed for good (in this run or an earlier one). */
+  private isSettled(stepId: string): boolean {
+    const status = this.steps.get(stepId)?.status;
+    return status === 'compensated' || status === 'skipped' || status === 'compensation-failed';
   }
 
   /** Operator decision for a stuck compensation; call validateDecision first (the update's validator). */
@@ -330,35 +408,35 @@ export class Saga {
    * to the maximum); onStuck is told once per episode; the run continues-as-new at a check point
    * (before a round, or while waiting between rounds) once its history is past the bound.
    */
-  private async runCompensation(stepId: string, run: () => Promise<unknown>): Promise<void> {
+  private async runCompensation(stepId: string, run: () => Promise<unknown>, firstRound?: { error: unknown }): Promise<void> {
     const state = this.steps.get(stepId);
-    if (!state || state.status === 'compensated' || state.status === 'skipped') return; // done in an earlier run
+    if (!state || this.isSettled(stepId)) return; // done in an earlier run
     state.status = 'compensating';
     // A run resumed while stuck on this step first finishes the wait its previous run started.
     let retryAt = this.stuck?.stepId === stepId ? (this.resumedRetryAt ?? Date.now()) : undefined;
     this.resumedRetryAt = undefined;
     for (;;) {
       if (retryAt === undefined) {
-        if (this.historyDue()) await this.continueAsNew(undefined);
-        this.roundsThisRun += 1;
-        try {
-          await run();
-          state.status = 'compensated';
-          return;
-        } catch (err) {
-          if (isCancellation(err)) throw err; // cannot happen in a non-cancellable scope; never swallow it
-          const rounds = (state.compensationRounds ?? 0) + 1;
-          state.compensationRounds = rounds;
+        const failure = firstRound ?? (await this.round(state, run)); // a first round already run with its batch
+        firstRound = undefined;
+        if (!failure) return;
+        const err = failure.error;
+        if (this.opts.onCompensationError === 'continue') {
+          state.status = 'compensation-failed';
           state.error = describeFailure(err).message;
-          this.stuck = { stepId, error: state.error, rounds };
-          this.status = 'COMPENSATION_STUCK';
-          this.publish();
-          if (rounds === 1) {
-            this.episodes += 1;
-            await this.opts.onStuck?.(this.stuck, this.episodes);
-          }
-          retryAt = Date.now() + this.stuckWaitMs(rounds);
+          return;
         }
+        const rounds = (state.compensationRounds ?? 0) + 1;
+        state.compensationRounds = rounds;
+        state.error = describeFailure(err).message;
+        this.stuck = { stepId, error: state.error, rounds };
+        this.status = 'COMPENSATION_STUCK';
+        this.publish();
+        if (rounds === 1) {
+          this.episodes += 1;
+          await this.opts.onStuck?.(this.stuck, this.episodes);
+        }
+        retryAt = Date.now() + this.stuckWaitMs(rounds);
       }
       const decision = await this.awaitDecision(retryAt);
       retryAt = undefined;
@@ -370,6 +448,20 @@ export class Saga {
         state.skipReason = decision.reason;
         return;
       }
+    }
+  }
+
+  /** One round of a compensation (its activity retries within it); undefined when it succeeded. */
+  private async round(state: StepState, run: () => Promise<unknown>): Promise<{ error: unknown } | undefined> {
+    if (this.historyDue()) await this.continueAsNew(undefined);
+    this.roundsThisRun += 1;
+    try {
+      await run();
+      state.status = 'compensated';
+      return undefined;
+    } catch (err) {
+      if (isCancellation(err)) throw err; // cannot happen in a non-cancellable scope; never swallow it
+      return { error: err };
     }
   }
 
