@@ -2,7 +2,8 @@
 // the retry with the same Idempotency-Key, served by a new process, returns the same order, and
 // one saga ran. The real `src/api/main.ts` runs as a child (`node --import tsx`, so the signal
 // reaches it); the test-only API_FAULT_PAUSE_AFTER_START_MS holds it inside the window.
-import { HTTP_SCOPE, httpStoreKey, orderIdFor, workflowIdFor } from '../../src/api/http-idempotency';
+import { HTTP_SCOPE, orderIdFor, workflowIdFor } from '../../src/api/http-idempotency';
+import { httpStoreKey } from 'idempotent-sagas/fastify';
 import { createTenant } from '../../src/domain/tenants';
 import type { PlaceOrderResult } from '../../workflows/messages';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';

@@ -4,7 +4,8 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildApiApp } from '../../src/api/app';
-import { HTTP_SCOPE, httpStoreKey, orderIdFor, workflowIdFor } from '../../src/api/http-idempotency';
+import { HTTP_SCOPE, orderIdFor, workflowIdFor } from '../../src/api/http-idempotency';
+import { httpStoreKey } from 'idempotent-sagas/fastify';
 import { createTenant } from '../../src/domain/tenants';
 import type { PlaceOrderResult } from '../../workflows/messages';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';

@@ -1,5 +1,6 @@
 // The HTTP idempotency key rules: header checks, the store key format, deterministic order IDs.
-import { checkIdempotencyKey, httpStoreKey, orderIdFor, sha256Hex, workflowIdFor } from '../../src/api/http-idempotency';
+import { orderIdFor, workflowIdFor } from '../../src/api/http-idempotency';
+import { checkIdempotencyKey, httpStoreKey, sha256Hex } from 'idempotent-sagas/fastify';
 import { validateKey } from 'idempotent-sagas/store';
 
 test('Idempotency-Key: 1–255 printable ASCII, exactly one header', () => {

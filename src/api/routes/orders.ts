@@ -1,31 +1,21 @@
 // POST /v1/orders (Idempotency-Key, DESIGN §8), GET /v1/orders/{id}, POST /v1/orders/{id}/cancel.
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { totalCents } from '../../domain/catalog';
 import type { OrderStatus } from '../../domain/types';
-import { FingerprintMismatchError, InProgressError, StaleEpochError } from 'idempotent-sagas/store';
 import { ORDER_NOT_CANCELLABLE, cancelOrderUpdate, sagaStateQuery, type OrderSagaState } from '../../../workflows/messages';
 import type { PlaceOrderInput } from '../../../workflows/place-order';
 import type { ApiContext } from '../context';
-import {
-  HTTP_LEASE_MS,
-  HTTP_SCOPE,
-  IDEMPOTENCY_KEY_HEADER,
-  checkIdempotencyKey,
-  headerOccurrences,
-  httpStoreKey,
-  orderIdFor,
-  workflowIdFor,
-  type StoredResponse,
-} from '../http-idempotency';
-import { Problem, sendProblem } from '../problems';
+import { headerOccurrences, idempotentRoute, type IdempotencyRefusal, type StoredResponse } from 'idempotent-sagas/fastify';
+import { HTTP_LEASE_MS, HTTP_SCOPE, orderIdFor, workflowIdFor } from '../http-idempotency';
+import { Problem, sendProblem, type ProblemKind } from '../problems';
 import {
   CancelAnswerSchema,
   CancelBodySchema,
   CreateOrderBodySchema,
   CreateOrderHeadersSchema,
+  type CreateOrderBody,
   OrderAcceptedSchema,
   OrderIdParamsSchema,
   OrderViewSchema,
@@ -36,17 +26,13 @@ import {
 const ORDERS_ROUTE = '/v1/orders';
 const SAGA_QUERY_TIMEOUT_MS = 3000;
 
-const idempotencyKeyByRequest = new WeakMap<FastifyRequest, string>();
-
-function retryAfterSeconds(ms: number): string {
-  return String(Math.max(1, Math.ceil(ms / 1000)));
-}
-
-function sendStored(reply: FastifyReply, stored: StoredResponse, replayed: boolean): FastifyReply {
-  reply.code(stored.statusCode).header('location', stored.location).type('application/json; charset=utf-8');
-  if (replayed) reply.header('idempotent-replayed', 'true');
-  return reply.send(stored.body);
-}
+/** The app's problem for each refusal of the Idempotency-Key handling. */
+const REFUSALS: Record<IdempotencyRefusal, ProblemKind> = {
+  'key-missing': Problem.IdempotencyKeyMissing,
+  'key-invalid': Problem.IdempotencyKeyInvalid,
+  'key-in-use': Problem.IdempotencyKeyInUse,
+  'key-reused': Problem.IdempotencyKeyReused,
+};
 
 type OrderRow = {
   id: string;
@@ -66,6 +52,16 @@ export const orderRoutes =
     const { store, metrics } = ctx;
     const { client, taskQueue } = ctx.temporal;
 
+    const idempotency = idempotentRoute({
+      store,
+      scope: HTTP_SCOPE,
+      leaseMs: HTTP_LEASE_MS,
+      tenantOf: (request) => ctx.tenantOf(request).id,
+      ownerOf: (request) => `api:${ctx.instanceId}:${request.id}`,
+      refuse: (reply, refusal, detail) => sendProblem(reply, REFUSALS[refusal], { detail }),
+      onOutcome: (outcome) => metrics.httpIdempotency.inc({ outcome }),
+    });
+
     app.post(
       ORDERS_ROUTE,
       {
@@ -81,59 +77,22 @@ export const orderRoutes =
             422: ProblemSchema.describe('The key was used with a different body'),
           },
         },
-        // The key is checked before the body is even parsed: auth (401) → key (400) → body (400).
-        onRequest: async (request, reply) => {
-          const raw = request.raw.rawHeaders;
-          // Repeated headers are refused, not merged: Node would join two keys into one valid-looking key
-          // and keep only the first of two Content-Types.
-          const keyHeader = request.headers[IDEMPOTENCY_KEY_HEADER];
-          const check = checkIdempotencyKey(headerOccurrences(raw, IDEMPOTENCY_KEY_HEADER) > 1 ? [String(keyHeader)] : keyHeader);
-          if (!check.ok) {
-            return sendProblem(reply, check.reason === 'missing' ? Problem.IdempotencyKeyMissing : Problem.IdempotencyKeyInvalid, {
-              detail: check.detail,
-            });
-          }
-          if (headerOccurrences(raw, 'content-type') > 1) {
-            return sendProblem(reply, Problem.BadRequest, { detail: 'send exactly one Content-Type header' });
-          }
-          idempotencyKeyByRequest.set(request, check.key);
-        },
+        // Checked before the body is even parsed: auth (401) → key (400) → body (400).
+        onRequest: [
+          idempotency.onRequest,
+          async (request, reply) => {
+            // Node keeps only the first of two Content-Types: refuse rather than guess.
+            if (headerOccurrences(request.raw.rawHeaders, 'content-type') > 1) {
+              return sendProblem(reply, Problem.BadRequest, { detail: 'send exactly one Content-Type header' });
+            }
+          },
+        ],
       },
-      async (request, reply) => {
+      idempotency.handler<{ Body: CreateOrderBody }>(async (request, claim): Promise<StoredResponse> => {
         const tenant = ctx.tenantOf(request);
-        const idempotencyKey = idempotencyKeyByRequest.get(request);
-        if (idempotencyKey === undefined) throw new Error('the Idempotency-Key check did not run');
-        const ref = { scope: HTTP_SCOPE, key: httpStoreKey(tenant.id, 'POST', ORDERS_ROUTE, idempotencyKey) };
         const body = request.body;
-
-        let claim;
-        try {
-          claim = await store.claimLease<StoredResponse>({
-            ...ref,
-            request: body,
-            owner: `api:${ctx.instanceId}:${request.id}`,
-            leaseMs: HTTP_LEASE_MS,
-          });
-        } catch (err) {
-          if (err instanceof InProgressError) {
-            metrics.httpIdempotency.inc({ outcome: 'conflict' });
-            reply.header('retry-after', retryAfterSeconds(err.retryAfterMs));
-            return sendProblem(reply, Problem.IdempotencyKeyInUse, { detail: 'the first request with this Idempotency-Key is still being processed' });
-          }
-          if (err instanceof FingerprintMismatchError) {
-            metrics.httpIdempotency.inc({ outcome: 'mismatch' });
-            return sendProblem(reply, Problem.IdempotencyKeyReused, { detail: 'this Idempotency-Key was first used with a different body' });
-          }
-          throw err;
-        }
-        if (claim.kind === 'replayed') {
-          metrics.httpIdempotency.inc({ outcome: 'replayed' });
-          return sendStored(reply, claim.result, true);
-        }
-        if (claim.takeover) metrics.httpIdempotency.inc({ outcome: 'takeover' });
-
         // The record's generation, not only (tenant, key): a key reused after its retention names a new order.
-        const orderId = orderIdFor(tenant.id, idempotencyKey, claim.generation);
+        const orderId = orderIdFor(tenant.id, claim.idempotencyKey, claim.generation);
         const workflowId = workflowIdFor(orderId);
         const input: PlaceOrderInput = {
           orderId,
@@ -160,11 +119,7 @@ export const orderRoutes =
             workflowIdConflictPolicy: 'USE_EXISTING',
           });
         } catch (err) {
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
-            // Nothing definitive happened that we know of: let the next attempt take the key over at once.
-            await store.releaseLease({ ...ref, epoch: claim.epoch }).catch(() => undefined);
-            throw err;
-          }
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
         }
         // Test-only fault (API_FAULT_PAUSE_AFTER_START_MS, off by default): widen the window between
         // starting the saga and storing the response, so a test can kill the process inside it.
@@ -172,25 +127,12 @@ export const orderRoutes =
 
         const location = `${ORDERS_ROUTE}/${orderId}`;
         // Only (tenant, key)-derived values: a takeover after a crash builds the very same bytes.
-        const stored: StoredResponse = {
+        return {
           statusCode: 202,
-          location,
+          headers: { location },
           body: JSON.stringify({ orderId, status: 'PENDING', workflowId, links: { self: location, cancel: `${location}/cancel` } }),
         };
-        try {
-          await store.completeLease({ ...ref, epoch: claim.epoch, result: stored });
-        } catch (err) {
-          if (!(err instanceof StaleEpochError)) throw err;
-          // A newer attempt took the key over while we worked: answer what it stored, or tell the client to retry.
-          const record = await store.get(ref);
-          if (record?.status === 'completed') return sendStored(reply, record.result as StoredResponse, true);
-          metrics.httpIdempotency.inc({ outcome: 'conflict' });
-          reply.header('retry-after', retryAfterSeconds(record?.leaseMsLeft ?? 1000));
-          return sendProblem(reply, Problem.IdempotencyKeyInUse, { detail: 'another attempt with this Idempotency-Key took over' });
-        }
-        metrics.httpIdempotency.inc({ outcome: 'executed' });
-        return sendStored(reply, stored, false);
-      },
+      }),
     );
 
     /** The tenant's order: its row, or (cancelled before the row existed) its workflow, recognised by the tenant memo. */
