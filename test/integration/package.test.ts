@@ -1,7 +1,8 @@
 // The library as a user gets it: `npm run build:lib`, `npm pack`, the tarball installed in a fresh
 // directory outside the repository, each entry point required and type-checked by its package name,
 // the workflow entry bundled by Temporal's bundler (which refuses Node built-ins), the shipped
-// migrations and store run against a real database.
+// migrations and store run against a real database, and the ticket-booking example type-checked and
+// its tests run there against the installed package.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,10 +11,12 @@ import { pathToFileURL } from 'node:url';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { createEmptyDatabase } from '../helpers/database';
 import { ROOT } from '../helpers/processes';
+import { ADMIN_URL_VAR, TEMPORAL_ADDRESS_VAR, requireTestEnv } from '../helpers/test-env';
 
 const LIBRARY = path.join(ROOT, 'packages/idempotent-sagas');
 const FIXTURE = path.join(ROOT, 'test/fixtures/consumer');
-const ENTRY_POINTS = ['workflow', 'activity', 'store'] as const;
+const ENTRY_POINTS = ['workflow', 'activity', 'store', 'fastify', 'testing'] as const;
+const EXAMPLE = path.join(ROOT, 'examples/ticket-booking');
 
 let work: string;
 let consumer: string;
@@ -71,6 +74,9 @@ test('every entry point loads by its package name from the installed copy, outsi
   expect(loaded.workflow!.keys).toEqual(expect.arrayContaining(['Saga', 'stepKeys', 'sagaStateQuery', 'resolveCompensationUpdate']));
   expect(loaded.activity!.keys).toEqual(expect.arrayContaining(['parseInput', 'assertOwnKey', 'translated']));
   expect(loaded.store!.keys).toEqual(expect.arrayContaining(['IdempotencyStore', 'migrate', 'CleanupLoop', 'IdempotencyCounters']));
+  expect(loaded.activity!.keys).toEqual(expect.arrayContaining(['defineSteps']));
+  expect(loaded.fastify!.keys).toEqual(expect.arrayContaining(['idempotentRoute', 'checkIdempotencyKey', 'httpStoreKey']));
+  expect(loaded.testing!.keys).toEqual(expect.arrayContaining(['FaultInjector', 'findPostgres', 'findTemporal', 'createTestDatabase', 'startDevServer']));
   // Deep imports are not part of the API: the exports map refuses them.
   expect(() => run(process.execPath, ['-e', "require('idempotent-sagas/dist/store/records.js')"], consumer)).toThrow(/ERR_PACKAGE_PATH_NOT_EXPORTED/);
 });
@@ -127,3 +133,23 @@ test('the shipped migrations and store run from the installed copy: an effect ap
     await db.drop();
   }
 }, 120_000);
+
+test('the ticket-booking example, installed beside the tarball outside the repository, type-checks and passes its own tests', () => {
+  const example = path.join(work, 'ticket-booking');
+  fs.cpSync(EXAMPLE, example, { recursive: true, filter: (src) => !/[/\\](node_modules|dist)([/\\]|$)/.test(src) });
+  const manifest = JSON.parse(fs.readFileSync(path.join(example, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  manifest.dependencies['idempotent-sagas'] = `file:${tarball}`;
+  fs.writeFileSync(path.join(example, 'package.json'), JSON.stringify(manifest, null, 2));
+  run('npm', ['install', '--prefer-offline'], example);
+  // Nothing resolves back into the repository: the library is the installed copy.
+  expect(fs.realpathSync(path.join(example, 'node_modules/idempotent-sagas'))).toBe(path.join(fs.realpathSync(example), 'node_modules/idempotent-sagas'));
+  const test = spawnSync('npm', ['test'], {
+    cwd: example,
+    encoding: 'utf8',
+    timeout: 420_000,
+    env: { ...process.env, DATABASE_URL: requireTestEnv(ADMIN_URL_VAR), TEMPORAL_ADDRESS: requireTestEnv(TEMPORAL_ADDRESS_VAR) },
+  });
+  const out = `${test.stdout}\n${test.stderr}`;
+  expect({ status: test.status, failed: out.match(/^# fail (\d+)$/m)?.[1] }).toEqual({ status: 0, failed: '0' });
+  expect(out).toMatch(/^# pass 6$/m);
+}, 600_000);
