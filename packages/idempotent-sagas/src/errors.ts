@@ -1,6 +1,7 @@
 // The errors the saga and store core raise on purpose, each with a stable `type` string.
 // Across the Temporal activity boundary only the type survives: check `err.cause.type`, not instanceof.
 
+/** The stable `type` of each error the store raises. */
 export const ErrorType = {
   /** A key, scope or value handed to the store is malformed; nothing was written. */
   InvalidInput: 'INVALID_INPUT',
@@ -16,14 +17,17 @@ export const ErrorType = {
   SagaClosed: 'IDEMPOTENCY_SAGA_CLOSED',
 } as const;
 
+/** One of ErrorType's values. */
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
 
+/** The base of the errors the core raises on purpose: a stable `type` and whether a retry can succeed. */
 export abstract class TypedError extends Error {
   abstract readonly type: string;
   /** Whether retrying the same call can succeed. */
   abstract readonly retryable: boolean;
 }
 
+/** A key, scope or value handed to the store is malformed; nothing was written. */
 export class InvalidInputError extends TypedError {
   override readonly name = 'InvalidInputError';
   readonly type = ErrorType.InvalidInput;
@@ -36,6 +40,7 @@ export class InvalidInputError extends TypedError {
   }
 }
 
+/** The key was first used with a different request; nothing was written. */
 export class FingerprintMismatchError extends TypedError {
   override readonly name = 'FingerprintMismatchError';
   readonly type = ErrorType.FingerprintMismatch;
@@ -48,6 +53,7 @@ export class FingerprintMismatchError extends TypedError {
   }
 }
 
+/** The key carries a compensation tombstone: the forward effect must never apply. */
 export class KeyAbortedError extends TypedError {
   override readonly name = 'KeyAbortedError';
   readonly type = ErrorType.KeyAborted;
@@ -60,6 +66,7 @@ export class KeyAbortedError extends TypedError {
   }
 }
 
+/** Another attempt holds a live lease on the key (or is mid-transaction): retry after `retryAfterMs`. */
 export class InProgressError extends TypedError {
   override readonly name = 'InProgressError';
   readonly type = ErrorType.InProgress;
@@ -74,6 +81,7 @@ export class InProgressError extends TypedError {
   }
 }
 
+/** A write by an attempt whose fencing epoch is no longer current; it changed nothing. */
 export class StaleEpochError extends TypedError {
   override readonly name = 'StaleEpochError';
   readonly type = ErrorType.StaleEpoch;
@@ -87,6 +95,7 @@ export class StaleEpochError extends TypedError {
   }
 }
 
+/** A new step record for a saga that has closed: a late attempt, refused; nothing changed. */
 export class SagaClosedError extends TypedError {
   override readonly name = 'SagaClosedError';
   readonly type = ErrorType.SagaClosed;

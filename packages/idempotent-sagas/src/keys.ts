@@ -9,6 +9,7 @@ export const SCOPE_PATTERN = /^[a-z][a-z0-9_.:-]{0,63}$/;
 /** Step IDs are chosen in workflow code: `create-order`, `reserve:SKU-1`, `charge`. */
 export const STEP_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/;
 
+/** The key if it is 1–255 printable ASCII characters; InvalidInputError naming `field` otherwise. */
 export function validateKey(key: unknown, field = 'key'): string {
   if (typeof key !== 'string') throw new InvalidInputError(field, 'must be a string');
   if (key.length === 0) throw new InvalidInputError(field, 'must not be empty');
@@ -17,6 +18,7 @@ export function validateKey(key: unknown, field = 'key'): string {
   return key;
 }
 
+/** The scope if it matches SCOPE_PATTERN; InvalidInputError otherwise. */
 export function validateScope(scope: unknown): string {
   if (typeof scope !== 'string' || !SCOPE_PATTERN.test(scope)) {
     throw new InvalidInputError('scope', 'must match /^[a-z][a-z0-9_.:-]{0,63}$/');
@@ -24,6 +26,7 @@ export function validateScope(scope: unknown): string {
   return scope;
 }
 
+/** The step ID if it matches STEP_ID_PATTERN; InvalidInputError otherwise. */
 export function validateStepId(stepId: unknown): string {
   if (typeof stepId !== 'string' || !STEP_ID_PATTERN.test(stepId)) {
     throw new InvalidInputError('stepId', 'must match /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/');
@@ -31,6 +34,7 @@ export function validateStepId(stepId: unknown): string {
   return stepId;
 }
 
+/** The two keys of a saga step: its forward effect's and its compensation's. */
 export type StepKeys = { forwardKey: string; compensationKey: string };
 
 /**

@@ -4,6 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import { keyBelongsTo } from '../keys';
 
+/** The failure types the activity helpers raise (non-retryable): a bad input, a key of another workflow. */
 export const ActivityErrorType = {
   InvalidInput: 'INVALID_ACTIVITY_INPUT',
   ForeignKey: 'IDEMPOTENCY_KEY_OF_ANOTHER_WORKFLOW',

@@ -3,6 +3,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { BusinessFailure, InProgressError, TypedError } from '../errors';
 
+/** The Temporal failure for a typed error (business failures non-retryable, in-progress with its delay); anything else as it is. */
 export function toActivityFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof BusinessFailure) {

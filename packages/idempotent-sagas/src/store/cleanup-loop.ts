@@ -2,8 +2,10 @@
 // run the same loop. A run that fails (the database restarting) is reported and the next one tries again.
 import type { CleanupReport, IdempotencyStore } from './store';
 
+/** What a CleanupLoop has done since it started. */
 export type CleanupTotals = { runs: number; failedRuns: number; deleted: number; sagasDeleted: number; extraDeleted: number };
 
+/** How often a CleanupLoop runs, and how much it deletes per batch. */
 export type CleanupLoopOptions = {
   everyMs: number;
   batchSize: number;
@@ -13,6 +15,7 @@ export type CleanupLoopOptions = {
   onError?: (err: unknown) => void;
 };
 
+/** Runs cleanupExpired on an interval until stopped; a failed run is reported through onError and the next run tries again. */
 export class CleanupLoop {
   readonly totals: CleanupTotals = { runs: 0, failedRuns: 0, deleted: 0, sagasDeleted: 0, extraDeleted: 0 };
   #timer: NodeJS.Timeout | undefined;

@@ -1,5 +1,6 @@
 // In-process counters of what the store decided, per scope; the API and the worker export them as Prometheus metrics.
 
+/** The store's decisions that are counted (per scope). */
 export const COUNTER_NAMES = [
   /** An effect ran for the first time (or again after its record expired). */
   'executions',
@@ -19,7 +20,9 @@ export const COUNTER_NAMES = [
   'sagaClosedRefusals',
 ] as const;
 
+/** One of COUNTER_NAMES. */
 export type CounterName = (typeof COUNTER_NAMES)[number];
+/** The counters at one moment. */
 export type CounterSnapshot = Record<CounterName, number>;
 
 const zeros = (): CounterSnapshot => Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as CounterSnapshot;

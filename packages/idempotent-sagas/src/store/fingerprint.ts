@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError } from '../errors';
 
+/** A JSON value, as stored and fingerprinted. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /**

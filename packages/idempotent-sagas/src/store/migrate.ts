@@ -7,6 +7,7 @@ import type { ClientConfig, Pool } from 'pg';
 /** Where the store's migrations live and the table that records which ran. */
 export const STORE_MIGRATIONS: MigrationSet = { dir: path.join(__dirname, 'migrations'), table: 'idempotent_sagas_migrations' };
 
+/** Where and how the store's migrations run. */
 export type MigrateOptions = {
   /** The schema to create the store's tables (and its migrations table) in; created if missing. Default `public`. */
   schema?: string;

@@ -13,12 +13,16 @@
 // idempotency_sagas has expired. No new record is created for a saga that has closed.
 import type { Pool, PoolClient } from 'pg';
 
+/** A pool or a checked-out client: what the store queries through. */
 export type Queryable = Pool | PoolClient;
 
+/** The life of a record: in progress, then completed or failed; a compensation ends it aborted (tombstone) or compensated. */
 export type RecordStatus = 'in_progress' | 'completed' | 'failed' | 'aborted' | 'compensated';
 
+/** A business failure as stored with its key, and raised again for every duplicate. */
 export type StoredFailure = { type: string; message: string; details: Record<string, unknown> };
 
+/** One row of the idempotency table, as the store reads it. */
 export type IdempotencyRecord = {
   fingerprint: string | null;
   status: RecordStatus;

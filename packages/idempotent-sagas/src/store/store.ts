@@ -8,6 +8,7 @@ import { canonicalJson, fingerprint } from './fingerprint';
 import { validateKey, validateScope } from '../keys';
 import { recordStatements, type IdempotencyRecord, type Queryable, type RecordStatements, type StoredFailure } from './records';
 
+/** How long records are kept, where the counters go, and the schema of the store's tables. */
 export type StoreOptions = {
   defaultTtlSeconds: number;
   ttlSecondsByScope?: Record<string, number>;
@@ -16,8 +17,10 @@ export type StoreOptions = {
   schema?: string;
 };
 
+/** What runOnce answers: the result, and whether it was replayed from the record. */
 export type Outcome<T> = { result: T; replayed: boolean };
 
+/** A record's address: its scope and key. */
 export type KeyRef = { scope: string; key: string };
 
 /**
@@ -29,10 +32,12 @@ export type SagaRef = { sagaId?: string };
 /** Work done in the same transaction as a record update, so the two commit or roll back together. */
 export type InTransaction = (client: PoolClient) => Promise<void>;
 
+/** What claimLease answers: the claim (epoch, attempt, generation) or the stored outcome to replay. */
 export type LeaseClaim<T> =
   /** `generation` names this record's life: the same across takeovers, new once the record expired and was reset. */
   { kind: 'claimed'; epoch: number; attempt: number; takeover: boolean; generation: string } | { kind: 'replayed'; result: T };
 
+/** What fenceForCompensation found to undo, with the epoch that fences any forward attempt still out there. */
 export type CompensationFence<T> =
   /** No forward record existed: the tombstone now refuses any late forward attempt. */
   | { kind: 'tombstoned' }
@@ -45,6 +50,7 @@ export type CompensationFence<T> =
   /** A previous compensation already finished. */
   | { kind: 'done'; status: 'compensated' | 'aborted' };
 
+/** How a compensation of a local step ended. */
 export type LocalCompensation =
   | 'compensated'
   /** No record: the tombstone was written, and undoing by natural key found the effect applied and undid it. */
@@ -54,6 +60,7 @@ export type LocalCompensation =
   | 'already-compensated'
   | 'already-aborted';
 
+/** What one cleanupExpired call deleted, and what it left because it is in progress or belongs to an open saga. */
 export type CleanupReport = {
   /** Records deleted: expired records of no saga, plus records of sagas closed longer ago than their retention. */
   deleted: number;
@@ -95,6 +102,7 @@ function validateEpoch(epoch: number): number {
   return epoch;
 }
 
+/** The Postgres idempotency store: every effect of a saga step (and every HTTP request) applies through one of its records, at most once. */
 export class IdempotencyStore {
   readonly counters: IdempotencyCounters;
   private readonly defaultTtlSeconds: number;

@@ -49,6 +49,7 @@ export const HISTORY_EVENTS_PER_ROUND = 50;
 /** COMPENSATION_FAILED: every compensation ran, some failed (only with onCompensationError 'continue'). */
 export type SagaStatus = 'RUNNING' | 'COMPENSATING' | 'COMPENSATION_STUCK' | 'COMPLETED' | 'COMPENSATED' | 'COMPENSATION_FAILED';
 
+/** One step as the saga-state query shows it. */
 export type StepState = {
   stepId: string;
   status: StepStatus;
@@ -62,6 +63,7 @@ export type StepState = {
   parallelGroup?: string;
 };
 
+/** What the saga-state query answers. */
 export type SagaState = {
   status: SagaStatus;
   steps: StepState[];
@@ -90,6 +92,7 @@ export type SagaSnapshot = {
 };
 
 export type { StepKeys };
+/** Undoes a step, given its keys (its activity takes the forward key to find what to undo). */
 export type Compensation = (keys: StepKeys) => Promise<unknown>;
 
 /** How one step takes part in compensation. */
@@ -104,8 +107,10 @@ export type StepOptions = {
 /** A compensation that failed while the saga went on (onCompensationError 'continue'). */
 export type CompensationFailure = { stepId: string; error: string };
 
+/** An operator's decision for a stuck compensation: retry it now, or skip it with a reason. */
 export type OperatorDecision = { action: 'retry' } | { action: 'skip'; reason: string };
 
+/** The failure types the saga raises. */
 export const SagaErrorType = {
   DuplicateStep: 'DUPLICATE_STEP_ID',
   InvalidStep: 'INVALID_STEP_ID',
@@ -125,6 +130,7 @@ export function describeFailure(err: unknown): { type: string; message: string }
   return { type: 'Unknown', message: String(cause) };
 }
 
+/** How a saga behaves; only `workflowId` and `stuckRetryIntervalMs` are required. */
 export type SagaOptions = {
   workflowId: string;
   /** The first wait (ms) in COMPENSATION_STUCK before retrying on its own (an operator may decide sooner); doubles each round. */
@@ -191,6 +197,7 @@ export function lifetimeSagaOptions(
   };
 }
 
+/** A saga in a workflow: steps with deterministic keys, a pivot, compensation newest first that cannot be cancelled, and COMPENSATION_STUCK with an operator way out. */
 export class Saga {
   private readonly steps = new Map<string, StepState>();
   private readonly compensations: Array<{ stepId: string; run: () => Promise<unknown> }> = [];
