@@ -29,6 +29,15 @@ const LIBRARY_IMPORTS = [
     message: 'The library imports nothing outside packages/idempotent-sagas/src (the apps depend on it, never the reverse).',
   },
 ];
+/** The apps' workflow code: what the worker's workflow bundle takes in. */
+const WORKFLOW_CODE = [
+  'apps/*/workflows/**/*.ts',
+  'apps/wallet/workflow.ts',
+  'apps/worker/workflows.ts',
+  'apps/worker/interceptors.ts',
+  'apps/worker/saga-status.ts',
+  'apps/worker/saga-plumbing.ts',
+];
 const SANDBOX_PATHS = [
   ...nodeBuiltins.map((name) => ({ name, message: 'Workflow code runs in a deterministic sandbox: no Node builtins.' })),
   { name: 'pg', message: 'Workflows never touch the database; do it in an activity.' },
@@ -56,11 +65,11 @@ export default tseslint.config(
     languageOptions: { parserOptions: { projectService: false, project: './tsconfig.json', tsconfigRootDir: import.meta.dirname } },
   },
   {
-    files: ['src/**/*.ts', 'activities/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'examples/**/*.ts'],
+    files: ['apps/**/*.ts', 'src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'examples/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: APP_IMPORTS_OF_THE_LIBRARY }] },
   },
   {
-    files: ['workflows/**/*.ts'],
+    files: WORKFLOW_CODE,
     rules: {
       'no-restricted-imports': [
         'error',
@@ -69,7 +78,10 @@ export default tseslint.config(
           patterns: [
             ...APP_IMPORTS_OF_THE_LIBRARY,
             { group: ['**/src/db', '**/src/db/**'], message: 'Workflows never touch the database; do it in an activity.' },
-            { group: ['**/activities/*', '!**/activities/index'], message: 'Import activities by type only, from activities/index.' },
+            {
+              group: ['**/orders/activities', '**/orders/activities/*', '**/wallet/activities'],
+              message: 'Import activities by type only, from apps/worker/activities.',
+            },
           ],
         },
       ],

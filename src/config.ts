@@ -1,7 +1,7 @@
 // The only reader of process.env: every setting is parsed here once, at start-up.
 import path from 'node:path';
 import { z } from 'zod';
-import { type FaultConfigInput, faultConfigSchema } from './gateway/faults';
+import { type FaultConfigInput, faultConfigSchema } from '../apps/gateway/faults';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
 

@@ -2,8 +2,8 @@
 // run's own database), plus what only a chaos run can show: each order's copies got one answer, each
 // accepted order is one order row and one workflow, and no saga is left running except those awaiting an operator.
 import { Client, Connection } from '@temporalio/client';
-import type { PlaceOrderResult } from '../../workflows/messages';
-import { type InvariantReport, checkInvariants } from '../domain/invariants';
+import type { PlaceOrderResult } from '../../apps/orders/workflows/messages';
+import { type InvariantReport, checkInvariants } from '../../apps/orders/domain/invariants';
 import { type InvariantLine, databaseInvariantLines } from '../demo/report';
 import type { ChaosStack } from './stack';
 import type { OrderTraffic } from './traffic';

@@ -1,6 +1,6 @@
 // One chaos run: start the stack, place the orders over HTTP while the faults run, stop the faults once
 // the chaos phase is over (at least --duration, and every order accepted), drain, and check.
-import { pruneWebhookEvents } from '../api/webhook-events';
+import { pruneWebhookEvents } from '../../apps/orders/api/webhook-events';
 import type { Config } from '../config';
 import { CleanupLoop, type CleanupTotals, IdempotencyStore } from 'idempotent-sagas/store';
 import { planDemo } from '../demo/plan';

@@ -13,13 +13,13 @@ import { StartupError } from '../errors';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { type ProvisionedDatabase, provisionDatabase } from '../db/provision';
-import { seedProducts, setStock } from '../domain/catalog';
-import { createTenant } from '../domain/tenants';
-import type { FaultConfigInput } from '../gateway/faults';
-import { GATEWAY_MIGRATIONS } from '../gateway/schema';
+import { seedProducts, setStock } from '../../apps/orders/domain/catalog';
+import { createTenant } from '../../apps/orders/domain/tenants';
+import type { FaultConfigInput } from '../../apps/gateway/faults';
+import { GATEWAY_MIGRATIONS } from '../../apps/gateway/schema';
 import { TemporalUnavailableError, findTemporalCli, installTemporalCli } from 'idempotent-sagas/testing';
-import { writeWorkflowBundle } from '../temporal/order-worker';
-import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
+import { writeWorkflowBundle } from '../../apps/worker/order-worker';
+import { SEARCH_ATTRIBUTES } from '../../apps/worker/search-attributes';
 import { type ChildSpec, SupervisedChild } from './child-process';
 import { installDeletionWitness } from './deletion-witness';
 import { dropNaturalKeys } from './natural-keys';
@@ -173,7 +173,7 @@ export async function startChaosStack(opts: {
     await temporal.start();
     say(`temporal: dev server at ${temporalAddress}, persisted to ${path.relative(PROJECT_ROOT, temporalFile)}`);
 
-    const gateway = node('gateway', 'src/gateway/main.ts', 'payment gateway listening', {
+    const gateway = node('gateway', 'apps/gateway/main.ts', 'payment gateway listening', {
       GATEWAY_PORT: String(gatewayPort),
       GATEWAY_FAULTS: JSON.stringify({ ...opts.gatewayFaults, hangMs: GATEWAY_HANG_MS, ...(opts.providerIgnoresKeys && { ignoreIdempotencyKeys: true }) }),
       LOG_LEVEL: 'info',
@@ -185,7 +185,7 @@ export async function startChaosStack(opts: {
       ...(opts.stepTtlS !== undefined && { IDEMPOTENCY_SCOPE_TTLS: `step=${opts.stepTtlS}` }),
     };
     const workers = Array.from({ length: opts.workers }, (_, i) =>
-      node(`worker-${i + 1}`, 'src/worker.ts', 'worker ready', {
+      node(`worker-${i + 1}`, 'apps/worker/main.ts', 'worker ready', {
         ...serviceEnv,
         GATEWAY_URL: `http://127.0.0.1:${gatewayPort}`,
         GATEWAY_TIMEOUT_MS: String(GATEWAY_CLIENT_TIMEOUT_MS),
@@ -195,7 +195,7 @@ export async function startChaosStack(opts: {
         PG_POOL_MAX: '10',
       }),
     );
-    const api = node('api', 'src/api/main.ts', 'api ready', {
+    const api = node('api', 'apps/orders/api/main.ts', 'api ready', {
       ...serviceEnv,
       PORT: String(apiPort),
       PG_POOL_MAX: '10',

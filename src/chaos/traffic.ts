@@ -2,7 +2,7 @@
 // times with the same Idempotency-Key (the copies sometimes at once, sometimes one after the other),
 // and every copy is retried until the API accepts it: after 409 (honouring Retry-After), 5xx, a timeout
 // or a refused connection. Every copy must get the same answer.
-import type { OrderItem } from '../domain/types';
+import type { OrderItem } from '../../apps/orders/domain/types';
 import type { Random } from '../random';
 
 export type OrderRequestPlan = {

@@ -3,7 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config';
 import { openDatabase } from '../db/open';
-import { TenantNameSchema, createTenant } from '../domain/tenants';
+import { TenantNameSchema, createTenant } from '../../apps/orders/domain/tenants';
 import { createLogger } from '../logger';
 import { UsageError, runMain } from './run-main';
 import { addSagaCommands } from './sagas';

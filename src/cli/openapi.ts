@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { Pool } from 'pg';
 import { IdempotencyStore } from 'idempotent-sagas/store';
-import { buildApiApp } from '../api/app';
+import { buildApiApp } from '../../apps/orders/api/app';
 import { runMain } from './run-main';
 
 export const OPENAPI_FILE = path.resolve(__dirname, '../../openapi.json');

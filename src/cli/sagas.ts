@@ -8,14 +8,14 @@ import { resolveCompensationUpdate, sagaStateQuery, type OperatorDecision, type 
 import { z } from 'zod';
 import { loadConfig } from '../config';
 import { connectClient } from '../temporal/connection';
-import { SAGA_STATUS } from '../temporal/search-attributes';
+import { SAGA_STATUS } from '../../apps/worker/search-attributes';
 import { CommandFailed, UsageError } from './run-main';
 
 const SAGA_STATUSES = ['RUNNING', 'COMPENSATING', 'COMPENSATION_STUCK', 'COMPLETED', 'COMPENSATED'] as const satisfies readonly SagaStatus[];
 const StatusSchema = z.enum(SAGA_STATUSES);
 const ReasonSchema = z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters');
 const IdSchema = z.string().min(1, 'must not be empty').max(255, 'must be at most 255 characters');
-/** An order ID as the API returns it; its saga is `order-<orderId>` (src/api/http-idempotency.ts). */
+/** An order ID as the API returns it; its saga is `order-<orderId>` (apps/orders/api/http-idempotency.ts). */
 const ORDER_ID = /^ord_[0-9a-f]{24}$/;
 
 export type SagaRow = { workflowId: string; runId: string; type: string; sagaStatus: string | null; executionStatus: string; startTime: string };

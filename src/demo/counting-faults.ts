@@ -1,5 +1,5 @@
 // The gateway's fault injector, counting what it decided: the demo reports the faults actually injected.
-import { type ChargePlan, FaultInjector } from '../gateway/faults';
+import { type ChargePlan, FaultInjector } from '../../apps/gateway/faults';
 
 export type InjectedFaultCounts = {
   chargeRequests: number;

@@ -3,8 +3,8 @@
 // orders table is watched for it; an order still open at its deadline is reported as not finished.
 import { type Client, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { Pool } from 'pg';
-import type { PlaceOrderResult } from '../../workflows/messages';
-import type { placeOrder } from '../../workflows/place-order';
+import type { PlaceOrderResult } from '../../apps/orders/workflows/messages';
+import type { placeOrder } from '../../apps/orders/workflows/place-order';
 import type { PlannedOrder } from './plan';
 
 export const DEMO_TENANT = 'demo';

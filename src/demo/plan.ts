@@ -1,8 +1,8 @@
 // The demo's orders, drawn up front from the seed: items, payment tokens (magic tokens for the
 // targeted faults), the random gateway faults, and the stock of the scarce products.
-import { SEED_PRODUCTS } from '../domain/catalog';
-import type { OrderItem } from '../domain/types';
-import type { FaultConfigInput } from '../gateway/faults';
+import { SEED_PRODUCTS } from '../../apps/orders/domain/catalog';
+import type { OrderItem } from '../../apps/orders/domain/types';
+import type { FaultConfigInput } from '../../apps/gateway/faults';
 import { mulberry32 } from '../random';
 
 /** Faults aimed at one order each, through the gateway's magic tokens or the saga's demonstration fault. */

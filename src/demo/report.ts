@@ -1,7 +1,7 @@
 // The end of a run: this run's outcomes and the gateway's view of it, every invariant of DESIGN §6
 // (checkInvariants over the whole database, plus checks of this run's own workflows), and the JSON line.
 import type { Pool } from 'pg';
-import { type InvariantReport, checkInvariants } from '../domain/invariants';
+import { type InvariantReport, checkInvariants } from '../../apps/orders/domain/invariants';
 import type { InjectedFaultCounts } from './counting-faults';
 import type { OrderOutcome } from './drive';
 import type { DemoOptions } from './options';

@@ -1,6 +1,6 @@
 // The project's dev server: the library's, with the search attributes our sagas publish registered.
 import { startDevServer as startLibraryDevServer, type DevServer, type DevServerOptions } from 'idempotent-sagas/testing';
-import { SEARCH_ATTRIBUTES } from './search-attributes';
+import { SEARCH_ATTRIBUTES } from '../../apps/worker/search-attributes';
 
 export type { DevServer, DevServerOptions };
 

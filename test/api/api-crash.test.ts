@@ -1,11 +1,11 @@
 // The API process SIGKILLed between starting the workflow and storing its response (DESIGN §2, §8):
 // the retry with the same Idempotency-Key, served by a new process, returns the same order, and
-// one saga ran. The real `src/api/main.ts` runs as a child (`node --import tsx`, so the signal
+// one saga ran. The real `apps/orders/api/main.ts` runs as a child (`node --import tsx`, so the signal
 // reaches it); the test-only API_FAULT_PAUSE_AFTER_START_MS holds it inside the window.
-import { HTTP_SCOPE, orderIdFor, workflowIdFor } from '../../src/api/http-idempotency';
+import { HTTP_SCOPE, orderIdFor, workflowIdFor } from '../../apps/orders/api/http-idempotency';
 import { httpStoreKey } from 'idempotent-sagas/fastify';
-import { createTenant } from '../../src/domain/tenants';
-import type { PlaceOrderResult } from '../../workflows/messages';
+import { createTenant } from '../../apps/orders/domain/tenants';
+import type { PlaceOrderResult } from '../../apps/orders/workflows/messages';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 import { startChildProcess, type ChildProcessHandle } from '../helpers/child-worker';
 import { freePort } from '../helpers/processes';
@@ -27,7 +27,7 @@ afterAll(async () => {
 async function startApi(extraEnv: Record<string, string> = {}): Promise<ApiProcess> {
   const port = await freePort();
   const handle = await startChildProcess(
-    'src/api/main.ts',
+    'apps/orders/api/main.ts',
     {
       DATABASE_URL: stack.db.url,
       TEMPORAL_ADDRESS: stack.temporalAddress,

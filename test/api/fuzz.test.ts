@@ -7,9 +7,9 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
-import { buildApiApp } from '../../src/api/app';
-import { HTTP_SCOPE } from '../../src/api/http-idempotency';
-import { createTenant } from '../../src/domain/tenants';
+import { buildApiApp } from '../../apps/orders/api/app';
+import { HTTP_SCOPE } from '../../apps/orders/api/http-idempotency';
+import { createTenant } from '../../apps/orders/domain/tenants';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261128);

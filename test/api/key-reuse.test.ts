@@ -5,13 +5,13 @@
 import type { AddressInfo } from 'node:net';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { buildApiApp } from '../../src/api/app';
-import { HTTP_SCOPE, workflowIdFor } from '../../src/api/http-idempotency';
+import { buildApiApp } from '../../apps/orders/api/app';
+import { HTTP_SCOPE, workflowIdFor } from '../../apps/orders/api/http-idempotency';
 import { httpStoreKey } from 'idempotent-sagas/fastify';
-import { checkInvariants } from '../../src/domain/invariants';
-import { createTenant } from '../../src/domain/tenants';
+import { checkInvariants } from '../../apps/orders/domain/invariants';
+import { createTenant } from '../../apps/orders/domain/tenants';
 import { IdempotencyStore } from 'idempotent-sagas/store';
-import type { PlaceOrderResult } from '../../workflows/messages';
+import type { PlaceOrderResult } from '../../apps/orders/workflows/messages';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 import { waitFor } from '../helpers/wait';
 

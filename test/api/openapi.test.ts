@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { buildApiApp } from '../../src/api/app';
-import { createTenant } from '../../src/domain/tenants';
+import { buildApiApp } from '../../apps/orders/api/app';
+import { createTenant } from '../../apps/orders/domain/tenants';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 
 type Responses = Record<string, { content?: Record<string, unknown>; headers?: Record<string, unknown> }>;

@@ -3,11 +3,11 @@
 // proven by counting records (HTTP idempotency keys, orders, workflows, gateway charges).
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { buildApiApp } from '../../src/api/app';
-import { HTTP_SCOPE, orderIdFor, workflowIdFor } from '../../src/api/http-idempotency';
+import { buildApiApp } from '../../apps/orders/api/app';
+import { HTTP_SCOPE, orderIdFor, workflowIdFor } from '../../apps/orders/api/http-idempotency';
 import { httpStoreKey } from 'idempotent-sagas/fastify';
-import { createTenant } from '../../src/domain/tenants';
-import type { PlaceOrderResult } from '../../workflows/messages';
+import { createTenant } from '../../apps/orders/domain/tenants';
+import type { PlaceOrderResult } from '../../apps/orders/workflows/messages';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 import { waitFor } from '../helpers/wait';
 

@@ -43,5 +43,5 @@ export async function startChildProcess(script: string, env: Record<string, stri
 }
 
 export function startChildWorker(env: Record<string, string>): Promise<ChildWorker> {
-  return startChildProcess('src/worker.ts', env, 'worker ready');
+  return startChildProcess('apps/worker/main.ts', env, 'worker ready');
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { startEmbeddedPostgres } from 'idempotent-sagas/testing';
 import { migrate } from '../../src/db/migrate';
-import { GATEWAY_MIGRATIONS } from '../../src/gateway/schema';
+import { GATEWAY_MIGRATIONS } from '../../apps/gateway/schema';
 import { startDevServer } from '../../src/temporal/dev-server';
 import { ADMIN_URL_VAR, TEMPLATE_DB_VAR, TEMPORAL_ADDRESS_VAR, databaseUrl } from './test-env';
 

@@ -4,16 +4,16 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { ActivityDeps } from '../../activities';
-import { seedProducts } from '../../src/domain/catalog';
-import { buildGatewayApp } from '../../src/gateway/app';
-import { createGatewayClient } from '../../src/gateway/client';
-import { FaultInjector, type FaultConfigInput } from '../../src/gateway/faults';
-import type { WebhookTarget } from '../../src/gateway/webhooks';
+import type { ActivityDeps } from '../../apps/worker/activities';
+import { seedProducts } from '../../apps/orders/domain/catalog';
+import { buildGatewayApp } from '../../apps/gateway/app';
+import { createGatewayClient } from '../../apps/gateway/client';
+import { FaultInjector, type FaultConfigInput } from '../../apps/gateway/faults';
+import type { WebhookTarget } from '../../apps/gateway/webhooks';
 import { IdempotencyStore } from 'idempotent-sagas/store';
-import { bundleWorkflows, createOrderWorker } from '../../src/temporal/order-worker';
-import type { PlaceOrderResult } from '../../workflows/messages';
-import type { PlaceOrderInput } from '../../workflows/place-order';
+import { bundleWorkflows, createOrderWorker } from '../../apps/worker/order-worker';
+import type { PlaceOrderResult } from '../../apps/orders/workflows/messages';
+import type { PlaceOrderInput } from '../../apps/orders/workflows/place-order';
 import { createTestDatabase, type TestDatabase } from './database';
 import { requireTestEnv, TEMPORAL_ADDRESS_VAR } from './test-env';
 
@@ -42,6 +42,10 @@ export type OrderStack = {
   startOrder(input: Partial<PlaceOrderInput> & Pick<PlaceOrderInput, 'items'>, workflowId?: string): Promise<WorkflowHandle>;
   placeOrder(input: Partial<PlaceOrderInput> & Pick<PlaceOrderInput, 'items'>): Promise<{ result: PlaceOrderResult; handle: WorkflowHandle }>;
   count(sql: string, params?: unknown[]): Promise<number>;
+  /** Refunds the gateway made for the order's charges. */
+  refunds(orderId: string): Promise<number>;
+  /** The order row's status (undefined: no row). */
+  orderStatus(orderId: string): Promise<string | undefined>;
   stop(): Promise<void>;
 };
 
@@ -121,6 +125,8 @@ export async function createOrderStack(opts: OrderStackOptions = {}): Promise<Or
       return { result: (await handle.result()) as PlaceOrderResult, handle };
     },
     count: (sql, params) => db.count(sql, params),
+    refunds: (orderId) => db.count('SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.order_id = $1', [orderId]),
+    orderStatus: async (orderId) => (await db.pool.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [orderId])).rows[0]?.status,
     stop: async () => {
       for (const r of running) if (r.worker.getState() === 'RUNNING') r.worker.shutdown();
       await Promise.all(running.map((r) => r.done));
@@ -130,4 +136,26 @@ export async function createOrderStack(opts: OrderStackOptions = {}): Promise<Or
       await db.drop();
     },
   };
+}
+
+/**
+ * The test file's order stack with one worker: created before its tests, stopped after them, its gateway
+ * faults reset to none before each test. The returned object stands for the stack once it exists.
+ */
+export function useOrderStack(opts: OrderStackOptions = {}): OrderStack {
+  let stack: OrderStack | undefined;
+  beforeAll(async () => {
+    stack = await createOrderStack(opts);
+    await stack.startWorker();
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+  beforeEach(() => stack?.faults.replace({ seed: 1, ...opts.faults }));
+  return new Proxy({} as OrderStack, {
+    get: (_target, property: keyof OrderStack) => {
+      if (!stack) throw new Error('the order stack is used before beforeAll created it');
+      return stack[property];
+    },
+  });
 }

@@ -1,25 +1,16 @@
 // The operator CLI against real stuck sagas: `sagas list --status COMPENSATION_STUCK --json` names
 // them, `sagas show` renders the steps, `sagas retry` and `sagas skip --reason` resolve one each;
 // an unknown ID, a saga not stuck and bad input each get one clear line and change nothing.
-import { sagaStateQuery, type PlaceOrderResult } from '../../workflows/messages';
-import { createOrderStack, type OrderStack } from '../helpers/order-stack';
+import { sagaStateQuery, type PlaceOrderResult } from '../../apps/orders/workflows/messages';
+import { useOrderStack } from '../helpers/order-stack';
 import { runScript, type ProcessResult } from '../helpers/processes';
 import { waitFor } from '../helpers/wait';
 
-let stack: OrderStack;
-
-beforeAll(async () => {
-  stack = await createOrderStack({ stock: 100, leaseMs: 2000 });
-  await stack.startWorker();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = useOrderStack({ stock: 100, leaseMs: 2000 });
 
 const cli = (...args: string[]): Promise<ProcessResult> =>
   runScript('src/cli/cli.ts', ['sagas', ...args], { TEMPORAL_ADDRESS: stack.temporalAddress, TEMPORAL_NAMESPACE: 'default' });
-const refunds = (orderId: string): Promise<number> =>
-  stack.count('SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.order_id = $1', [orderId]);
+const refunds = (orderId: string): Promise<number> => stack.refunds(orderId);
 const failingOrder = (orderId: string) => ({
   orderId,
   items: [{ sku: 'SKU-1', quantity: 1 }],

@@ -2,9 +2,9 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GatewayErrorType as ErrorType, GatewayAmbiguousError, GatewayKeyAbortedError } from '../../src/errors';
-import { createGatewayClient, type GatewayClient } from '../../src/gateway/client';
-import { startGateway, type RunningGateway } from '../../src/gateway/server';
-import { SIGNATURE_HEADER, verifySignature } from '../../src/gateway/webhooks';
+import { createGatewayClient, type GatewayClient } from '../../apps/gateway/client';
+import { startGateway, type RunningGateway } from '../../apps/gateway/server';
+import { SIGNATURE_HEADER, verifySignature } from '../../apps/gateway/webhooks';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 
 let db: TestDatabase;

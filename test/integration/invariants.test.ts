@@ -1,7 +1,7 @@
 // The invariant checker is itself tested: for every invariant, a scratch database gets exactly that
 // violation (bypassing a constraint where one guarantees it) and the check must report it, with the
 // count, while every other check stays at 0. A check whose query returned nothing would fail here.
-import { INVARIANT_IDS, checkInvariants, type InvariantReport } from '../../src/domain/invariants';
+import { INVARIANT_IDS, checkInvariants, type InvariantReport } from '../../apps/orders/domain/invariants';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 
 type Db = TestDatabase;

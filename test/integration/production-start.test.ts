@@ -29,12 +29,12 @@ beforeEach(() => {
 
 const REAL_SECRET = 'whsec_a_private_production_secret_42';
 
-async function start(script: 'src/api/main.ts' | 'src/gateway/main.ts', env: Record<string, string>): Promise<ProcessResult> {
+async function start(script: 'apps/orders/api/main.ts' | 'apps/gateway/main.ts', env: Record<string, string>): Promise<ProcessResult> {
   return runScript(script, [], { ...services, ...env }, 60_000);
 }
 
 test('the API with NODE_ENV=production and no WEBHOOK_SECRET exits non-zero naming WEBHOOK_SECRET, before connecting to anything', async () => {
-  const res = await start('src/api/main.ts', { NODE_ENV: 'production' });
+  const res = await start('apps/orders/api/main.ts', { NODE_ENV: 'production' });
   expect(res.code).toBe(2);
   expect(res.stderr).toMatch(/^error: Refusing to start the api with NODE_ENV=production:\n {2}WEBHOOK_SECRET: unset or the public development value/);
   expect(res.stderr).not.toMatch(/unexpected failure|\n\s+at /); // one message, no stack
@@ -43,17 +43,22 @@ test('the API with NODE_ENV=production and no WEBHOOK_SECRET exits non-zero nami
 });
 
 test.each([
-  ['the API with the development secret', 'src/api/main.ts', { WEBHOOK_SECRET: DEV_WEBHOOK_SECRET }, /WEBHOOK_SECRET: unset or the public development value/],
+  [
+    'the API with the development secret',
+    'apps/orders/api/main.ts',
+    { WEBHOOK_SECRET: DEV_WEBHOOK_SECRET },
+    /WEBHOOK_SECRET: unset or the public development value/,
+  ],
   [
     'the API with API_FAULT_PAUSE_AFTER_START_MS',
-    'src/api/main.ts',
+    'apps/orders/api/main.ts',
     { WEBHOOK_SECRET: REAL_SECRET, API_FAULT_PAUSE_AFTER_START_MS: '3000' },
     /API_FAULT_PAUSE_AFTER_START_MS: a test-only fault/,
   ],
-  ['the gateway with no WEBHOOK_SECRET', 'src/gateway/main.ts', {}, /Refusing to start the gateway[^]*WEBHOOK_SECRET: unset/],
+  ['the gateway with no WEBHOOK_SECRET', 'apps/gateway/main.ts', {}, /Refusing to start the gateway[^]*WEBHOOK_SECRET: unset/],
   [
     'the gateway with GATEWAY_FAULTS',
-    'src/gateway/main.ts',
+    'apps/gateway/main.ts',
     { WEBHOOK_SECRET: REAL_SECRET, GATEWAY_FAULTS: '{"declineRate":0.5}' },
     /GATEWAY_FAULTS: a test-only fault configuration/,
   ],
@@ -66,14 +71,14 @@ test.each([
 });
 
 test('control: without NODE_ENV=production the same API passes the check and goes on to connect', async () => {
-  const res = await start('src/api/main.ts', {});
+  const res = await start('apps/orders/api/main.ts', {});
   expect(res.code).not.toBe(0); // the listener drops it
   expect(res.stderr).not.toMatch(/WEBHOOK_SECRET/);
   expect(connections).toBeGreaterThan(0);
 });
 
 test('a production API with a private secret passes the check and goes on to connect', async () => {
-  const res = await start('src/api/main.ts', { NODE_ENV: 'production', WEBHOOK_SECRET: REAL_SECRET });
+  const res = await start('apps/orders/api/main.ts', { NODE_ENV: 'production', WEBHOOK_SECRET: REAL_SECRET });
   expect(res.code).not.toBe(0);
   expect(res.stderr).not.toMatch(/Refusing to start/);
   expect(connections).toBeGreaterThan(0);

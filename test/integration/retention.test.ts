@@ -3,7 +3,7 @@
 // record in progress and reports what it kept. Every case counts rows.
 import type { PoolClient } from 'pg';
 import { deletionWitness, installDeletionWitness, takeoverWitness } from '../../src/chaos/deletion-witness';
-import { checkInvariants } from '../../src/domain/invariants';
+import { checkInvariants } from '../../apps/orders/domain/invariants';
 import { SagaClosedError, StaleEpochError, IdempotencyStore } from 'idempotent-sagas/store';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 

@@ -6,7 +6,7 @@ import { freePort, runScript } from '../helpers/processes';
 import { TEMPORAL_ADDRESS_VAR } from '../helpers/test-env';
 
 const UNREACHABLE_DB = 'postgres://postgres:s3cret@127.0.0.1:1/nowhere';
-const ENTRY_POINTS = ['src/cli/db-migrate.ts', 'src/cli/db-cleanup.ts', 'src/worker.ts', 'src/api/main.ts'];
+const ENTRY_POINTS = ['src/cli/db-migrate.ts', 'src/cli/db-cleanup.ts', 'apps/worker/main.ts', 'apps/orders/api/main.ts'];
 
 /** stderr without the JSON log lines (pino logs go to stderr too). */
 const messages = (stderr: string): string[] => stderr.split('\n').filter((l) => l.trim() && !l.startsWith('{'));
@@ -20,7 +20,7 @@ test.each(ENTRY_POINTS)('%s with an unreachable DATABASE_URL: one line naming it
   expect(run.stderr + run.stdout).not.toContain('s3cret');
 });
 
-test.each(['src/worker.ts', 'src/api/main.ts'])(
+test.each(['apps/worker/main.ts', 'apps/orders/api/main.ts'])(
   '%s with an unreachable TEMPORAL_ADDRESS: one line naming it; exit 1',
   async (script) => {
     const db = await createEmptyDatabase();
@@ -41,7 +41,7 @@ test('the worker with TEMPORAL_API_KEY against a server without TLS: one line sa
   const db = await createEmptyDatabase();
   try {
     const address = process.env[TEMPORAL_ADDRESS_VAR]!;
-    const run = await runScript('src/worker.ts', [], { DATABASE_URL: db.url, TEMPORAL_ADDRESS: address, TEMPORAL_API_KEY: 'key-not-to-print' });
+    const run = await runScript('apps/worker/main.ts', [], { DATABASE_URL: db.url, TEMPORAL_ADDRESS: address, TEMPORAL_API_KEY: 'key-not-to-print' });
     // Node warns that TLS to an IP address sends no server name (a real deployment names a host): not ours.
     const ours = messages(run.stderr).filter((l) => !/^\(node:\d+\) \[DEP0123\]|^\(Use `node --trace-deprecation/.test(l));
     expect({ code: run.code, messages: ours }).toEqual({

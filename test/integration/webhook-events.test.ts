@@ -1,4 +1,4 @@
-// The webhook_events statements (src/api/webhook-events.ts) on a real database: the claim protocol's
+// The webhook_events statements (apps/orders/api/webhook-events.ts) on a real database: the claim protocol's
 // transitions, and pruning by age in bounded batches, with retention compressed to one second.
 import { loadConfig } from '../../src/config';
 import { InvalidInputError } from 'idempotent-sagas/store';
@@ -9,7 +9,7 @@ import {
   recordWebhookEvent,
   releaseWebhookEventClaim,
   takeOverWebhookEvent,
-} from '../../src/api/webhook-events';
+} from '../../apps/orders/api/webhook-events';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 
 let db: TestDatabase;

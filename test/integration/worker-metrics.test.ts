@@ -4,9 +4,9 @@
 import net from 'node:net';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Pool } from 'pg';
-import { createActivities } from '../../activities';
+import { createActivities } from '../../apps/worker/activities';
 import { IdempotencyStore } from 'idempotent-sagas/store';
-import { buildApiApp } from '../../src/api/app';
+import { buildApiApp } from '../../apps/orders/api/app';
 import { buildWorkerServer } from '../../src/observability/worker-server';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 import { freePort, ROOT } from '../helpers/processes';
@@ -127,7 +127,7 @@ test('after a lease takeover and a duplicate delivery, /metrics has the store co
 
 test("the worker process serves /readyz and /metrics (ours, then the SDK's) on WORKER_HTTP_PORT and logs JSON", async () => {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/worker.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'apps/worker/main.ts')], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',

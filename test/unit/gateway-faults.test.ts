@@ -1,6 +1,6 @@
 // Fault plans: magic tokens are deterministic per attempt; random faults are reproducible from the seed.
-import { FaultInjector, faultConfigSchema } from '../../src/gateway/faults';
-import { parseMagicToken } from '../../src/gateway/magic-tokens';
+import { FaultInjector, faultConfigSchema } from '../../apps/gateway/faults';
+import { parseMagicToken } from '../../apps/gateway/magic-tokens';
 
 describe('magic tokens', () => {
   test('parse', () => {

@@ -1,6 +1,6 @@
 // Webhook signatures: what the receiving API relies on to refuse forged or replayed-late events.
 import { createHmac } from 'node:crypto';
-import { signPayload, verifySignature } from '../../src/gateway/webhooks';
+import { signPayload, verifySignature } from '../../apps/gateway/webhooks';
 
 const secret = 'whsec_unit_test_0123456789';
 const body = '{"id":"evt_1","type":"charge.succeeded","data":{"charge":{"id":"ch_1"}}}';

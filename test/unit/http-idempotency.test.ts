@@ -1,5 +1,5 @@
 // The HTTP idempotency key rules: header checks, the store key format, deterministic order IDs.
-import { orderIdFor, workflowIdFor } from '../../src/api/http-idempotency';
+import { orderIdFor, workflowIdFor } from '../../apps/orders/api/http-idempotency';
 import { checkIdempotencyKey, httpStoreKey, sha256Hex } from 'idempotent-sagas/fastify';
 import { validateKey } from 'idempotent-sagas/store';
 

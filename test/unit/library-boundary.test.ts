@@ -15,7 +15,7 @@ const CASES: Case[] = [
   },
   {
     filePath: 'packages/idempotent-sagas/src/activity/x.ts',
-    code: "import { createActivities } from '../../../../activities';\nexport const a = createActivities;\n",
+    code: "import { createActivities } from '../../../../apps/worker/activities';\nexport const a = createActivities;\n",
     forbidden: true,
   },
   { filePath: 'packages/idempotent-sagas/src/store/x.ts', code: "import { validateKey } from '../keys';\nexport const v = validateKey;\n", forbidden: false },
@@ -25,18 +25,20 @@ const CASES: Case[] = [
   { filePath: 'packages/idempotent-sagas/src/store/x.ts', code: "import fs from 'node:fs';\nexport const f = fs;\n", forbidden: false },
   // The apps reach the library only by its entry points.
   {
-    filePath: 'src/api/x.ts',
+    filePath: 'apps/orders/api/x.ts',
     code: "import { IdempotencyStore } from '../../packages/idempotent-sagas/src/store/store';\nexport const s = IdempotencyStore;\n",
     forbidden: true,
   },
   {
-    filePath: 'activities/x.ts',
+    filePath: 'apps/orders/activities/x.ts',
     code: "import { recordStatements } from 'idempotent-sagas/store/records';\nexport const r = recordStatements;\n",
     forbidden: true,
   },
-  { filePath: 'workflows/x.ts', code: "import type { Saga } from 'idempotent-sagas';\nexport type S = Saga;\n", forbidden: true },
+  { filePath: 'apps/orders/workflows/x.ts', code: "import type { Saga } from 'idempotent-sagas';\nexport type S = Saga;\n", forbidden: true },
   { filePath: 'test/unit/x.ts', code: "import { IdempotencyStore } from 'idempotent-sagas/store';\nexport const s = IdempotencyStore;\n", forbidden: false },
-  { filePath: 'workflows/x.ts', code: "import { Saga } from 'idempotent-sagas/workflow';\nexport const s = Saga;\n", forbidden: false },
+  { filePath: 'apps/orders/workflows/x.ts', code: "import { Saga } from 'idempotent-sagas/workflow';\nexport const s = Saga;\n", forbidden: false },
+  // The apps' workflow code stays in the sandbox too.
+  { filePath: 'apps/wallet/workflow.ts', code: "import { Pool } from 'pg';\nexport const p = Pool;\n", forbidden: true },
 ];
 
 test('the library/app boundary: every forbidden import is reported, no allowed one is', () => {

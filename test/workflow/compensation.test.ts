@@ -2,27 +2,14 @@
 // visible by query, search attribute and on the order; an operator retries or skips with a reason).
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { SAGA_STATUS } from '../../src/temporal/search-attributes';
-import { sagaStateQuery, type PlaceOrderResult } from '../../workflows/messages';
+import { SAGA_STATUS } from '../../apps/worker/search-attributes';
+import { sagaStateQuery, type PlaceOrderResult } from '../../apps/orders/workflows/messages';
 import { resolveCompensationUpdate, SagaErrorType } from 'idempotent-sagas/workflow';
 import { waitFor } from '../helpers/wait';
-import { createOrderStack, type OrderStack } from '../helpers/order-stack';
+import { useOrderStack } from '../helpers/order-stack';
 
-let stack: OrderStack;
+const stack = useOrderStack({ stock: 100, leaseMs: 2000 });
 
-beforeAll(async () => {
-  stack = await createOrderStack({ stock: 100, leaseMs: 2000 });
-  await stack.startWorker();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-beforeEach(() => stack.faults.replace({ seed: 1 }));
-
-const refunds = (orderId: string): Promise<number> =>
-  stack.count('SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.order_id = $1', [orderId]);
-const orderStatus = async (orderId: string): Promise<string | undefined> =>
-  (await stack.db.pool.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [orderId])).rows[0]?.status;
 /** Whether the order ever went to the operator: first_stuck_at survives the operator's decision. */
 const wentToOperator = (orderId: string): Promise<number> =>
   stack.count('SELECT count(*) AS n FROM orders WHERE id = $1 AND first_stuck_at IS NOT NULL', [orderId]);
@@ -41,12 +28,12 @@ test('a refund failing transiently is retried to success: one refund, never stuc
   });
   const result = (await handle.result()) as PlaceOrderResult;
   expect(result.status).toBe('COMPENSATED');
-  expect(await refunds('transient-1')).toBe(1);
+  expect(await stack.refunds('transient-1')).toBe(1);
   expect(await stack.count(`SELECT attempts AS n FROM gateway_key_attempts WHERE idempotency_key = 'refund:order-transient-1/charge'`)).toBe(3);
   const state = await handle.query(sagaStateQuery);
   expect(state.steps.find((s) => s.stepId === 'charge')).toMatchObject({ status: 'compensated' });
   expect(state.steps.every((s) => s.compensationRounds === undefined)).toBe(true);
-  expect(await orderStatus('transient-1')).toBe('COMPENSATED');
+  expect(await stack.orderStatus('transient-1')).toBe('COMPENSATED');
   expect(await wentToOperator('transient-1')).toBe(0);
 });
 
@@ -60,18 +47,18 @@ test('a refund failing permanently: COMPENSATION_STUCK everywhere, then an opera
   expect(state.stuck?.error).toMatch(/503|unavailable/i);
   // Later compensations wait: the reservation is still held, and nothing was refunded.
   expect(state.steps.find((s) => s.stepId === 'reserve:SKU-1')).toMatchObject({ status: 'applied' });
-  await waitFor(async () => (await orderStatus('stuck-1')) === 'COMPENSATION_STUCK', 'the order row to show it');
+  await waitFor(async () => (await stack.orderStatus('stuck-1')) === 'COMPENSATION_STUCK', 'the order row to show it');
   const described = await handle.describe();
   expect(described.typedSearchAttributes.get(SAGA_STATUS)).toBe('COMPENSATION_STUCK');
-  expect(await refunds('stuck-1')).toBe(0);
+  expect(await stack.refunds('stuck-1')).toBe(0);
 
   stack.faults.replace({ seed: 1 }); // the operator fixed the gateway
   const after = await handle.executeUpdate(resolveCompensationUpdate, { args: [{ action: 'retry' }] });
   expect(after.status).toBe('COMPENSATING');
   const result = (await handle.result()) as PlaceOrderResult;
   expect(result).toMatchObject({ status: 'COMPENSATED', reason: 'INJECTED_FAILURE: a later step failed' });
-  expect(await refunds('stuck-1')).toBe(1);
-  expect(await orderStatus('stuck-1')).toBe('COMPENSATED');
+  expect(await stack.refunds('stuck-1')).toBe(1);
+  expect(await stack.orderStatus('stuck-1')).toBe('COMPENSATED');
   expect(await wentToOperator('stuck-1')).toBe(1);
   expect(await stack.count(`SELECT count(*) AS n FROM reservations WHERE order_id = 'stuck-1' AND status = 'held'`)).toBe(0);
   expect((await handle.describe()).typedSearchAttributes.get(SAGA_STATUS)).toBe('COMPENSATED');
@@ -116,7 +103,7 @@ test('an operator may skip a stuck compensation, with a recorded reason; decisio
   const state = await handle.query(sagaStateQuery);
   expect(state.steps.find((s) => s.stepId === 'charge')).toMatchObject({ status: 'skipped', skipReason: 'refunded by hand, ticket OPS-42' });
   expect(state.steps.find((s) => s.stepId === 'reserve:SKU-1')).toMatchObject({ status: 'compensated' });
-  expect(await refunds('skip-1')).toBe(0);
+  expect(await stack.refunds('skip-1')).toBe(0);
   // Closed: a decision now cannot even reach the workflow, and the history still holds only the one accepted.
   await expect(handle.executeUpdate(resolveCompensationUpdate, { args: [{ action: 'retry' }] })).rejects.toThrow(/completed/i);
   expect(await decisionsAccepted()).toBe(1);

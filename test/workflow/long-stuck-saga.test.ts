@@ -7,13 +7,13 @@ import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common'
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { temporal } from '@temporalio/proto';
 import type { Worker } from '@temporalio/worker';
-import { buildApiApp } from '../../src/api/app';
-import { createTenant } from '../../src/domain/tenants';
-import { SAGA_STATUS } from '../../src/temporal/search-attributes';
-import { ORDER_NOT_CANCELLABLE, cancelOrderUpdate, sagaStateQuery, type OrderSagaState, type PlaceOrderResult } from '../../workflows/messages';
+import { buildApiApp } from '../../apps/orders/api/app';
+import { createTenant } from '../../apps/orders/domain/tenants';
+import { SAGA_STATUS } from '../../apps/worker/search-attributes';
+import { ORDER_NOT_CANCELLABLE, cancelOrderUpdate, sagaStateQuery, type OrderSagaState, type PlaceOrderResult } from '../../apps/orders/workflows/messages';
 import { resolveCompensationUpdate, HISTORY_EVENTS_PER_ROUND, SagaErrorType } from 'idempotent-sagas/workflow';
-import type { PlaceOrderInput } from '../../workflows/place-order';
-import type { TransferInput, TransferResult, TransferSagaState } from '../../workflows/transfer';
+import type { PlaceOrderInput } from '../../apps/orders/workflows/place-order';
+import type { TransferInput, TransferResult, TransferSagaState } from '../../apps/wallet/workflow';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 import { waitFor } from '../helpers/wait';
 
@@ -32,10 +32,8 @@ afterAll(async () => {
 });
 beforeEach(() => stack.faults.replace({ seed: 1 }));
 
-const refunds = (orderId: string): Promise<number> =>
-  stack.count('SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.order_id = $1', [orderId]);
-const orderStatus = async (orderId: string): Promise<string | undefined> =>
-  (await stack.db.pool.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [orderId])).rows[0]?.status;
+const refunds = (orderId: string): Promise<number> => stack.refunds(orderId);
+const orderStatus = (orderId: string): Promise<string | undefined> => stack.orderStatus(orderId);
 const heldReservations = (orderId: string): Promise<number> =>
   stack.count(`SELECT count(*) AS n FROM reservations WHERE order_id = $1 AND status = 'held'`, [orderId]);
 const stockOf = async (sku: string) =>

@@ -1,10 +1,10 @@
 // Two workers on one task queue, 100 sagas with random faults at the gateway, cancellations
 // and failures after the payment: every invariant of DESIGN §6 holds afterwards.
-import { setStock } from '../../src/domain/catalog';
-import { checkInvariants } from '../../src/domain/invariants';
+import { setStock } from '../../apps/orders/domain/catalog';
+import { checkInvariants } from '../../apps/orders/domain/invariants';
 import { mulberry32 } from '../../src/random';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { ORDER_NOT_CANCELLABLE, cancelOrderUpdate, type PlaceOrderResult } from '../../workflows/messages';
+import { ORDER_NOT_CANCELLABLE, cancelOrderUpdate, type PlaceOrderResult } from '../../apps/orders/workflows/messages';
 import { startChildWorker, type ChildWorker } from '../helpers/child-worker';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 

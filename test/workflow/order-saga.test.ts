@@ -3,10 +3,10 @@
 import { CancelledFailure, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createActivities } from '../../activities';
+import { createActivities } from '../../apps/worker/activities';
 import { GatewayKeyAbortedError } from '../../src/errors';
-import { setStock } from '../../src/domain/catalog';
-import { ORDER_NOT_CANCELLABLE, cancelOrderUpdate, sagaStateQuery, type PlaceOrderResult } from '../../workflows/messages';
+import { setStock } from '../../apps/orders/domain/catalog';
+import { ORDER_NOT_CANCELLABLE, cancelOrderUpdate, sagaStateQuery, type PlaceOrderResult } from '../../apps/orders/workflows/messages';
 import { waitFor } from '../helpers/wait';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 

@@ -1,9 +1,9 @@
 // Guarantees over the life of a saga (DESIGN §10), with time compressed: a 2 s TTL (configuration:
 // the store's defaultTtlSeconds) and cleanup running every second through the whole file. Every
 // case counts effects in our tables and the gateway's.
-import { checkInvariants } from '../../src/domain/invariants';
+import { checkInvariants } from '../../apps/orders/domain/invariants';
 import { CleanupLoop } from 'idempotent-sagas/store';
-import { sagaStateQuery, type PlaceOrderResult } from '../../workflows/messages';
+import { sagaStateQuery, type PlaceOrderResult } from '../../apps/orders/workflows/messages';
 import { resolveCompensationUpdate } from 'idempotent-sagas/workflow';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 import { waitFor } from '../helpers/wait';
@@ -25,8 +25,7 @@ afterAll(async () => {
 beforeEach(() => stack.faults.replace({ seed: 1 }));
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const refunds = (orderId: string): Promise<number> =>
-  stack.count('SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.order_id = $1', [orderId]);
+const refunds = (orderId: string): Promise<number> => stack.refunds(orderId);
 const charges = (orderId: string): Promise<number> => stack.count('SELECT count(*) AS n FROM gateway_charges WHERE order_id = $1', [orderId]);
 const orderRow = async (orderId: string) =>
   (

@@ -6,7 +6,7 @@ import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { SagaErrorType, resolveCompensationUpdate, sagaStateQuery } from 'idempotent-sagas/workflow';
-import { WORKFLOW_BUNDLER_OPTIONS } from '../../src/temporal/order-worker';
+import { WORKFLOW_BUNDLER_OPTIONS } from '../../apps/worker/order-worker';
 import type { OptionsSagaInput, optionsSaga } from '../fixtures/saga-options/workflows';
 import { TEMPORAL_ADDRESS_VAR, requireTestEnv } from '../helpers/test-env';
 import { waitFor } from '../helpers/wait';

@@ -5,9 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { FastifyInstance } from 'fastify';
 import { resolveCompensationUpdate, stepSummary } from 'idempotent-sagas/workflow';
-import { buildApiApp } from '../../src/api/app';
-import { createTenant } from '../../src/domain/tenants';
-import { sagaStateQuery } from '../../workflows/messages';
+import { buildApiApp } from '../../apps/orders/api/app';
+import { createTenant } from '../../apps/orders/domain/tenants';
+import { sagaStateQuery } from '../../apps/orders/workflows/messages';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 import { waitFor } from '../helpers/wait';
 

@@ -1,7 +1,7 @@
-// The transfer saga (workflows/transfer.ts) on the same saga helper and idempotency store as the
+// The transfer saga (apps/wallet/workflow.ts) on the same saga helper and idempotency store as the
 // order saga: money moves once, is given back once, and the sum of all balances never changes.
 import type { Worker } from '@temporalio/worker';
-import type { TransferInput, TransferResult } from '../../workflows/transfer';
+import type { TransferInput, TransferResult } from '../../apps/wallet/workflow';
 import { startChildWorker, type ChildWorker } from '../helpers/child-worker';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 import { waitFor } from '../helpers/wait';

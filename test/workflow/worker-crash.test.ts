@@ -1,6 +1,6 @@
 // A worker process SIGKILLed in the middle of the charge step; a new worker finishes the saga
 // and every effect is applied once.
-import type { PlaceOrderResult } from '../../workflows/messages';
+import type { PlaceOrderResult } from '../../apps/orders/workflows/messages';
 import { startChildWorker, type ChildWorker } from '../helpers/child-worker';
 import { waitFor } from '../helpers/wait';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';

@@ -1,3 +1,0 @@
-// The one path given to the worker's workflowsPath: every workflow the worker runs.
-export { placeOrder } from './place-order';
-export { transferFunds } from './transfer';
