@@ -14,40 +14,34 @@ export const GatewayErrorType = {
 /** Why a gateway answer is ambiguous: the call may have been applied, so only a retry with the same key is safe. */
 export type GatewayAmbiguityReason = 'timeout' | 'server_error' | 'connection' | 'in_progress' | 'malformed_response';
 
+/** The gateway may or may not have applied the call: retry with the same key. */
 export class GatewayAmbiguousError extends TypedError {
-  override readonly name = 'GatewayAmbiguousError';
-  readonly type = GatewayErrorType.GatewayAmbiguous;
-  readonly retryable = true;
   constructor(
     readonly reason: GatewayAmbiguityReason,
     message: string,
     /** HTTP status when the gateway answered at all. */
     readonly status?: number,
   ) {
-    super(message);
+    super(GatewayErrorType.GatewayAmbiguous, true, message);
   }
 }
 
+/** The gateway refuses the key: a refund by key tombstoned it before any charge arrived. */
 export class GatewayKeyAbortedError extends TypedError {
-  override readonly name = 'GatewayKeyAbortedError';
-  readonly type = GatewayErrorType.GatewayKeyAborted;
-  readonly retryable = false;
   constructor(readonly key: string) {
-    super(`the gateway refuses key ${JSON.stringify(key)}: it was tombstoned by a refund before any charge`);
+    super(GatewayErrorType.GatewayKeyAborted, false, `the gateway refuses key ${JSON.stringify(key)}: it was tombstoned by a refund before any charge`);
   }
 }
 
+/** The gateway definitively refused the request. */
 export class GatewayRejectedError extends TypedError {
-  override readonly name = 'GatewayRejectedError';
-  readonly type = GatewayErrorType.GatewayRejected;
-  readonly retryable = false;
   constructor(
     readonly status: number,
     /** The gateway's stable error string, e.g. `idempotency_key_reused`, `invalid_request`. */
     readonly error: string,
     message: string,
   ) {
-    super(message);
+    super(GatewayErrorType.GatewayRejected, false, message);
   }
 }
 

@@ -22,89 +22,85 @@ export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
 
 /** The base of the errors the core raises on purpose: a stable `type` and whether a retry can succeed. */
 export abstract class TypedError extends Error {
-  abstract readonly type: string;
-  /** Whether retrying the same call can succeed. */
-  abstract readonly retryable: boolean;
+  constructor(
+    /** The stable type, which survives the activity boundary. */
+    readonly type: string,
+    /** Whether retrying the same call can succeed. */
+    readonly retryable: boolean,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
 }
 
 /** A key, scope or value handed to the store is malformed; nothing was written. */
 export class InvalidInputError extends TypedError {
-  override readonly name = 'InvalidInputError';
-  readonly type = ErrorType.InvalidInput;
-  readonly retryable = false;
   constructor(
     readonly field: string,
     message: string,
   ) {
-    super(`${field}: ${message}`);
+    super(ErrorType.InvalidInput, false, `${field}: ${message}`);
+  }
+}
+
+/** An error about one record, named by its scope and key. */
+export abstract class KeyError extends TypedError {
+  constructor(
+    readonly scope: string,
+    readonly key: string,
+    type: ErrorTypeName,
+    retryable: boolean,
+    what: string,
+  ) {
+    super(type, retryable, `key ${JSON.stringify(key)} in scope ${scope} ${what}`);
   }
 }
 
 /** The key was first used with a different request; nothing was written. */
-export class FingerprintMismatchError extends TypedError {
-  override readonly name = 'FingerprintMismatchError';
-  readonly type = ErrorType.FingerprintMismatch;
-  readonly retryable = false;
-  constructor(
-    readonly scope: string,
-    readonly key: string,
-  ) {
-    super(`key ${JSON.stringify(key)} in scope ${scope} was first used with a different request`);
+export class FingerprintMismatchError extends KeyError {
+  constructor(scope: string, key: string) {
+    super(scope, key, ErrorType.FingerprintMismatch, false, 'was first used with a different request');
   }
 }
 
 /** The key carries a compensation tombstone: the forward effect must never apply. */
-export class KeyAbortedError extends TypedError {
-  override readonly name = 'KeyAbortedError';
-  readonly type = ErrorType.KeyAborted;
-  readonly retryable = false;
-  constructor(
-    readonly scope: string,
-    readonly key: string,
-  ) {
-    super(`key ${JSON.stringify(key)} in scope ${scope} was aborted by a compensation; the effect will not apply`);
+export class KeyAbortedError extends KeyError {
+  constructor(scope: string, key: string) {
+    super(scope, key, ErrorType.KeyAborted, false, 'was aborted by a compensation; the effect will not apply');
   }
 }
 
 /** Another attempt holds a live lease on the key (or is mid-transaction): retry after `retryAfterMs`. */
-export class InProgressError extends TypedError {
-  override readonly name = 'InProgressError';
-  readonly type = ErrorType.InProgress;
-  readonly retryable = true;
+export class InProgressError extends KeyError {
   constructor(
-    readonly scope: string,
-    readonly key: string,
+    scope: string,
+    key: string,
     /** Milliseconds until the holder's lease expires (0 when unknown or already due). */
     readonly retryAfterMs: number,
   ) {
-    super(`key ${JSON.stringify(key)} in scope ${scope} is in progress; retry in ${retryAfterMs} ms`);
+    super(scope, key, ErrorType.InProgress, true, `is in progress; retry in ${retryAfterMs} ms`);
   }
 }
 
 /** A write by an attempt whose fencing epoch is no longer current; it changed nothing. */
-export class StaleEpochError extends TypedError {
-  override readonly name = 'StaleEpochError';
-  readonly type = ErrorType.StaleEpoch;
-  readonly retryable = false;
+export class StaleEpochError extends KeyError {
   constructor(
-    readonly scope: string,
-    readonly key: string,
+    scope: string,
+    key: string,
     readonly epoch: number,
   ) {
-    super(`write to key ${JSON.stringify(key)} in scope ${scope} by epoch ${epoch} was fenced off; nothing changed`);
+    super(scope, key, ErrorType.StaleEpoch, false, `refused the write of epoch ${epoch}, fenced off by a newer attempt; nothing changed`);
   }
 }
 
 /** A new step record for a saga that has closed: a late attempt, refused; nothing changed. */
 export class SagaClosedError extends TypedError {
-  override readonly name = 'SagaClosedError';
-  readonly type = ErrorType.SagaClosed;
-  readonly retryable = false;
   constructor(
     readonly sagaId: string,
     readonly key: string,
   ) {
-    super(`saga ${JSON.stringify(sagaId)} has closed: key ${JSON.stringify(key)} gets no new record; nothing changed`);
+    super(ErrorType.SagaClosed, false, `saga ${JSON.stringify(sagaId)} has closed: key ${JSON.stringify(key)} gets no new record; nothing changed`);
   }
 }
 
@@ -113,15 +109,13 @@ export class SagaClosedError extends TypedError {
  * raised again, identically, for every duplicate. `type` is chosen by the domain.
  */
 export class BusinessFailure extends TypedError {
-  override readonly name = 'BusinessFailure';
-  readonly retryable = false;
   constructor(
-    readonly type: string,
+    type: string,
     message: string,
     readonly details: Record<string, unknown> = {},
     /** True when this failure was read back from the store rather than produced now. */
     readonly replayed = false,
   ) {
-    super(message);
+    super(type, false, message);
   }
 }
