@@ -447,15 +447,19 @@ export class Saga {
       }
       const decision = await this.awaitDecision(retryAt);
       retryAt = undefined;
-      this.stuck = undefined;
-      this.status = 'COMPENSATING';
-      this.publish();
-      if (decision?.action === 'skip') {
-        state.status = 'skipped';
-        state.skipReason = decision.reason;
-        return;
-      }
+      if (this.unstick(state, decision)) return;
     }
+  }
+
+  /** Leaves COMPENSATION_STUCK after a decision (or the wait); true when the step was skipped. */
+  private unstick(state: StepState, decision: OperatorDecision | undefined): boolean {
+    this.stuck = undefined;
+    this.status = 'COMPENSATING';
+    this.publish();
+    if (decision?.action !== 'skip') return false;
+    state.status = 'skipped';
+    state.skipReason = decision.reason;
+    return true;
   }
 
   /** One round of a compensation (its activity retries within it); undefined when it succeeded. */
@@ -536,14 +540,7 @@ export class Saga {
         await condition(() => this.decision !== undefined, this.opts.stuckRetryIntervalMs);
         const decision = this.decision;
         this.decision = undefined;
-        this.stuck = undefined;
-        this.status = 'COMPENSATING';
-        this.publish();
-        if (decision?.action === 'skip') {
-          state.status = 'skipped';
-          state.skipReason = decision.reason;
-          return;
-        }
+        if (this.unstick(state, decision)) return;
       }
     }
   }
