@@ -12,26 +12,20 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
+import { Runtime, DefaultLogger } from '@temporalio/worker';
 import autocannon from 'autocannon';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Pool } from 'pg';
-import { buildApiApp } from '../src/api/app';
-import { runMain, UsageError } from '../src/cli/run-main';
+import { buildApiApp } from '../apps/orders/api/app';
 import { loadConfig } from '../src/config';
-import { migrate } from '../src/db/migrate';
 import { createPool } from '../src/db/pool';
-import { provisionDatabase } from '../src/db/provision';
-import { seedProducts } from '../src/domain/catalog';
-import { createTenant } from '../src/domain/tenants';
-import { buildGatewayApp } from '../src/gateway/app';
-import { createGatewayClient } from '../src/gateway/client';
-import { GATEWAY_MIGRATIONS } from '../src/gateway/schema';
+import { seedProducts } from '../apps/orders/domain/catalog';
+import { createTenant } from '../apps/orders/domain/tenants';
+import { buildGatewayApp } from '../apps/gateway/app';
+import { createGatewayClient } from '../apps/gateway/client';
 import { IdempotencyStore } from 'idempotent-sagas/store';
-import { ensureSearchAttributes } from '../src/temporal/connection';
-import { startDevServer, type DevServer } from '../src/temporal/dev-server';
-import { createOrderWorker } from '../src/temporal/order-worker';
+import { createOrderWorker } from '../apps/worker/order-worker';
+import { runBench, startBenchStack } from './harness';
 
 const TARGET = 0.7;
 
@@ -60,12 +54,6 @@ function parseOptions(): Options {
     .opts<Options>();
 }
 
-function onDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
-
 type Measured = { requests: number; seconds: number; non2xx: number; errors: number; latencyP50: number; latencyP99: number };
 
 function table(headers: string[], rows: string[][]): string {
@@ -80,57 +68,36 @@ async function main(): Promise<void> {
   const log = (line: string): void => void process.stderr.write(`bench:api: ${line}\n`);
   Runtime.install({ logger: new DefaultLogger('ERROR') });
 
-  const server = await provisionDatabase(config, log);
-  const admin = createPool(server.url, { max: 1 });
-  const dbName = `idem_bench_api_${randomBytes(6).toString('hex')}`;
-  const cleanups: Array<() => Promise<unknown>> = [];
+  const stack = await startBenchStack('api', config, log);
+  const { client, workerConnection } = stack;
   let pool: Pool | undefined;
   try {
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    const url = onDatabase(server.url, dbName);
-    await migrate(url);
-    await migrate(url, () => {}, GATEWAY_MIGRATIONS);
-    pool = createPool(url, { max: config.poolMax });
+    pool = createPool(stack.url, { max: config.poolMax });
     const db = pool;
     await seedProducts(db, 1_000_000);
 
     const gatewayApp = buildGatewayApp({ pool: db });
     await gatewayApp.listen({ host: '127.0.0.1', port: 0 });
-    cleanups.push(() => gatewayApp.close());
+    stack.defer(() => gatewayApp.close());
     const gatewayUrl = `http://127.0.0.1:${(gatewayApp.server.address() as AddressInfo).port}`;
 
-    let dev: DevServer | undefined;
-    let address = config.temporal.address;
-    if (!address) {
-      log('starting a Temporal dev server (set TEMPORAL_ADDRESS to use another)');
-      dev = await startDevServer({ cliPath: config.temporal.cliPath, log });
-      address = dev.address;
-    }
-    const devServer = dev;
-    if (devServer) cleanups.push(() => devServer.stop());
-    const connection = await Connection.connect({ address });
-    cleanups.push(() => connection.close());
-    await ensureSearchAttributes(connection, config.temporal.namespace);
-    const client = new Client({ connection, namespace: config.temporal.namespace });
-    const workerConnection = await NativeConnection.connect({ address });
-    cleanups.push(() => workerConnection.close());
     const taskQueue = `bench-api-${randomBytes(4).toString('hex')}`;
     const store = new IdempotencyStore(db, { ...config.idempotency });
     const worker = await createOrderWorker({
       connection: workerConnection,
-      namespace: config.temporal.namespace,
+      namespace: stack.namespace,
       taskQueue,
       deps: { pool: db, store, gateway: createGatewayClient({ baseUrl: gatewayUrl, timeoutMs: config.gateway.timeoutMs }), leaseMs: config.activityLeaseMs },
     });
     const workerDone = worker.run();
-    cleanups.push(async () => {
+    stack.defer(async () => {
       worker.shutdown();
       await workerDone;
     });
 
     const app = buildApiApp({ pool: db, store, temporal: { client, taskQueue } });
     await app.listen({ host: '127.0.0.1', port: 0 });
-    cleanups.push(() => app.close());
+    stack.defer(() => app.close());
     const baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 
     const tenant = await createTenant(db, 'bench');
@@ -239,26 +206,16 @@ async function main(): Promise<void> {
         rounds: opts.rounds,
         pipelining: opts.pipelining,
         workers: opts.workers,
-        postgres: server.source,
-        temporal: devServer ? 'dev-server' : 'TEMPORAL_ADDRESS',
+        postgres: stack.postgres,
+        temporal: stack.temporal,
         node: process.version,
         cpus: os.cpus().length,
       })}\n`,
     );
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((err: Error) => log(`cleanup: ${err.message}`));
+    await stack.close();
     await pool?.end();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch((err: Error) => log(`could not drop ${dbName}: ${err.message}`));
-    await admin.end();
-    await server.stop();
   }
 }
 
-runMain(async () => {
-  try {
-    await main();
-  } catch (err) {
-    if (err instanceof InvalidArgumentError) throw new UsageError(err.message);
-    throw err;
-  }
-});
+runBench(main);

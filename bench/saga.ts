@@ -17,26 +17,21 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Pool } from 'pg';
-import { runMain, UsageError } from '../src/cli/run-main';
+import { UsageError } from '../src/cli/run-main';
 import { PROJECT_ROOT, loadConfig } from '../src/config';
-import { migrate } from '../src/db/migrate';
 import { createPool } from '../src/db/pool';
-import { provisionDatabase } from '../src/db/provision';
-import { seedProducts } from '../src/domain/catalog';
-import { createTenant } from '../src/domain/tenants';
-import { createGatewayClient } from '../src/gateway/client';
-import { GATEWAY_MIGRATIONS } from '../src/gateway/schema';
-import { startGateway } from '../src/gateway/server';
+import { seedProducts } from '../apps/orders/domain/catalog';
+import { createTenant } from '../apps/orders/domain/tenants';
+import { createGatewayClient } from '../apps/gateway/client';
+import { startGateway } from '../apps/gateway/server';
 import { IdempotencyStore } from 'idempotent-sagas/store';
-import { ensureSearchAttributes } from '../src/temporal/connection';
-import { startDevServer, type DevServer } from '../src/temporal/dev-server';
-import { WORKFLOW_BUNDLER_OPTIONS, createOrderWorker } from '../src/temporal/order-worker';
+import { WORKFLOW_BUNDLER_OPTIONS, createOrderWorker } from '../apps/worker/order-worker';
 import { createNoIdempotencyActivities, createNoopActivities } from './saga/activities';
 import { renderThroughputSvg } from './saga/chart';
+import { runBench, startBenchStack } from './harness';
 
 const TARGETS = { overNoIdempotency: 0.85, overNoopFloor: 0.6 };
 const VARIANTS = ['shipped', 'noIdempotency', 'noop'] as const;
@@ -83,12 +78,6 @@ function parseOptions(): Options {
   return opts;
 }
 
-function onDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
-
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
   const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
@@ -111,10 +100,8 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const maxConcurrency = Math.max(...opts.concurrency);
 
-  const server = await provisionDatabase(config, log);
-  const admin = createPool(server.url, { max: 1 });
-  const dbName = `idem_bench_saga_${randomBytes(6).toString('hex')}`;
-  const cleanups: Array<() => Promise<unknown>> = [];
+  const stack = await startBenchStack('saga', config, log);
+  const { client, workerConnection, namespace } = stack;
   const pools: Pool[] = [];
   let interrupted = false;
   const onSigint = (): void => {
@@ -124,38 +111,16 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', onSigint);
   try {
-    log(`creating database ${dbName}`);
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    const url = onDatabase(server.url, dbName);
-    await migrate(url);
-    await migrate(url, () => {}, GATEWAY_MIGRATIONS);
     const poolSize = Math.max(config.poolMax, maxConcurrency + 4);
-    const db = createPool(url, { max: poolSize });
-    const gatewayDb = createPool(url, { max: poolSize });
+    const db = createPool(stack.url, { max: poolSize });
+    const gatewayDb = createPool(stack.url, { max: poolSize });
     pools.push(db, gatewayDb);
     await seedProducts(db, 100_000_000);
     const { tenantId } = await createTenant(db, 'bench');
 
     const gateway = await startGateway({ pool: gatewayDb });
-    cleanups.push(() => gateway.close());
+    stack.defer(() => gateway.close());
     const gatewayClient = createGatewayClient({ baseUrl: gateway.url, timeoutMs: config.gateway.timeoutMs });
-
-    let dev: DevServer | undefined;
-    let address = config.temporal.address;
-    if (!address) {
-      log('starting a Temporal dev server (set TEMPORAL_ADDRESS to use another)');
-      dev = await startDevServer({ cliPath: config.temporal.cliPath, log });
-      address = dev.address;
-    }
-    const devServer = dev;
-    if (devServer) cleanups.push(() => devServer.stop());
-    const connection = await Connection.connect({ address });
-    cleanups.push(() => connection.close());
-    const namespace = config.temporal.namespace;
-    await ensureSearchAttributes(connection, namespace);
-    const client = new Client({ connection, namespace });
-    const workerConnection = await NativeConnection.connect({ address });
-    cleanups.push(() => workerConnection.close());
 
     const runId = randomBytes(4).toString('hex');
     const taskQueues: Record<Variant, string> = {
@@ -200,7 +165,7 @@ async function main(): Promise<void> {
       }),
     ];
     const running = workers.map((w) => w.run());
-    cleanups.push(async () => {
+    stack.defer(async () => {
       for (const w of workers) w.shutdown();
       await Promise.allSettled(running);
     });
@@ -309,7 +274,7 @@ async function main(): Promise<void> {
     const met = (name: keyof typeof TARGETS, value: number): string =>
       `${value.toFixed(3)} (target >= ${TARGETS[name]}: ${value >= TARGETS[name] ? 'met' : 'MISSED'})`;
     process.stdout.write(
-      `${server.source === 'DATABASE_URL' ? 'PostgreSQL from DATABASE_URL' : 'embedded PostgreSQL'}, Temporal ${devServer ? 'dev server' : 'TEMPORAL_ADDRESS'}, Node ${process.version}, ${os.cpus().length} CPUs; ` +
+      `${stack.postgres === 'DATABASE_URL' ? 'PostgreSQL from DATABASE_URL' : 'embedded PostgreSQL'}, Temporal ${stack.temporal === 'dev-server' ? 'dev server' : 'TEMPORAL_ADDRESS'}, Node ${process.version}, ${os.cpus().length} CPUs; ` +
         `${opts.sagas} measured sagas per variant and level in ${opts.rounds} rotating rounds after ${opts.warmup} warm-up sagas per variant\n\n` +
         `${table(['conc', 'variant', 'sagas', 'sagas/s', 'p50 ms', 'p99 ms', '(a) / this'], rowsOut)}\n\n` +
         `overNoIdempotency at concurrency ${maxConcurrency}: ${met('overNoIdempotency', top.overNoIdempotency)}\n` +
@@ -340,27 +305,17 @@ async function main(): Promise<void> {
         sagas: opts.sagas,
         warmup: opts.warmup,
         rounds: opts.rounds,
-        postgres: server.source,
-        temporal: devServer ? 'dev-server' : 'TEMPORAL_ADDRESS',
+        postgres: stack.postgres,
+        temporal: stack.temporal,
         node: process.version,
         cpus: os.cpus().length,
       })}\n`,
     );
   } finally {
     process.off('SIGINT', onSigint);
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((err: Error) => log(`cleanup: ${err.message}`));
     for (const p of pools) await p.end().catch(() => undefined);
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch((err: Error) => log(`could not drop ${dbName}: ${err.message}`));
-    await admin.end();
-    await server.stop();
+    await stack.close();
   }
 }
 
-runMain(async () => {
-  try {
-    await main();
-  } catch (err) {
-    if (err instanceof InvalidArgumentError) throw new UsageError(err.message);
-    throw err;
-  }
-});
+runBench(main);

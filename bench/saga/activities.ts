@@ -1,15 +1,15 @@
 // Benchmark-only activities for `npm run bench:saga`.
 //
 // (b) The order saga's effects with the idempotency layer switched off: the same SQL from
-//     src/domain/orders-sql.ts in plain transactions, and the gateway charge through the client
+//     apps/orders/domain/orders-sql.ts in plain transactions, and the gateway charge through the client
 //     without the lease protocol. No idempotency store, no keys recorded on our side.
 // (c) No-op activities: what Temporal alone costs per step.
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import { withTransaction } from 'idempotent-sagas/store';
-import * as sql from '../../src/domain/orders-sql';
-import type { OrderItem } from '../../src/domain/types';
-import type { GatewayClient } from '../../src/gateway/client';
+import * as sql from '../../apps/orders/domain/orders-sql';
+import type { OrderItem } from '../../apps/orders/domain/types';
+import type { GatewayClient } from '../../apps/gateway/client';
 
 export type PlainCreateInput = { orderId: string; workflowId: string; tenantId: string; items: OrderItem[]; currency: string };
 export type PlainCreated = { orderId: string; totalCents: number; currency: string };

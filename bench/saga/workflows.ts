@@ -6,9 +6,9 @@
 // noopSaga: the same number of activities (create, one reserve per item, charge, confirm), each a
 //   no-op, with no saga helper: the floor Temporal sets on this machine.
 import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { OrderItem } from '../../src/domain/types';
+import type { OrderItem } from '../../apps/orders/domain/types';
 import { Saga } from 'idempotent-sagas/workflow';
-import { publishSagaStatus } from '../../workflows/saga-status';
+import { publishSagaStatus } from '../../apps/worker/saga-status';
 import type { NoIdempotencyActivities, NoopActivities } from './activities';
 
 export type BenchOrderInput = { orderId: string; tenantId: string; items: OrderItem[]; currency: string; paymentToken: string };

@@ -1,28 +1,16 @@
 // `npm run chaos` options: defaults, the chaos phase's length derived from the order count, and refusals.
 import { UsageError } from '../../src/cli/run-main';
-import { parseChaosOptions } from '../../src/chaos/options';
+import { DEFAULT_CHAOS_OPTIONS, parseChaosOptions } from '../../src/chaos/options';
 
 const parse = (...argv: string[]): ReturnType<typeof parseChaosOptions> => parseChaosOptions(argv, () => {});
 
 test('defaults: 200 orders over 60 s (0.3 s each), two workers, every fault kind on', () => {
-  expect(parse()).toEqual({
-    orders: 200,
-    durationS: 60,
-    concurrency: 8,
-    workers: 2,
-    workerKillEveryS: 4,
-    temporalRestartEveryS: 25,
-    gatewayRestartEveryS: 15,
-    pgTerminateEveryS: 6,
-    drainTimeoutS: 300,
-    seed: 1,
-    keep: false,
-    ttlS: undefined,
-    cleanupEveryS: 5,
-    refundOutageS: 0,
-    naturalKeys: true,
-    providerIgnoresKeys: false,
-  });
+  const options = parse();
+  expect(options).toEqual({ ...DEFAULT_CHAOS_OPTIONS, durationS: 60 });
+  expect(options).toMatchObject({ orders: 200, workers: 2, naturalKeys: true, providerIgnoresKeys: false, keep: false });
+  for (const every of ['workerKillEveryS', 'temporalRestartEveryS', 'gatewayRestartEveryS', 'pgTerminateEveryS'] as const) {
+    expect(DEFAULT_CHAOS_OPTIONS[every]).toBeGreaterThan(0);
+  }
 });
 
 test('--no-natural-keys switches the second line of defence off', () => {
