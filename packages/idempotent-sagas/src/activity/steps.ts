@@ -151,6 +151,14 @@ const keyField =
     return key;
   };
 
+/** What every step does first: its input validated, its key read and checked to belong to this workflow (with any other keys it names). */
+function admit<S extends Schema>(schema: S, keyOf: KeyOf<S>, raw: unknown, otherKeys?: (input: In<S>) => string[]): { input: In<S>; key: string } {
+  const input = parseInput(schema, raw);
+  const key = keyOf(input);
+  assertOwnKey(key, ...(otherKeys?.(input) ?? []));
+  return { input, key };
+}
+
 /**
  * Binds the step kinds to a store: `local`, `external` and `atMostOnce` define forward activities,
  * `compensateLocal` and `compensateExternal` their undos, `closeSaga` the end of a saga's life.
@@ -230,9 +238,7 @@ export function defineSteps(opts: StepKindOptions) {
 
     /** Validates, checks the key, claims it; a stored outcome is replayed (and mirrored again). */
     async function claim(raw: unknown, body: (input: In<S>, key: string, claim: { epoch: number; attempt: number }) => Promise<R>): Promise<R> {
-      const input = parseInput(def.input, raw);
-      const key = keyOf(input);
-      assertOwnKey(key);
+      const { input, key } = admit(def.input, keyOf, raw);
       return translated(async () => {
         const claimed = await store.claimLease<R>({ scope, key, sagaId: ownSagaId(), request: input, owner: attemptOwner(), leaseMs });
         if (claimed.kind === 'replayed') {
@@ -267,9 +273,7 @@ export function defineSteps(opts: StepKindOptions) {
     local<S extends Schema, R>(def: LocalStepDefinition<S, R>): StepActivity<S, R> {
       const keyOf: KeyOf<S> = def.key ?? keyField('key');
       return async (raw) => {
-        const input = parseInput(def.input, raw);
-        const key = keyOf(input);
-        assertOwnKey(key);
+        const { input, key } = admit(def.input, keyOf, raw);
         return translated(async () => {
           const { result } = await store.runOnce({
             scope,
@@ -309,9 +313,7 @@ export function defineSteps(opts: StepKindOptions) {
     compensateLocal<S extends Schema, R>(def: LocalCompensationDefinition<S, R>): StepActivity<S, LocalCompensation> {
       const keyOf: KeyOf<S> = def.forwardKey ?? keyField('forwardKey');
       return async (raw) => {
-        const input = parseInput(def.input, raw);
-        const key = keyOf(input);
-        assertOwnKey(key);
+        const { input, key } = admit(def.input, keyOf, raw);
         const byNaturalKey = def.undoByNaturalKey;
         return translated(() =>
           store.compensateLocal<R>({
@@ -335,9 +337,7 @@ export function defineSteps(opts: StepKindOptions) {
     ): StepActivity<S, ExternalCompensation> {
       const keyOf: KeyOf<S> = def.forwardKey ?? keyField('forwardKey');
       return async (raw) => {
-        const input = parseInput(def.input, raw);
-        const key = keyOf(input);
-        assertOwnKey(key, ...(def.ownKeys?.(input) ?? []));
+        const { input, key } = admit(def.input, keyOf, raw, def.ownKeys);
         const mirror = (undo: U | undefined) => (def.record ? (client: PoolClient) => def.record!(client, input, undo) : undefined);
         return translated(async (): Promise<ExternalCompensation> => {
           const fence = await store.fenceForCompensation<R>({ scope, key, sagaId: ownSagaId(), owner: attemptOwner(), leaseMs });
