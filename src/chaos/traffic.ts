@@ -3,6 +3,7 @@
 // and every copy is retried until the API accepts it: after 409 (honouring Retry-After), 5xx, a timeout
 // or a refused connection. Every copy must get the same answer.
 import type { OrderItem } from '../../apps/orders/domain/types';
+import { createOrdersApiClient, type OrdersApiClient } from '../api-client';
 import type { Random } from '../random';
 
 export type OrderRequestPlan = {
@@ -49,7 +50,7 @@ export function planRequests(
 type CopyResult = { status: number; body: string; requests: number } | { status: 'gave up'; why: string; requests: number };
 
 /** Sends one copy until it is accepted (202), refused for good (another 4xx), or `deadline` passes. */
-async function sendUntilAccepted(apiUrl: string, apiKey: string, plan: OrderRequestPlan, deadline: number, stopped: AbortSignal): Promise<CopyResult> {
+async function sendUntilAccepted(api: OrdersApiClient, plan: OrderRequestPlan, deadline: number, stopped: AbortSignal): Promise<CopyResult> {
   let requests = 0;
   let backoffMs = 200;
   let last = '';
@@ -57,19 +58,21 @@ async function sendUntilAccepted(apiUrl: string, apiKey: string, plan: OrderRequ
     requests += 1;
     let waitMs = backoffMs;
     try {
-      const res = await fetch(`${apiUrl}/v1/orders`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', 'idempotency-key': plan.idempotencyKey },
-        body: JSON.stringify(plan.body),
+      // The answer's exact bytes: every copy's body is compared with the first one's.
+      const { response, data, error } = await api.POST('/v1/orders', {
+        params: { header: { 'idempotency-key': plan.idempotencyKey } },
+        body: plan.body,
+        parseAs: 'text',
         signal: AbortSignal.any([AbortSignal.timeout(REQUEST_TIMEOUT_MS), stopped]),
       });
-      const body = await res.text();
-      if (res.status === 202) return { status: 202, body, requests };
-      last = `${res.status} ${body.slice(0, 200)}`;
-      if (res.status === 409) {
-        waitMs = Math.min(MAX_RETRY_AFTER_MS, 1000 * Math.max(1, Number(res.headers.get('retry-after') ?? 1)));
-      } else if (res.status < 500) {
-        return { status: res.status, body, requests };
+      const text: unknown = data ?? error; // parseAs 'text': the body's exact text either way
+      const body = typeof text === 'string' ? text : '';
+      if (response.status === 202) return { status: 202, body, requests };
+      last = `${response.status} ${body.slice(0, 200)}`;
+      if (response.status === 409) {
+        waitMs = Math.min(MAX_RETRY_AFTER_MS, 1000 * Math.max(1, Number(response.headers.get('retry-after') ?? 1)));
+      } else if (response.status < 500) {
+        return { status: response.status, body, requests };
       }
     } catch (err) {
       last = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
@@ -89,7 +92,8 @@ export async function placeOrder(opts: {
   stopped: AbortSignal;
 }): Promise<OrderTraffic> {
   const { plan } = opts;
-  const send = (): Promise<CopyResult> => sendUntilAccepted(opts.apiUrl, opts.apiKey, plan, opts.deadline, opts.stopped);
+  const api = createOrdersApiClient({ baseUrl: opts.apiUrl, apiKey: opts.apiKey });
+  const send = (): Promise<CopyResult> => sendUntilAccepted(api, plan, opts.deadline, opts.stopped);
   const results: CopyResult[] = [];
   if (plan.concurrent) {
     results.push(...(await Promise.all(Array.from({ length: plan.copies }, send))));

@@ -3,6 +3,7 @@
 // proven by counting records (HTTP idempotency keys, orders, workflows, gateway charges).
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { createOrdersApiClient } from '../../src/api-client';
 import { buildApiApp } from '../../apps/orders/api/app';
 import { HTTP_SCOPE, orderIdFor, workflowIdFor } from '../../apps/orders/api/http-idempotency';
 import { httpStoreKey } from 'idempotent-sagas/fastify';
@@ -67,6 +68,8 @@ async function call(c: Call): Promise<Answer> {
   };
 }
 
+/** The typed client (generated from openapi.json) as tenant A, or with another key. */
+const typed = (apiKey = tenantA.apiKey) => createOrdersApiClient({ baseUrl, apiKey });
 const postOrder = (key: string | null, body: unknown, opts: Partial<Call> = {}) => call({ method: 'POST', url: '/v1/orders', key, body, ...opts });
 
 const body1 = (token = 'tok_visa') => ({
@@ -345,9 +348,9 @@ describe('GET /v1/orders/{id} and cancel', () => {
     const res = await postOrder(uniqueKey('get'), body1());
     const { orderId } = res.json<{ orderId: string }>();
     await sagaResult(orderId);
-    const own = await call({ url: `/v1/orders/${orderId}` });
-    expect(own.statusCode).toBe(200);
-    expect(own.json()).toMatchObject({
+    const own = await typed().GET('/v1/orders/{id}', { params: { path: { id: orderId } } });
+    expect(own.response.status).toBe(200);
+    expect(own.data).toMatchObject({
       orderId,
       status: 'COMPLETED',
       workflowId: workflowIdFor(orderId),
@@ -356,13 +359,13 @@ describe('GET /v1/orders/{id} and cancel', () => {
       currency: 'EUR',
       saga: { status: 'COMPLETED', pivoted: true, orderId },
     });
-    const other = await call({ url: `/v1/orders/${orderId}`, auth: tenantB.apiKey });
-    expect(other.statusCode).toBe(404);
-    expect(problem(other).type).toBe('https://idempotent-sagas.dev/problems/not-found');
-    expect((await call({ url: '/v1/orders/ord_000000000000000000000000' })).statusCode).toBe(404);
+    const other = await typed(tenantB.apiKey).GET('/v1/orders/{id}', { params: { path: { id: orderId } } });
+    expect(other.response.status).toBe(404);
+    expect(other.error?.type).toBe('https://idempotent-sagas.dev/problems/not-found');
+    expect((await typed().GET('/v1/orders/{id}', { params: { path: { id: 'ord_000000000000000000000000' } } })).response.status).toBe(404);
     expect((await call({ url: `/v1/orders/${orderId}`, auth: null })).statusCode).toBe(401);
     // Another tenant cannot cancel it either.
-    expect((await call({ method: 'POST', url: `/v1/orders/${orderId}/cancel`, auth: tenantB.apiKey })).statusCode).toBe(404);
+    expect((await typed(tenantB.apiKey).POST('/v1/orders/{id}/cancel', { params: { path: { id: orderId } }, body: {} })).response.status).toBe(404);
   });
 
   test('an order known only from its workflow (no row yet) is found by its workflow, for its own tenant only', async () => {
@@ -397,12 +400,12 @@ describe('GET /v1/orders/{id} and cancel', () => {
       async () => (await stack.count('SELECT count(*) AS n FROM gateway_key_attempts WHERE idempotency_key = $1', [chargeKey])) === 1,
       'the charge to reach the gateway',
     );
-    const cancel = await call({ method: 'POST', url: `/v1/orders/${orderId}/cancel`, body: { reason: 'changed my mind' } });
-    expect(cancel.statusCode).toBe(202);
-    expect(cancel.json()).toEqual({ accepted: true, message: 'cancellation accepted; the order is being compensated' });
+    const cancel = await typed().POST('/v1/orders/{id}/cancel', { params: { path: { id: orderId } }, body: { reason: 'changed my mind' } });
+    expect(cancel.response.status).toBe(202);
+    expect(cancel.data).toEqual({ accepted: true, message: 'cancellation accepted; the order is being compensated' });
     expect(await sagaResult(orderId)).toMatchObject({ status: 'COMPENSATED', reason: 'cancelled: changed my mind' });
-    const view = await call({ url: `/v1/orders/${orderId}` });
-    expect(view.json()).toMatchObject({ status: 'COMPENSATED', failureReason: 'cancelled: changed my mind', saga: { status: 'COMPENSATED' } });
+    const view = await typed().GET('/v1/orders/{id}', { params: { path: { id: orderId } } });
+    expect(view.data).toMatchObject({ status: 'COMPENSATED', failureReason: 'cancelled: changed my mind', saga: { status: 'COMPENSATED' } });
     // The charge in flight applied; the compensation waited it out and refunded it (no tombstone): net zero.
     const succeeded = await stack.count(`SELECT count(*) AS n FROM gateway_charges WHERE order_id = $1 AND status = 'succeeded'`, [orderId]);
     const refunded = await stack.count('SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.order_id = $1', [
