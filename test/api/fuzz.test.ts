@@ -4,12 +4,11 @@
 // trace, nothing may be recorded, and the server must still serve valid requests afterwards.
 import { mulberry32 } from '../../src/random';
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
-import { buildApiApp } from '../../apps/orders/api/app';
 import { HTTP_SCOPE } from '../../apps/orders/api/http-idempotency';
 import { createTenant } from '../../apps/orders/domain/tenants';
+import { startApi } from '../helpers/api';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261128);
@@ -23,9 +22,7 @@ let tenant: { tenantId: string; apiKey: string };
 beforeAll(async () => {
   stack = await createOrderStack({ stock: 1000 });
   await stack.startWorker();
-  app = buildApiApp({ pool: stack.db.pool, store: stack.store, temporal: { client: stack.client, taskQueue: stack.taskQueue } });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  port = (app.server.address() as AddressInfo).port;
+  ({ app, port } = await startApi(stack));
   tenant = await createTenant(stack.db.pool, 'Fuzz tenant');
 });
 afterAll(async () => {

@@ -2,16 +2,15 @@
 // the answer is a new, independent order (new order ID, new saga), never the old order, never a
 // saga that retries for ever, never a change to the old order. HTTP retention is 2 s here
 // (configuration: the `http` scope's TTL), with the old workflow still there and after it is gone.
-import type { AddressInfo } from 'node:net';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { buildApiApp } from '../../apps/orders/api/app';
 import { HTTP_SCOPE, workflowIdFor } from '../../apps/orders/api/http-idempotency';
 import { httpStoreKey } from 'idempotent-sagas/fastify';
 import { checkInvariants } from '../../apps/orders/domain/invariants';
 import { createTenant } from '../../apps/orders/domain/tenants';
 import { IdempotencyStore } from 'idempotent-sagas/store';
 import type { PlaceOrderResult } from '../../apps/orders/workflows/messages';
+import { startApi } from '../helpers/api';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 import { waitFor } from '../helpers/wait';
 
@@ -26,9 +25,7 @@ beforeAll(async () => {
   stack = await createOrderStack({ stock: 1000 });
   await stack.startWorker();
   store = new IdempotencyStore(stack.db.pool, { defaultTtlSeconds: 86_400, ttlSecondsByScope: { [HTTP_SCOPE]: HTTP_TTL_S } });
-  app = buildApiApp({ pool: stack.db.pool, store, temporal: { client: stack.client, taskQueue: stack.taskQueue } });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  ({ app, baseUrl } = await startApi(stack, { store }));
   tenant = await createTenant(stack.db.pool, 'Reuse tenant');
 });
 afterAll(async () => {

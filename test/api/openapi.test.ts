@@ -3,12 +3,11 @@
 // and the headers of real responses.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { buildApiApp } from '../../apps/orders/api/app';
 import { createTenant } from '../../apps/orders/domain/tenants';
 import { createOrdersApiClient } from '../../src/api-client';
+import { startApi } from '../helpers/api';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 
 type Responses = Record<string, { content?: Record<string, unknown>; headers?: Record<string, unknown> }>;
@@ -28,9 +27,7 @@ const committed = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../open
 beforeAll(async () => {
   stack = await createOrderStack({ stock: 100 });
   await stack.startWorker();
-  app = buildApiApp({ pool: stack.db.pool, store: stack.store, temporal: { client: stack.client, taskQueue: stack.taskQueue } });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  ({ app, baseUrl } = await startApi(stack));
   served = (await (await fetch(`${baseUrl}/docs/json`)).json()) as Doc;
 });
 afterAll(async () => {

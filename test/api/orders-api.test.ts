@@ -1,14 +1,13 @@
 // The orders API over real HTTP (app.inject's light-my-request needs an ESM-only `cookie` jest cannot load)
 // on a real Postgres and dev server: every row of DESIGN §8,
 // proven by counting records (HTTP idempotency keys, orders, workflows, gateway charges).
-import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createOrdersApiClient } from '../../src/api-client';
-import { buildApiApp } from '../../apps/orders/api/app';
 import { HTTP_SCOPE, orderIdFor, workflowIdFor } from '../../apps/orders/api/http-idempotency';
 import { httpStoreKey } from 'idempotent-sagas/fastify';
 import { createTenant } from '../../apps/orders/domain/tenants';
 import type { PlaceOrderResult } from '../../apps/orders/workflows/messages';
+import { startApi } from '../helpers/api';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 import { waitFor } from '../helpers/wait';
 
@@ -23,9 +22,7 @@ const bodies: string[] = [];
 beforeAll(async () => {
   stack = await createOrderStack({ stock: 100_000, leaseMs: 2000, gatewayTimeoutMs: 3000 });
   await stack.startWorker();
-  app = buildApiApp({ pool: stack.db.pool, store: stack.store, temporal: { client: stack.client, taskQueue: stack.taskQueue } });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  ({ app, baseUrl } = await startApi(stack));
   tenantA = await createTenant(stack.db.pool, 'Tenant A');
   tenantB = await createTenant(stack.db.pool, 'Tenant B');
 });
@@ -370,9 +367,7 @@ describe('GET /v1/orders/{id} and cancel', () => {
 
   test('an order known only from its workflow (no row yet) is found by its workflow, for its own tenant only', async () => {
     // An API whose task queue has no worker: the saga starts but never writes its row.
-    const idle = buildApiApp({ pool: stack.db.pool, store: stack.store, temporal: { client: stack.client, taskQueue: `${stack.taskQueue}-idle` } });
-    await idle.listen({ host: '127.0.0.1', port: 0 });
-    const base = `http://127.0.0.1:${(idle.server.address() as AddressInfo).port}`;
+    const { app: idle, baseUrl: base } = await startApi(stack, { temporal: { client: stack.client, taskQueue: `${stack.taskQueue}-idle` } });
     let workflowId: string | undefined;
     try {
       const res = await postOrder(uniqueKey('no-row'), body1(), { base });

@@ -142,10 +142,11 @@ export async function createOrderStack(opts: OrderStackOptions = {}): Promise<Or
  * The test file's order stack with one worker: created before its tests, stopped after them, its gateway
  * faults reset to none before each test. The returned object stands for the stack once it exists.
  */
-export function useOrderStack(opts: OrderStackOptions = {}): OrderStack {
+export function useOrderStack(opts: OrderStackOptions & { beforeWorker?: (stack: OrderStack) => Promise<unknown> } = {}): OrderStack {
   let stack: OrderStack | undefined;
   beforeAll(async () => {
     stack = await createOrderStack(opts);
+    await opts.beforeWorker?.(stack);
     await stack.startWorker();
   });
   afterAll(async () => {

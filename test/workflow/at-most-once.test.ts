@@ -2,32 +2,24 @@
 // the gateway applies every charge request it receives (its unique key dropped too, so a second charge
 // is a visible row). Run as `external`, a retry after a lost answer charges twice; run at most once, a
 // retry never sends again: it looks the charge up by reference, or the saga compensates by reference.
-import { createOrderStack, type OrderStack } from '../helpers/order-stack';
+import { useOrderStack, type OrderStack } from '../helpers/order-stack';
 
 const charges = (stack: OrderStack, orderId: string): Promise<number> =>
   stack.count('SELECT count(*) AS n FROM gateway_charges WHERE order_id = $1', [orderId]);
 
-async function providerIgnoringKeys(chargeStepKind: 'external' | 'at-most-once'): Promise<OrderStack> {
-  const stack = await createOrderStack({
+/** The file's stack for one step kind, against a gateway that ignores keys and has lost its unique key. */
+const providerIgnoringKeys = (chargeStepKind: 'external' | 'at-most-once'): OrderStack =>
+  useOrderStack({
     stock: 100,
     leaseMs: 1500,
     gatewayTimeoutMs: 1000,
     chargeStepKind,
     faults: { seed: 1, ignoreIdempotencyKeys: true, hangMs: 5000 },
+    beforeWorker: (stack) => stack.db.pool.query('ALTER TABLE gateway_charges DROP CONSTRAINT gateway_charges_idempotency_key_key'),
   });
-  await stack.db.pool.query('ALTER TABLE gateway_charges DROP CONSTRAINT gateway_charges_idempotency_key_key');
-  await stack.startWorker();
-  return stack;
-}
 
 describe('external (the gateway is trusted to dedup by key)', () => {
-  let stack: OrderStack;
-  beforeAll(async () => {
-    stack = await providerIgnoringKeys('external');
-  });
-  afterAll(async () => {
-    await stack?.stop();
-  });
+  const stack = providerIgnoringKeys('external');
 
   test('control: a retry after an answer lost in flight charges a second time', async () => {
     const { result } = await stack.placeOrder({ orderId: 'amo-ext-drop', items: [{ sku: 'SKU-1', quantity: 1 }], paymentToken: 'tok_apply_drop_1' });
@@ -37,13 +29,7 @@ describe('external (the gateway is trusted to dedup by key)', () => {
 });
 
 describe('at-most-once', () => {
-  let stack: OrderStack;
-  beforeAll(async () => {
-    stack = await providerIgnoringKeys('at-most-once');
-  });
-  afterAll(async () => {
-    await stack?.stop();
-  });
+  const stack = providerIgnoringKeys('at-most-once');
 
   test('an answer lost in flight: the retry looks the charge up instead of sending; one charge, the order completes', async () => {
     const orderId = 'amo-drop';

@@ -1,13 +1,12 @@
 // What the Temporal UI shows: an order saga started by the API carries a summary (order, tenant,
 // total) and its items as details; every activity is summarised by its saga step; while stuck, the
 // workflow's current details name the step and the error, and they clear once it is resolved.
-import type { AddressInfo } from 'node:net';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { FastifyInstance } from 'fastify';
 import { resolveCompensationUpdate, stepSummary } from 'idempotent-sagas/workflow';
-import { buildApiApp } from '../../apps/orders/api/app';
 import { createTenant } from '../../apps/orders/domain/tenants';
 import { sagaStateQuery } from '../../apps/orders/workflows/messages';
+import { startApi } from '../helpers/api';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 import { waitFor } from '../helpers/wait';
 
@@ -18,9 +17,7 @@ let baseUrl: string;
 beforeAll(async () => {
   stack = await createOrderStack({ stock: 100, leaseMs: 2000 });
   await stack.startWorker();
-  app = buildApiApp({ pool: stack.db.pool, store: stack.store, temporal: { client: stack.client, taskQueue: stack.taskQueue } });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  ({ app, baseUrl } = await startApi(stack));
 });
 afterAll(async () => {
   await app?.close();
