@@ -12,6 +12,7 @@ import {
   refundResultSchema,
 } from './schemas';
 
+import { SpanKind, inSpan, traceHeaders } from '../../src/observability/tracing';
 export type { ChargeRequest, GatewayCharge, GatewayChargeView, RefundResult } from './schemas';
 
 export type GatewayClientOptions = {
@@ -45,7 +46,16 @@ type RawAnswer = { status: number; replayed: boolean; json: unknown };
 export function createGatewayClient(opts: GatewayClientOptions): GatewayClient {
   const base = opts.baseUrl.replace(/\/+$/, '');
 
-  async function call(method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RawAnswer> {
+  /** One gateway call in a client span of its own, the trace context in its headers. */
+  function call(method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RawAnswer> {
+    // Named by the path's first segment (keys stay out of span names); the whole path is an attribute.
+    return inSpan(`gateway ${method} /${path.split('/')[1] ?? ''}`, SpanKind.CLIENT, (span) => {
+      span.setAttribute('url.path', path);
+      return send(method, path, body, { ...headers, ...traceHeaders() });
+    });
+  }
+
+  async function send(method: 'GET' | 'POST', path: string, body: unknown, headers: Record<string, string>): Promise<RawAnswer> {
     const what = `${method} ${path}`;
     let res: Response;
     let text: string;

@@ -9,6 +9,7 @@ import { IdempotencyStore } from 'idempotent-sagas/store';
 import { createLogger } from '../../src/logger';
 import { connectClient, connectWorker, ensureSearchAttributes } from '../../src/temporal/connection';
 import { createOrderWorker } from './order-worker';
+import { setupTracing } from '../../src/observability/tracing';
 import { buildWorkerServer, freeLocalPort } from '../../src/observability/worker-server';
 import { installTemporalRuntime } from '../../src/temporal/runtime';
 
@@ -21,6 +22,7 @@ runMain(async () => {
   const sdkMetricsAddress = config.workerHttp.port === undefined ? undefined : `127.0.0.1:${await freeLocalPort()}`;
   installTemporalRuntime(logger, { sdkHandlesSignals: true, ...(sdkMetricsAddress && { metricsBindAddress: sdkMetricsAddress }) });
   const address = config.temporal.address ?? DEFAULT_TEMPORAL_ADDRESS;
+  const tracing = setupTracing('worker'); // OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set
   const db = await openDatabase(config, logger);
   try {
     const { connection } = await connectClient(address, config.temporal.namespace);
@@ -40,6 +42,7 @@ runMain(async () => {
         leaseMs: config.activityLeaseMs,
         chargeStepKind: config.chargeStepKind,
       },
+      tracing,
     });
     const http =
       config.workerHttp.port === undefined
@@ -63,5 +66,6 @@ runMain(async () => {
     }
   } finally {
     await db.close();
+    await tracing.shutdown();
   }
 });

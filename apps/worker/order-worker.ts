@@ -2,11 +2,14 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { setupTracing, temporalTracingPlugin, type Tracing } from '../../src/observability/tracing';
 import { createActivities, type ActivityDeps } from './activities';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 /** Workflow interceptors bundled with the workflows: step summaries for the Temporal UI. */
 export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('./interceptors')];
+/** OpenTelemetry's workflow interceptors: in every bundle, so one bundle serves a worker with tracing on or off. */
+const TRACING_WORKFLOW_MODULE = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
 
 /** Where the library's sources are: its entry points resolve there while it is developed in this repository. */
 const LIBRARY_SOURCES = path.resolve(__dirname, '../../packages/idempotent-sagas/src');
@@ -26,7 +29,7 @@ export const WORKFLOW_BUNDLER_OPTIONS = {
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
-    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES, TRACING_WORKFLOW_MODULE],
     logger: quietBundlerLogger,
     ...WORKFLOW_BUNDLER_OPTIONS,
   });
@@ -54,6 +57,8 @@ export async function createOrderWorker(opts: {
   deps: ActivityDeps;
   workflowBundle?: WorkflowBundleOption | undefined;
   identity?: string;
+  /** Where the worker's spans go; tracing off (spans dropped) by default. */
+  tracing?: Pick<Tracing, 'spanProcessor' | 'resource'>;
 }): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
@@ -64,5 +69,7 @@ export async function createOrderWorker(opts: {
       : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: WORKFLOW_BUNDLER_OPTIONS, interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
     activities: createActivities(opts.deps),
     ...(opts.identity && { identity: opts.identity }),
+    // Always on, so the bundle's tracing interceptors find their exporter sink; without tracing it drops spans.
+    plugins: [temporalTracingPlugin(opts.tracing ?? setupTracing('worker', { env: {} }))],
   });
 }

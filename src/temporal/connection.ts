@@ -3,6 +3,7 @@
 // TEMPORAL_TLS, TEMPORAL_TLS_CLIENT_CERT_PATH / _KEY_PATH, TEMPORAL_TLS_SERVER_CA_CERT_PATH,
 // TEMPORAL_TLS_SERVER_NAME, TEMPORAL_API_KEY, TEMPORAL_GRPC_META_*, or a profile of a TOML file
 // (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE). The address and namespace are ours (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE).
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig, type ClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
@@ -53,7 +54,7 @@ export async function connectClient(address: string, namespace: string): Promise
   const connection = await Connection.connect(opts).catch((err: unknown) => {
     throw unreachable(opts, err);
   });
-  return { client: new Client({ connection, namespace }), connection };
+  return { client: tracedClient(connection, namespace), connection };
 }
 
 export function connectWorker(address: string): Promise<NativeConnection> {
@@ -77,4 +78,9 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
     .catch((err: { code?: number }) => {
       if (err.code !== 6) throw err; // ALREADY_EXISTS: another process registered them first
     });
+}
+
+/** A client whose workflow starts, signals and updates carry the active trace context in their headers. */
+export function tracedClient(connection: Connection, namespace: string): Client {
+  return new Client({ connection, namespace, interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } });
 }

@@ -11,6 +11,7 @@ import { createGatewayClient } from '../../apps/gateway/client';
 import { FaultInjector, type FaultConfigInput } from '../../apps/gateway/faults';
 import type { WebhookTarget } from '../../apps/gateway/webhooks';
 import { IdempotencyStore } from 'idempotent-sagas/store';
+import type { Tracing } from '../../src/observability/tracing';
 import { bundleWorkflows, createOrderWorker } from '../../apps/worker/order-worker';
 import type { PlaceOrderResult } from '../../apps/orders/workflows/messages';
 import type { PlaceOrderInput } from '../../apps/orders/workflows/place-order';
@@ -60,6 +61,8 @@ export type OrderStackOptions = {
   chargeStepKind?: ActivityDeps['chargeStepKind'];
   /** The gateway's webhook target; its `url` is read at each delivery, so it may be set once the API listens. */
   webhook?: WebhookTarget;
+  /** Where the workers' spans go (tracing off by default). */
+  tracing?: Tracing;
 };
 
 export async function createOrderStack(opts: OrderStackOptions = {}): Promise<OrderStack> {
@@ -93,6 +96,7 @@ export async function createOrderStack(opts: OrderStackOptions = {}): Promise<Or
       taskQueue,
       workflowBundle: await sharedBundle(),
       deps,
+      ...(opts.tracing && { tracing: opts.tracing }),
     });
     running.push({ worker, done: worker.run() });
     return worker;

@@ -1,4 +1,5 @@
 // The orders API (DESIGN §8), built without listening: tests use app.inject, main.ts listens.
+import { traceRequests } from '../../../src/observability/tracing';
 import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
@@ -99,6 +100,7 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
   const logger = deps.logger ?? pino({ level: 'silent' });
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({ loggerInstance, bodyLimit: BODY_LIMIT, clientErrorHandler, frameworkErrors }).withTypeProvider<ZodTypeProvider>();
+  traceRequests(app); // a server span per request: no-ops while tracing is off
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: a text/plain body is refused with 415 instead of reaching the schema as a string.

@@ -1,6 +1,7 @@
 // `npm run start:api`: the orders API on PORT (default 3000). Needs Postgres (DATABASE_URL or the
 // embedded default), a Temporal server (TEMPORAL_ADDRESS, default 127.0.0.1:7233) and workers.
 import { runMain } from '../../../src/cli/run-main';
+import { setupTracing } from '../../../src/observability/tracing';
 import { loadConfig } from '../../../src/config';
 import { openDatabase } from '../../../src/db/open';
 import { IdempotencyStore } from 'idempotent-sagas/store';
@@ -16,6 +17,7 @@ runMain(async () => {
   assertProductionSafe(config, 'api'); // before any connection: a refused setting exits at once
   const logger = createLogger(config, 'api');
   const address = config.temporal.address ?? DEFAULT_TEMPORAL_ADDRESS;
+  const tracing = setupTracing('api'); // OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set
   const db = await openDatabase(config, logger);
   try {
     const { client, connection } = await connectClient(address, config.temporal.namespace);
@@ -48,5 +50,6 @@ runMain(async () => {
     }
   } finally {
     await db.close();
+    await tracing.shutdown();
   }
 });
