@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { setupTracing, temporalTracingPlugin, type Tracing } from '../../src/observability/tracing';
+import { stepLogInterceptors } from 'idempotent-sagas/activity';
 import { createActivities, type ActivityDeps } from './activities';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
@@ -64,9 +65,9 @@ export async function createOrderWorker(opts: {
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    ...(opts.workflowBundle
-      ? { workflowBundle: opts.workflowBundle }
-      : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: WORKFLOW_BUNDLER_OPTIONS, interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: WORKFLOW_BUNDLER_OPTIONS }),
+    // Every activity log line names its saga step; workflow interceptor modules matter only when bundling here.
+    interceptors: { activity: [stepLogInterceptors], ...(!opts.workflowBundle && { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }) },
     activities: createActivities(opts.deps),
     ...(opts.identity && { identity: opts.identity }),
     // Always on, so the bundle's tracing interceptors find their exporter sink; without tracing it drops spans.

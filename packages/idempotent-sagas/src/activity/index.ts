@@ -3,6 +3,7 @@
 // translation of typed errors into Temporal failures.
 export { ActivityErrorType, assertOwnKey, attemptOwner, ownSagaId, parseInput } from './context';
 export { toActivityFailure, translated } from './failures';
+export { stepLogInterceptors } from './logging';
 export {
   CloseSagaInput,
   DEFAULT_LEASE_MS,

@@ -25,5 +25,6 @@ export {
 } from './saga';
 export { resolveCompensationUpdate, sagaStateQuery } from './messages';
 export { STEP_ID_PATTERN, compensationKey, forwardKey, keyBelongsTo, stepKeys, type StepKeys } from '../keys';
-export { StepSummaryInterceptor, stepSummary, stepSummaryInterceptors } from './summaries';
+export { StepSummaryInterceptor, stepSummaryInterceptors } from './summaries';
+export { stepSummary } from '../keys';
 export { handleOperatorDecisions } from './handlers';
