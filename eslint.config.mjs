@@ -49,7 +49,10 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', '*.mjs', 'test/helpers/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', '*.mjs', 'test/helpers/*.mjs', 'scripts/*.mjs'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -104,8 +107,8 @@ export default tseslint.config(
     },
   },
   {
-    // Plain-Node helper scripts of the tests: JavaScript without type information to check against.
-    files: ['test/helpers/*.mjs'],
+    // Plain-Node helper scripts (the tests', the build's): JavaScript without type information to check against.
+    files: ['test/helpers/*.mjs', 'scripts/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
   {

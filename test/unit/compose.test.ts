@@ -9,6 +9,7 @@ type Service = {
   image?: string;
   build?: unknown;
   command?: string[];
+  healthcheck?: { test?: string[] };
   ports?: string[];
   depends_on?: Record<string, { condition: string }> | string[];
   environment?: Record<string, string>;
@@ -59,13 +60,22 @@ test('the worker scales: no fixed name or host port; every project service runs 
   expect(compose.services.worker?.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
   expect(compose.services.api?.environment?.API_HOST).toBe('0.0.0.0');
   expect(compose.services.gateway?.environment?.GATEWAY_HOST).toBe('0.0.0.0');
-  // The commands are npm scripts that exist.
+  // The commands run the built entry points with node; each is the build of an entry point that exists,
+  // and the npm start script of the same role runs that entry point's source.
   const scripts = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-  for (const name of ['gateway', 'worker', 'api']) {
-    const command = compose.services[name]!.command!;
-    expect(command.slice(0, 2)).toEqual(['npm', 'run']);
-    expect(scripts[command[2]!]).toBeDefined();
+  for (const [name, script] of [
+    ['gateway', 'start:gateway'],
+    ['worker', 'start:worker'],
+    ['api', 'start:api'],
+  ] as const) {
+    const [node, built] = compose.services[name]!.command!;
+    expect(node).toBe('node');
+    const source = built!.replace(/^dist\//, '').replace(/\.js$/, '.ts');
+    expect(fs.existsSync(path.join(root, source))).toBe(true);
+    expect(scripts[script]).toBe(`tsx ${source}`);
   }
+  // The worker and the API report readiness to compose.
+  for (const name of ['worker', 'api']) expect(JSON.stringify(compose.services[name]!.healthcheck?.test)).toContain('/readyz');
 });
 
 test('the gateway and the API share a webhook secret that is not the public development one', () => {
