@@ -46,8 +46,8 @@ function start(script: string, env: Record<string, string>, ready: string): Prom
       out += d.toString();
       if (out.includes(ready)) resolve(out);
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.on('exit', (code) => reject(new Error(`${script} exited with ${code} before it was ready:\n${out}`)));
   });
 }
