@@ -11,7 +11,6 @@
 // Each round runs (a) and (b) back to back, alternating which goes first, after one warm-up of each.
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import { Runtime, DefaultLogger } from '@temporalio/worker';
 import autocannon from 'autocannon';
 import { Command, InvalidArgumentError } from 'commander';
@@ -206,10 +205,7 @@ async function main(): Promise<void> {
         rounds: opts.rounds,
         pipelining: opts.pipelining,
         workers: opts.workers,
-        postgres: stack.postgres,
-        temporal: stack.temporal,
-        node: process.version,
-        cpus: os.cpus().length,
+        ...stack.environment,
       })}\n`,
     );
   } finally {

@@ -2,6 +2,7 @@
 // gateway migrations applied, dropped at the end), Temporal (TEMPORAL_ADDRESS or a dev server), client and
 // worker connections, cleanups run newest first, and the top level that turns bad flags into usage errors.
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { InvalidArgumentError } from 'commander';
@@ -21,6 +22,8 @@ export type BenchStack = {
   postgres: 'DATABASE_URL' | 'embedded';
   /** Where Temporal came from. */
   temporal: 'TEMPORAL_ADDRESS' | 'dev-server';
+  /** What the run's last JSON line reports about where it ran. */
+  environment: { postgres: string; temporal: string; node: string; cpus: number };
   client: Client;
   workerConnection: NativeConnection;
   namespace: string;
@@ -57,10 +60,12 @@ export async function startBenchStack(name: string, config: Config, log: (line: 
     await ensureSearchAttributes(connection, namespace);
     const workerConnection = await NativeConnection.connect({ address });
     cleanups.push(() => workerConnection.close());
+    const temporal = config.temporal.address ? ('TEMPORAL_ADDRESS' as const) : ('dev-server' as const);
     return {
       url,
       postgres: server.source,
-      temporal: config.temporal.address ? 'TEMPORAL_ADDRESS' : 'dev-server',
+      temporal,
+      environment: { postgres: server.source, temporal, node: process.version, cpus: os.cpus().length },
       client: new Client({ connection, namespace }),
       workerConnection,
       namespace,

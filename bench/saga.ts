@@ -305,10 +305,7 @@ async function main(): Promise<void> {
         sagas: opts.sagas,
         warmup: opts.warmup,
         rounds: opts.rounds,
-        postgres: stack.postgres,
-        temporal: stack.temporal,
-        node: process.version,
-        cpus: os.cpus().length,
+        ...stack.environment,
       })}\n`,
     );
   } finally {

@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { validate } from '@readme/openapi-parser';
 import type { FastifyInstance } from 'fastify';
 import { createTenant } from '../../apps/orders/domain/tenants';
 import { createOrdersApiClient } from '../../src/api-client';
@@ -125,4 +126,77 @@ test('the typed client drives the running API through every tenant operation: pl
   expect(policy.data).toMatchObject({ scope: 'http', keyFormat: { header: 'Idempotency-Key' } });
   const missing = await api.GET('/v1/orders/{id}', { params: { path: { id: 'ord_000000000000000000000000' } } });
   expect(missing.error).toMatchObject({ status: 404 });
+});
+
+test('the document validates with a standard OpenAPI 3.1 validator (@readme/openapi-parser)', async () => {
+  const result = await validate(structuredClone(committed) as unknown as Parameters<typeof validate>[0]);
+  expect(result.valid ? [] : result.errors).toEqual([]);
+  expect(result.valid).toBe(true);
+});
+
+/** Headers a documented response always carries (Idempotent-Replayed is only on replays). */
+const ALWAYS_SENT = ['Location', 'WWW-Authenticate', 'Retry-After'];
+
+test('every route answers only what the document says: the status, its content type and its headers', async () => {
+  const tenant = await createTenant(stack.db.pool, 'Conformance Tenant');
+  const bearer = { authorization: `Bearer ${tenant.apiKey}` };
+  const json = { 'content-type': 'application/json' };
+  const order = JSON.stringify({ items: [{ sku: 'SKU-4', quantity: 1 }], paymentToken: 'tok_visa' });
+  const key = `conformance-${stack.taskQueue}`;
+  type Call = { method: 'GET' | 'POST'; route: string; path?: string; headers?: Record<string, string>; body?: string };
+  const calls: Call[] = [
+    { method: 'POST', route: '/v1/orders', headers: { ...bearer, ...json, 'idempotency-key': key }, body: order },
+    { method: 'POST', route: '/v1/orders', headers: { ...bearer, ...json, 'idempotency-key': key }, body: order },
+    { method: 'POST', route: '/v1/orders', headers: { ...bearer, ...json, 'idempotency-key': key }, body: order.replace('SKU-4', 'SKU-5') },
+    { method: 'POST', route: '/v1/orders', headers: { ...bearer, ...json }, body: order },
+    { method: 'POST', route: '/v1/orders', headers: { ...bearer, ...json, 'idempotency-key': `${key}-bad` }, body: '{"items":[]}' },
+    { method: 'POST', route: '/v1/orders', headers: { ...json, 'idempotency-key': key }, body: order },
+    { method: 'GET', route: '/v1/orders/{id}', path: '/v1/orders/ord_000000000000000000000000', headers: bearer },
+    { method: 'GET', route: '/v1/orders/{id}', path: '/v1/orders/ord_000000000000000000000000' },
+    { method: 'POST', route: '/v1/orders/{id}/cancel', path: '/v1/orders/ord_000000000000000000000000/cancel', headers: { ...bearer, ...json }, body: '{}' },
+    { method: 'GET', route: '/v1/products', headers: bearer },
+    { method: 'GET', route: '/v1/products' },
+    { method: 'GET', route: '/v1/idempotency-policy', headers: bearer },
+    { method: 'POST', route: '/v1/webhooks/payments', headers: json, body: '{"id":"evt_1"}' },
+    { method: 'GET', route: '/healthz' },
+    { method: 'GET', route: '/readyz' },
+  ];
+  const first = await fetch(`${baseUrl}/v1/orders`, { method: 'POST', headers: { ...bearer, ...json, 'idempotency-key': `${key}-found` }, body: order });
+  const { orderId } = (await first.json()) as { orderId: string };
+  calls.push(
+    { method: 'GET', route: '/v1/orders/{id}', path: `/v1/orders/${orderId}`, headers: bearer },
+    {
+      method: 'POST',
+      route: '/v1/orders/{id}/cancel',
+      path: `/v1/orders/${orderId}/cancel`,
+      headers: { ...bearer, ...json },
+      body: '{"reason":"conformance"}',
+    },
+  );
+  const seen = new Set<string>();
+  for (const call of calls) {
+    const res = await fetch(`${baseUrl}${call.path ?? call.route}`, {
+      method: call.method,
+      headers: call.headers ?? {},
+      ...(call.body !== undefined && { body: call.body }),
+    });
+    await res.arrayBuffer();
+    const operation = `${call.method} ${call.route}`;
+    seen.add(operation);
+    const documented = served.paths[call.route]?.[call.method.toLowerCase()]?.responses[String(res.status)];
+    expect({ operation, status: res.status, documented: documented !== undefined }).toEqual({ operation, status: res.status, documented: true });
+    const types = Object.keys(documented!.content ?? {});
+    const type = (res.headers.get('content-type') ?? '').split(';')[0]!;
+    if (types.length > 0)
+      expect({ operation, status: res.status, type, documented: types.includes(type) }).toEqual({ operation, status: res.status, type, documented: true });
+    for (const name of Object.keys(documented!.headers ?? {}).filter((h) => ALWAYS_SENT.includes(h))) {
+      expect({ operation, status: res.status, [name]: res.headers.has(name) }).toEqual({ operation, status: res.status, [name]: true });
+    }
+  }
+  // Every documented operation was exercised.
+  expect([...seen].sort()).toEqual(
+    operations(served)
+      .map((o) => o.route)
+      .sort(),
+  );
 });

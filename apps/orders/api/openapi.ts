@@ -40,7 +40,11 @@ const OPERATIONS: Record<string, Operation> = {
   'post /v1/orders/{id}/cancel': { operationId: 'cancelOrder', headers: { '503': { 'Retry-After': RETRY_AFTER } } },
   'get /v1/products': { operationId: 'listProducts' },
   'get /v1/idempotency-policy': { operationId: 'getIdempotencyPolicy' },
-  'post /v1/webhooks/payments': { operationId: 'receivePaymentWebhook', auth: 'gateway-signature' },
+  'post /v1/webhooks/payments': {
+    operationId: 'receivePaymentWebhook',
+    auth: 'gateway-signature',
+    headers: { '409': { 'Retry-After': RETRY_AFTER }, '503': { 'Retry-After': RETRY_AFTER } },
+  },
   'get /healthz': { operationId: 'getLiveness', auth: 'none' },
   'get /readyz': { operationId: 'getReadiness', auth: 'none', ownErrorBodies: true },
 };
