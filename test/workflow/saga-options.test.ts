@@ -93,7 +93,7 @@ test('continue-on-error: the other compensations still run, and the workflow fai
   expect(err).toBeInstanceOf(WorkflowFailedError);
   const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
   expect(cause.type).toBe(SagaErrorType.CompensationFailed);
-  expect(cause.message).toMatch(/2 compensation\(s\) failed/);
+  expect(cause.message).toBe('2 compensation(s) failed: s0 (undo of s0 failed); g2 (undo of g2 failed)');
   expect(cause.details?.[0]).toEqual({
     failures: [
       { stepId: 's0', error: 'undo of s0 failed' },
@@ -134,5 +134,48 @@ test('park (the default) within a parallel group: the failed member is stuck alo
   expect(state.status).toBe('COMPENSATED');
   expect(state.steps.find((s) => s.stepId === 's0')).toMatchObject({ status: 'skipped', skipReason: 'refunded by hand' });
   expect(of('g2').map((c) => c.ok)).toEqual([false, true]);
+  expect(of('s0').map((c) => c.ok)).toEqual([false]);
   for (const id of ['g1', 'g3', 's4']) expect(of(id)).toHaveLength(1);
+});
+
+test('park within a parallel group across continue-as-new: the resumed run waits on the stuck member, then goes on one member at a time', async () => {
+  failing.add('g2').add('g1');
+  const handle = await start({ steps: STEPS, compensation: 'parallel', maxHistoryEvents: 1 });
+  const stuckInNewRunOn = async (stepId: string, notRun: string) => {
+    let runId = '';
+    await waitFor(async () => {
+      const s = await handle.query(sagaStateQuery);
+      runId = (await handle.describe()).runId;
+      return s.status === 'COMPENSATION_STUCK' && s.stuck?.stepId === stepId && runId !== notRun;
+    }, `stuck on ${stepId} in a new run`);
+    return runId;
+  };
+  // The concurrent round failed for g2 and g1; stuck on g2, the run continued-as-new (its history is past the bound).
+  const run2 = await stuckInNewRunOn('g2', handle.firstExecutionRunId);
+  await new Promise((r) => setTimeout(r, 1_000)); // the resumed run waits: no round runs again by itself
+  expect(of('g2')).toHaveLength(1);
+  expect(of('g1')).toHaveLength(1);
+  const state = await handle.query(sagaStateQuery);
+  expect(state.stuck).toMatchObject({ stepId: 'g2', rounds: 1 });
+  expect(state.steps.find((s) => s.stepId === 'g1')).toMatchObject({ status: 'compensating', parallelGroup: 'holds' });
+
+  failing.delete('g2');
+  await handle.executeUpdate(resolveCompensationUpdate, { args: [{ action: 'retry' }] });
+  await stuckInNewRunOn('g1', run2); // g2 done; g1 runs a round of its own in that run, fails, and parks
+  await handle.executeUpdate(resolveCompensationUpdate, { args: [{ action: 'skip', reason: 'released by hand' }] });
+  const final = await handle.result();
+  expect(final.status).toBe('COMPENSATED');
+  expect(Object.fromEntries(final.steps.map((s) => [s.stepId, s.status]))).toEqual({
+    s0: 'compensated',
+    g1: 'skipped',
+    g2: 'compensated',
+    g3: 'compensated',
+    s4: 'compensated',
+  });
+  expect(of('g2').map((c) => c.ok)).toEqual([false, true]);
+  expect(of('g1').map((c) => c.ok)).toEqual([false, false]);
+  for (const id of ['s0', 'g3', 's4']) expect(of(id)).toHaveLength(1);
+  // The group still ran concurrently in the first run.
+  const group = ['g1', 'g2', 'g3'].map((id) => of(id)[0]!);
+  expect(Math.max(...group.map((c) => c.start))).toBeLessThan(Math.min(...group.map((c) => c.end)));
 });

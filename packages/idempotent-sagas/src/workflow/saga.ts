@@ -331,10 +331,13 @@ export class Saga {
   /**
    * A batch of one runs as always. A parallel batch runs its first round together; what failed then goes
    * on one step at a time (that failed round counts as its first), so at most one step is stuck at once.
+   * A run resumed after that round (its members already `compensating`) goes on one step at a time:
+   * the stuck member first finishes its wait, the others each run a round of their own in turn.
    */
   private async runBatch(batch: Array<{ stepId: string; run: () => Promise<unknown> }>): Promise<void> {
     const todo = batch.filter((c) => !this.isSettled(c.stepId));
-    if (todo.length <= 1) {
+    const roundDone = todo.some((c) => this.steps.get(c.stepId)?.status === 'compensating');
+    if (todo.length <= 1 || roundDone) {
       for (const c of todo) await this.runCompensation(c.stepId, c.run);
       return;
     }
