@@ -1,8 +1,7 @@
 // Where the database comes from: DATABASE_URL when set, otherwise the embedded default.
-import { Client } from 'pg';
 import type { Config } from '../config';
 import { StartupError } from '../errors';
-import { describeDatabaseUrl, startEmbeddedPostgres } from 'idempotent-sagas/testing';
+import { describeDatabaseUrl, startEmbeddedPostgres, whyUnreachable } from 'idempotent-sagas/testing';
 
 export type ProvisionedDatabase = {
   url: string;
@@ -24,13 +23,6 @@ export async function provisionDatabase(
 
 /** Connects once, so that an unreachable or refused database is one line naming DATABASE_URL, not a stack later. */
 async function assertReachable(url: string): Promise<void> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
-  client.on('error', () => {}); // a backend that dies after connecting: reported by the awaited calls
-  try {
-    await client.connect();
-  } catch (err) {
-    throw new StartupError(`cannot reach Postgres at DATABASE_URL=${describeDatabaseUrl(url)}: ${err instanceof Error ? err.message : String(err)}`);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+  const why = await whyUnreachable(url, 10_000);
+  if (why !== undefined) throw new StartupError(`cannot reach Postgres at DATABASE_URL=${describeDatabaseUrl(url)}: ${why}`);
 }

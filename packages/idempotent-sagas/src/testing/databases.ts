@@ -48,3 +48,17 @@ export function describeDatabaseUrl(url: string): string {
     return '(not a URL)';
   }
 }
+
+/** Connects once: undefined when the server at `url` accepts the connection, else why it did not. */
+export async function whyUnreachable(url: string, timeoutMs = 5000): Promise<string | undefined> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+  client.on('error', () => {}); // a backend that dies after connecting: not this probe's concern
+  try {
+    await client.connect();
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

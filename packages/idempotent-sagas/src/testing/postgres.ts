@@ -3,9 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Pool } from 'pg';
+import { Pool } from 'pg';
 import { migrate } from '../store/migrate';
-import { createDatabase, describeDatabaseUrl, dropDatabase } from './databases';
+import { createDatabase, describeDatabaseUrl, dropDatabase, whyUnreachable } from './databases';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { EnvironmentUnavailableError } from './environment-error';
 
@@ -31,19 +31,6 @@ export type FindPostgresOptions = {
 
 const LOCAL_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
-async function answers(url: string): Promise<string | undefined> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    return undefined;
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
 /**
  * Finds a Postgres to test against: `url`, then DATABASE_URL, then the server on 127.0.0.1:5432, then
  * an embedded server (the optional embedded-postgres package). One error names all three when none works.
@@ -51,12 +38,12 @@ async function answers(url: string): Promise<string | undefined> {
 export async function findPostgres(opts: FindPostgresOptions = {}): Promise<TestPostgres> {
   const given = opts.url ?? process.env.DATABASE_URL;
   if (given) {
-    const why = await answers(given);
+    const why = await whyUnreachable(given);
     if (why) throw new EnvironmentUnavailableError(`cannot reach Postgres at ${opts.url ? 'url' : 'DATABASE_URL'}=${describeDatabaseUrl(given)}: ${why}`);
     return { adminUrl: given, foundBy: opts.url ? 'url' : 'DATABASE_URL', stop: async () => {} };
   }
   const local = opts.localUrl ?? LOCAL_URL;
-  const localWhy = await answers(local);
+  const localWhy = await whyUnreachable(local);
   if (!localWhy) return { adminUrl: local, foundBy: 'localhost', stop: async () => {} };
   try {
     const pg = await startEmbeddedPostgres({
