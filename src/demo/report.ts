@@ -3,15 +3,15 @@
 import type { Pool } from 'pg';
 import { type InvariantReport, checkInvariants } from '../../apps/orders/domain/invariants';
 import type { InjectedFaultCounts } from './counting-faults';
+import type { GatewayStats } from '../../apps/gateway/stats';
 import type { OrderOutcome } from './drive';
 import type { DemoOptions } from './options';
 import type { PlannedOrder } from './plan';
 
-export type GatewayRunStats = {
+/** The gateway's counts for one run's orders (GatewayStats is the whole gateway's). */
+export type GatewayRunStats = Pick<GatewayStats, 'refunds' | 'tombstones'> & {
   chargeAttempts: number;
-  charges: { succeeded: number; declined: number; pending: number };
-  refunds: number;
-  tombstones: number;
+  charges: GatewayStats['chargesByStatus'];
   injected: InjectedFaultCounts;
 };
 

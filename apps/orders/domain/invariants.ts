@@ -29,8 +29,18 @@ export type InvariantReport = {
 
 const UNREFUNDED = `NOT EXISTS (SELECT 1 FROM gateway_refunds r WHERE r.charge_id = c.id)`;
 
-/** Each check is a query returning one row per offence (`what` names it); an empty result means it holds. */
-const CHECKS: Array<{ id: string; name: string; guaranteedBy?: string; sql: string }> = [
+/** A check: a query returning one row per offence (`what` names it); an empty result means it holds. */
+type Check = { id: string; name: string; guaranteedBy?: string; sql: string };
+
+/** A check that no value of a key expression stands in two rows of its table (one query per key, labelled when several). */
+function noDuplicates(id: string, name: string, guaranteedBy: string, keys: Array<{ table: string; key: string; label?: string }>): Check {
+  const sql = keys
+    .map(({ table, key, label }) => `SELECT ${label ? `'${label} ' || ` : ''}${key} AS what FROM ${table} GROUP BY ${key} HAVING count(*) > 1`)
+    .join(' UNION ALL ');
+  return { id, name, guaranteedBy, sql };
+}
+
+const CHECKS: Check[] = [
   {
     id: 'terminal',
     name: 'every order is COMPLETED, COMPENSATED or COMPENSATION_STUCK (none left PENDING)',
@@ -96,12 +106,9 @@ const CHECKS: Array<{ id: string; name: string; guaranteedBy?: string; sql: stri
     name: 'on-hand + reserved + sold is conserved per product',
     sql: `SELECT sku AS what FROM products WHERE on_hand + reserved + sold <> total_stock`,
   },
-  {
-    id: 'gateway-key-unique',
-    name: 'the gateway never holds two charges for one idempotency key',
-    guaranteedBy: 'UNIQUE (idempotency_key) on gateway_charges',
-    sql: `SELECT idempotency_key AS what FROM gateway_charges GROUP BY idempotency_key HAVING count(*) > 1`,
-  },
+  noDuplicates('gateway-key-unique', 'the gateway never holds two charges for one idempotency key', 'UNIQUE (idempotency_key) on gateway_charges', [
+    { table: 'gateway_charges', key: 'idempotency_key' },
+  ]),
   {
     id: 'double-charges',
     name: 'no order is charged twice',
@@ -109,25 +116,14 @@ const CHECKS: Array<{ id: string; name: string; guaranteedBy?: string; sql: stri
           WHERE c.status = 'succeeded' AND c.order_id IS NOT NULL AND ${UNREFUNDED}
           GROUP BY c.order_id HAVING count(*) > 1`,
   },
-  {
-    id: 'reservation-unique',
-    name: 'no (order, product) pair is reserved twice',
-    guaranteedBy: 'PRIMARY KEY (order_id, sku) on reservations',
-    sql: `SELECT order_id || ' ' || sku AS what FROM reservations GROUP BY order_id, sku HAVING count(*) > 1`,
-  },
-  {
-    id: 'payment-unique',
-    name: 'one payment row per order and per charge',
-    guaranteedBy: 'PRIMARY KEY (order_id) and UNIQUE (charge_id) on payments',
-    sql: `SELECT 'order ' || order_id AS what FROM payments GROUP BY order_id HAVING count(*) > 1
-          UNION ALL SELECT 'charge ' || charge_id FROM payments GROUP BY charge_id HAVING count(*) > 1`,
-  },
-  {
-    id: 'order-saga-unique',
-    name: 'one order row per saga',
-    guaranteedBy: 'UNIQUE (workflow_id) on orders',
-    sql: `SELECT workflow_id AS what FROM orders GROUP BY workflow_id HAVING count(*) > 1`,
-  },
+  noDuplicates('reservation-unique', 'no (order, product) pair is reserved twice', 'PRIMARY KEY (order_id, sku) on reservations', [
+    { table: 'reservations', key: "order_id || ' ' || sku" },
+  ]),
+  noDuplicates('payment-unique', 'one payment row per order and per charge', 'PRIMARY KEY (order_id) and UNIQUE (charge_id) on payments', [
+    { table: 'payments', key: 'order_id', label: 'order' },
+    { table: 'payments', key: 'charge_id', label: 'charge' },
+  ]),
+  noDuplicates('order-saga-unique', 'one order row per saga', 'UNIQUE (workflow_id) on orders', [{ table: 'orders', key: 'workflow_id' }]),
   {
     id: 'stock-counters',
     name: "each product's reserved and sold counters match its reservations",

@@ -80,6 +80,18 @@ function toRecord(row: RecordRow): IdempotencyRecord {
 }
 
 /** A Postgres identifier, quoted. */
+/** Runs a statement that writes at most one row; true when it wrote one. */
+async function changesOneRow(db: Queryable, statement: { name: string; text: string; values: unknown[] }): Promise<boolean> {
+  const { rowCount } = await db.query(statement);
+  return rowCount === 1;
+}
+
+/** Runs a batch delete whose only parameter is the batch size; the number of rows it deleted. */
+async function deleteBatch(db: Queryable, text: string, limit: number): Promise<number> {
+  const { rowCount } = await db.query(text, [limit]);
+  return rowCount ?? 0;
+}
+
 function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
@@ -130,7 +142,7 @@ export function recordStatements(schema = 'public') {
    * would belong to a saga that has closed (no row).
    */
   async function claimLocal(db: Queryable, scope: string, key: string, fingerprint: string, ttlSeconds: number, sagaId: string | null): Promise<boolean> {
-    const { rowCount } = await db.query({
+    return changesOneRow(db, {
       name: n('idem_claim_local'),
       text: `INSERT INTO ${KEYS} AS k (scope, key, saga_id, fingerprint, status, attempts, expires_at)
      SELECT $1, $2, $5, $3, 'in_progress', 1, ${NEW_EXPIRY('$5', '$4')} WHERE ${SAGA_OPEN('$5')}
@@ -141,7 +153,6 @@ export function recordStatements(schema = 'public') {
        WHERE k.expires_at <= now()`,
       values: [scope, key, fingerprint, ttlSeconds, sagaId],
     });
-    return rowCount === 1;
   }
 
   /** Stores the outcome of a local effect claimed in the same transaction. */
@@ -166,13 +177,12 @@ export function recordStatements(schema = 'public') {
    * stores the outcome before COMMIT. Returns false when there is none.
    */
   async function deleteStrayClaim(db: Queryable, scope: string, key: string, fingerprint: string): Promise<boolean> {
-    const { rowCount } = await db.query({
+    return changesOneRow(db, {
       name: n('idem_delete_stray_claim'),
       text: `DELETE FROM ${KEYS}
       WHERE scope = $1 AND key = $2 AND fingerprint = $3 AND status = 'in_progress' AND lease_owner IS NULL AND lease_epoch = 0`,
       values: [scope, key, fingerprint],
     });
-    return rowCount === 1;
   }
 
   /**
@@ -189,7 +199,7 @@ export function recordStatements(schema = 'public') {
     ttlSeconds: number,
     sagaId: string | null,
   ): Promise<boolean> {
-    const { rowCount } = await db.query({
+    return changesOneRow(db, {
       name: n('idem_insert_failure'),
       text: `INSERT INTO ${KEYS} AS k (scope, key, saga_id, fingerprint, status, error, attempts, completed_at, expires_at)
      SELECT $1, $2, $6, $3, 'failed', $4::jsonb, 1, now(), ${NEW_EXPIRY('$6', '$5')} WHERE ${SAGA_OPEN('$6')}
@@ -200,7 +210,6 @@ export function recordStatements(schema = 'public') {
        WHERE k.expires_at <= now()`,
       values: [scope, key, fingerprint, errorJson, ttlSeconds, sagaId],
     });
-    return rowCount === 1;
   }
 
   /**
@@ -217,7 +226,7 @@ export function recordStatements(schema = 'public') {
     ttlSeconds: number,
     sagaId: string | null,
   ): Promise<boolean> {
-    const { rowCount } = await db.query({
+    return changesOneRow(db, {
       name: n('idem_insert_lease'),
       text: `INSERT INTO ${KEYS} AS k
        (scope, key, saga_id, fingerprint, status, lease_owner, lease_epoch, lease_expires_at, attempts, expires_at)
@@ -231,7 +240,6 @@ export function recordStatements(schema = 'public') {
        WHERE k.expires_at <= now()`,
       values: [scope, key, fingerprint, owner, leaseMs, ttlSeconds, sagaId],
     });
-    return rowCount === 1;
   }
 
   /** Takes a lease over (or renews the claim) with a new epoch; the caller holds the row lock. Returns the new epoch. */
@@ -254,7 +262,7 @@ export function recordStatements(schema = 'public') {
    * behind a release must see the released lease as over, whenever its own transaction began.
    */
   async function extendLease(db: Queryable, scope: string, key: string, epoch: number, leaseMs: number): Promise<boolean> {
-    const { rowCount } = await db.query({
+    return changesOneRow(db, {
       name: n('idem_extend_lease'),
       text: `UPDATE ${KEYS}
         SET lease_expires_at = now() + make_interval(secs => $4::float8 / 1000), updated_at = now()
@@ -262,18 +270,16 @@ export function recordStatements(schema = 'public') {
         AND lease_expires_at > clock_timestamp()`,
       values: [scope, key, epoch, leaseMs],
     });
-    return rowCount === 1;
   }
 
   /** Ends the lease of the current epoch early, leaving the key in progress (the outcome is unknown). */
   async function releaseLease(db: Queryable, scope: string, key: string, epoch: number): Promise<boolean> {
-    const { rowCount } = await db.query({
+    return changesOneRow(db, {
       name: n('idem_release_lease'),
       text: `UPDATE ${KEYS} SET lease_expires_at = now(), updated_at = now()
       WHERE scope = $1 AND key = $2 AND lease_epoch = $3 AND status = 'in_progress'`,
       values: [scope, key, epoch],
     });
-    return rowCount === 1;
   }
 
   /** Stores a definitive outcome only when `epoch` is still current; false when fenced. */
@@ -284,7 +290,7 @@ export function recordStatements(schema = 'public') {
     epoch: number,
     outcome: { status: 'completed'; resultJson: string } | { status: 'failed'; errorJson: string },
   ): Promise<boolean> {
-    const { rowCount } = await db.query({
+    return changesOneRow(db, {
       name: n('idem_finish_lease'),
       text: `UPDATE ${KEYS}
         SET status = $4, result = $5::jsonb, error = $6::jsonb, lease_expires_at = NULL,
@@ -299,30 +305,27 @@ export function recordStatements(schema = 'public') {
         outcome.status === 'failed' ? outcome.errorJson : null,
       ],
     });
-    return rowCount === 1;
   }
 
   /** Writes the `aborted` tombstone for a forward key that has no record; false when one exists (row locked). */
   async function insertTombstone(db: Queryable, scope: string, key: string, ttlSeconds: number, sagaId: string | null): Promise<boolean> {
-    const { rowCount } = await db.query({
+    return changesOneRow(db, {
       name: n('idem_insert_tombstone'),
       text: `INSERT INTO ${KEYS} (scope, key, saga_id, status, completed_at, expires_at)
      VALUES ($1, $2, $4, 'aborted', now(), ${NEW_EXPIRY('$4', '$3')})
      ON CONFLICT (scope, key) DO NOTHING`,
       values: [scope, key, ttlSeconds, sagaId],
     });
-    return rowCount === 1;
   }
 
   /** Marks a locked forward record compensated (its effect was undone) or aborted (it never applied). */
   async function markUndone(db: Queryable, scope: string, key: string, status: 'compensated' | 'aborted', epoch?: number): Promise<boolean> {
-    const { rowCount } = await db.query({
+    return changesOneRow(db, {
       name: n('idem_mark_undone'),
       text: `UPDATE ${KEYS} SET status = $3, lease_expires_at = NULL, updated_at = now(), completed_at = now()
       WHERE scope = $1 AND key = $2 AND ($4::bigint IS NULL OR lease_epoch = $4)`,
       values: [scope, key, status, epoch ?? null],
     });
-    return rowCount === 1;
   }
 
   /**
@@ -330,54 +333,54 @@ export function recordStatements(schema = 'public') {
    * false when it was already closed (the first close stands).
    */
   async function insertSagaClosed(db: Queryable, sagaId: string, outcome: string, ttlSeconds: number): Promise<boolean> {
-    const { rowCount } = await db.query({
+    return changesOneRow(db, {
       name: n('idem_insert_saga_closed'),
       text: `INSERT INTO ${SAGAS} (saga_id, outcome, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
      ON CONFLICT (saga_id) DO NOTHING`,
       values: [sagaId, outcome, ttlSeconds],
     });
-    return rowCount === 1;
   }
 
   // Cleanup statements are not named, unlike the rest: a cached generic plan would choose how to find
   // the rows without seeing the batch size, and each runs once per batch, not once per call.
 
+  /** Deletes the key rows `doomed` selects (scope, key; `limit` is its $1). */
+  function deleteKeys(db: Queryable, doomed: string, limit: number): Promise<number> {
+    return deleteBatch(db, `DELETE FROM ${KEYS} k USING (${doomed}) doomed WHERE k.scope = doomed.scope AND k.key = doomed.key`, limit);
+  }
+
   /** Deletes at most `limit` expired records that belong to no saga, oldest first; never one in progress. */
   async function deleteExpiredBatch(db: Queryable, limit: number): Promise<number> {
-    const { rowCount } = await db.query(
-      `DELETE FROM ${KEYS} k USING (
-        SELECT scope, key FROM ${KEYS} WHERE expires_at <= now() AND status <> 'in_progress'
-         ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED) doomed
-      WHERE k.scope = doomed.scope AND k.key = doomed.key`,
-      [limit],
+    return deleteKeys(
+      db,
+      `SELECT scope, key FROM ${KEYS} WHERE expires_at <= now() AND status <> 'in_progress'
+         ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+      limit,
     );
-    return rowCount ?? 0;
   }
 
   /** Deletes at most `limit` records of sagas closed longer ago than their retention; never one in progress. */
   async function deleteClosedSagaRecordsBatch(db: Queryable, limit: number): Promise<number> {
-    const { rowCount } = await db.query(
-      `DELETE FROM ${KEYS} k USING (
-        SELECT r.scope, r.key FROM ${SAGAS} s JOIN ${KEYS} r ON r.saga_id = s.saga_id
+    return deleteKeys(
+      db,
+      `SELECT r.scope, r.key FROM ${SAGAS} s JOIN ${KEYS} r ON r.saga_id = s.saga_id
          WHERE s.expires_at <= now() AND r.status <> 'in_progress'
-         ORDER BY s.expires_at LIMIT $1 FOR UPDATE OF r SKIP LOCKED) doomed
-      WHERE k.scope = doomed.scope AND k.key = doomed.key`,
-      [limit],
+         ORDER BY s.expires_at LIMIT $1 FOR UPDATE OF r SKIP LOCKED`,
+      limit,
     );
-    return rowCount ?? 0;
   }
 
   /** Deletes at most `limit` expired saga rows whose records are all gone. */
   async function deleteFinishedSagasBatch(db: Queryable, limit: number): Promise<number> {
-    const { rowCount } = await db.query(
+    return deleteBatch(
+      db,
       `DELETE FROM ${SAGAS} s USING (
         SELECT saga_id FROM ${SAGAS} x WHERE x.expires_at <= now()
            AND NOT EXISTS (SELECT 1 FROM ${KEYS} k WHERE k.saga_id = x.saga_id)
          ORDER BY x.expires_at LIMIT $1 FOR UPDATE SKIP LOCKED) doomed
       WHERE s.saga_id = doomed.saga_id`,
-      [limit],
+      limit,
     );
-    return rowCount ?? 0;
   }
 
   /** What cleanup keeps although a clock says otherwise, or because no clock has started. */
