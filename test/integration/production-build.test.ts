@@ -1,5 +1,5 @@
 // The production build as the image runs it: `npm run build`, then the build and package.json alone in
-// a fresh directory with production dependencies only (`npm ci --omit=dev`: no tsx, no embedded Postgres,
+// a fresh directory with production dependencies only (`npm ci --omit=dev --ignore-scripts`: no tsx, no embedded Postgres,
 // no dev-server tooling), and the worker and the API started there with `node`, answering /readyz.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,7 +18,11 @@ beforeAll(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'idempotent-sagas-prod-'));
   for (const f of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(ROOT, f), path.join(work, f));
   fs.cpSync(path.join(ROOT, 'dist'), path.join(work, 'dist'), { recursive: true });
-  execFileSync('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+  execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], {
+    cwd: work,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 300_000,
+  });
 }, 600_000);
 afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
