@@ -53,6 +53,11 @@ export class SupervisedChild {
     return this.#child?.pid;
   }
 
+  /** The signal that ended the last run (null while it runs, or after a plain exit). */
+  get signalCode(): NodeJS.Signals | null {
+    return this.#child?.signalCode ?? null;
+  }
+
   /** Spawns the process and resolves once `readyText` appears in its output. */
   async start(): Promise<void> {
     const { spec } = this;

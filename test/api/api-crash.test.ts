@@ -7,7 +7,7 @@ import { httpStoreKey } from 'idempotent-sagas/fastify';
 import { createTenant } from '../../apps/orders/domain/tenants';
 import type { PlaceOrderResult } from '../../apps/orders/workflows/messages';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
-import { startChildProcess, type ChildProcessHandle } from '../helpers/child-worker';
+import { childWorkerEnv, startChildProcess, type ChildProcessHandle } from '../helpers/child-worker';
 import { freePort } from '../helpers/processes';
 
 type ApiProcess = ChildProcessHandle & { baseUrl: string };
@@ -28,18 +28,10 @@ async function startApi(extraEnv: Record<string, string> = {}): Promise<ApiProce
   const port = await freePort();
   const handle = await startChildProcess(
     'apps/orders/api/main.ts',
-    {
-      DATABASE_URL: stack.db.url,
-      TEMPORAL_ADDRESS: stack.temporalAddress,
-      TEMPORAL_TASK_QUEUE: stack.taskQueue,
-      GATEWAY_URL: stack.gatewayUrl,
-      PORT: String(port),
-      API_HOST: '127.0.0.1',
-      ...extraEnv,
-    },
+    childWorkerEnv(stack, { PORT: String(port), API_HOST: '127.0.0.1', ...extraEnv }),
     'api ready',
   );
-  const api: ApiProcess = { ...handle, baseUrl: `http://127.0.0.1:${port}` };
+  const api: ApiProcess = Object.assign(handle, { baseUrl: `http://127.0.0.1:${port}` });
   started.push(api);
   return api;
 }
@@ -83,7 +75,7 @@ test('SIGKILL between workflow start and stored response: the retry returns the 
 
   // 2. Kill the API process inside the window: the client sees its connection die.
   await doomed.kill('SIGKILL');
-  expect(doomed.child.signalCode).toBe('SIGKILL');
+  expect(doomed.signalCode).toBe('SIGKILL');
   expect(await firstAttempt).toHaveProperty('error');
 
   // 3. A new API process, no fault. The dead one's lease (5 s) may still be live: honour Retry-After.

@@ -5,29 +5,17 @@
 import { mulberry32 } from '../../src/random';
 import net from 'node:net';
 import { gzipSync } from 'node:zlib';
-import type { FastifyInstance } from 'fastify';
 import { HTTP_SCOPE } from '../../apps/orders/api/http-idempotency';
 import { createTenant } from '../../apps/orders/domain/tenants';
-import { startApi } from '../helpers/api';
-import { createOrderStack, type OrderStack } from '../helpers/order-stack';
+import { useOrderApi } from '../helpers/api';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261128);
 const CASES = 600;
 
-let stack: OrderStack;
-let app: FastifyInstance;
-let port: number;
+const { stack, api } = useOrderApi({ stock: 1000 });
 let tenant: { tenantId: string; apiKey: string };
-
 beforeAll(async () => {
-  stack = await createOrderStack({ stock: 1000 });
-  await stack.startWorker();
-  ({ app, port } = await startApi(stack));
   tenant = await createTenant(stack.db.pool, 'Fuzz tenant');
-});
-afterAll(async () => {
-  await app?.close();
-  await stack?.stop();
 });
 
 const prng = (seed: number): (() => number) => mulberry32(seed).next;
@@ -44,7 +32,7 @@ type RawRequest = {
 type RawResponse = { status: number; headers: Record<string, string>; body: Buffer };
 
 function serialize(req: RawRequest): Buffer {
-  const parts: Buffer[] = [Buffer.from(`${req.method} ${req.path} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nconnection: close\r\n`, 'latin1')];
+  const parts: Buffer[] = [Buffer.from(`${req.method} ${req.path} HTTP/1.1\r\nhost: 127.0.0.1:${api.port}\r\nconnection: close\r\n`, 'latin1')];
   for (const [name, value] of req.headers)
     parts.push(Buffer.from(`${name}: `, 'latin1'), typeof value === 'string' ? Buffer.from(value, 'latin1') : value, Buffer.from('\r\n'));
   const cl = req.contentLength ?? 'auto';
@@ -72,7 +60,7 @@ function dechunk(body: Buffer): Buffer {
 /** One request on its own connection; the answer is read until the server closes it. */
 function send(req: RawRequest): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = net.connect(api.port, '127.0.0.1');
     const chunks: Buffer[] = [];
     const finish = (): void => {
       const all = Buffer.concat(chunks);

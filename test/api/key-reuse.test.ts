@@ -3,34 +3,24 @@
 // saga that retries for ever, never a change to the old order. HTTP retention is 2 s here
 // (configuration: the `http` scope's TTL), with the old workflow still there and after it is gone.
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { FastifyInstance } from 'fastify';
 import { HTTP_SCOPE, workflowIdFor } from '../../apps/orders/api/http-idempotency';
 import { httpStoreKey } from 'idempotent-sagas/fastify';
 import { checkInvariants } from '../../apps/orders/domain/invariants';
 import { createTenant } from '../../apps/orders/domain/tenants';
 import { IdempotencyStore } from 'idempotent-sagas/store';
 import type { PlaceOrderResult } from '../../apps/orders/workflows/messages';
-import { startApi } from '../helpers/api';
-import { createOrderStack, type OrderStack } from '../helpers/order-stack';
+import { useOrderApi } from '../helpers/api';
 import { waitFor } from '../helpers/wait';
 
 const HTTP_TTL_S = 2;
-let stack: OrderStack;
-let app: FastifyInstance;
 let store: IdempotencyStore;
-let baseUrl: string;
-let tenant: { tenantId: string; apiKey: string };
-
-beforeAll(async () => {
-  stack = await createOrderStack({ stock: 1000 });
-  await stack.startWorker();
-  store = new IdempotencyStore(stack.db.pool, { defaultTtlSeconds: 86_400, ttlSecondsByScope: { [HTTP_SCOPE]: HTTP_TTL_S } });
-  ({ app, baseUrl } = await startApi(stack, { store }));
-  tenant = await createTenant(stack.db.pool, 'Reuse tenant');
+const { stack, api } = useOrderApi({
+  stock: 1000,
+  deps: (s) => ({ store: (store = new IdempotencyStore(s.db.pool, { defaultTtlSeconds: 86_400, ttlSecondsByScope: { [HTTP_SCOPE]: HTTP_TTL_S } })) }),
 });
-afterAll(async () => {
-  await app?.close();
-  await stack?.stop();
+let tenant: { tenantId: string; apiKey: string };
+beforeAll(async () => {
+  tenant = await createTenant(stack.db.pool, 'Reuse tenant');
 });
 
 type Accepted = { orderId: string; workflowId: string; status: string };
@@ -39,7 +29,7 @@ const bodyA = { items: [{ sku: 'SKU-1', quantity: 1 }], paymentToken: 'tok_visa'
 const bodyB = { items: [{ sku: 'SKU-2', quantity: 3 }], paymentToken: 'tok_visa' };
 
 async function post(key: string, body: unknown): Promise<{ status: number; replayed: string | null; json: Accepted; location: string | null }> {
-  const res = await fetch(`${baseUrl}/v1/orders`, {
+  const res = await fetch(`${api.baseUrl}/v1/orders`, {
     method: 'POST',
     headers: { authorization: `Bearer ${tenant.apiKey}`, 'idempotency-key': key, 'content-type': 'application/json' },
     body: JSON.stringify(body),
@@ -147,7 +137,7 @@ describe('after the old workflow is gone (Temporal retention passed) and cleanup
 });
 
 test('the published policy states the retention and the answer after it', async () => {
-  const res = await fetch(`${baseUrl}/v1/idempotency-policy`, { headers: { authorization: `Bearer ${tenant.apiKey}` } });
+  const res = await fetch(`${api.baseUrl}/v1/idempotency-policy`, { headers: { authorization: `Bearer ${tenant.apiKey}` } });
   const policy = (await res.json()) as { retentionSeconds: number; behaviour: Record<string, string> };
   expect(policy.retentionSeconds).toBe(HTTP_TTL_S);
   expect(policy.behaviour.afterRetention).toMatch(/new, independent order/);

@@ -7,7 +7,7 @@
 // saga's query (`paymentConfirmation.signals`).
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { buildApiApp } from '../../apps/orders/api/app';
 import { workflowIdFor } from '../../apps/orders/api/http-idempotency';
@@ -16,6 +16,7 @@ import { DEV_WEBHOOK_SECRET } from '../../src/config';
 import { createTenant } from '../../apps/orders/domain/tenants';
 import { SIGNATURE_HEADER, WebhookDispatcher, signPayload, type WebhookTarget } from '../../apps/gateway/webhooks';
 import { sagaStateQuery, type OrderSagaState, type PlaceOrderResult } from '../../apps/orders/workflows/messages';
+import { startApi } from '../helpers/api';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 
 const NEVER_MS = 600_000;
@@ -33,23 +34,10 @@ let realApp: FastifyInstance;
 beforeAll(async () => {
   stack = await createOrderStack({ stock: 10_000, leaseMs: 2000, gatewayTimeoutMs: 3000, webhook: target });
   await stack.startWorker();
-  app = buildApiApp({
-    pool: stack.db.pool,
-    store: stack.store,
-    temporal: { client: stack.client, taskQueue: stack.taskQueue },
-    webhook: { secret: DEV_WEBHOOK_SECRET, toleranceSeconds: 300 },
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  ({ app, baseUrl } = await startApi(stack, { webhook: { secret: DEV_WEBHOOK_SECRET, toleranceSeconds: 300 } }));
   webhookUrl = `${baseUrl}${WEBHOOK_ROUTE}`;
   tenant = await createTenant(stack.db.pool, 'Webhook tenant');
-  realApp = buildApiApp({
-    pool: stack.db.pool,
-    store: stack.store,
-    temporal: { client: stack.client, taskQueue: stack.taskQueue },
-    webhook: { secret: REAL_SECRET, toleranceSeconds: 300 },
-  });
-  await realApp.listen({ host: '127.0.0.1', port: 0 });
+  ({ app: realApp } = await startApi(stack, { webhook: { secret: REAL_SECRET, toleranceSeconds: 300 } }));
 });
 afterAll(async () => {
   await realApp?.close();
@@ -153,17 +141,7 @@ describe('signature and timestamp', () => {
 
 describe('asynchronous payment confirmation', () => {
   test('a duplicate delivery is acknowledged, recorded once and applied once', async () => {
-    const handle = await stack.startOrder({
-      items: ITEMS,
-      orderId: newOrderId(),
-      paymentToken: 'tok_pending',
-      options: { paymentConfirmationTimeoutMs: 60_000 },
-    });
-    const orderId = handle.workflowId.replace(/^order-/, '');
-    await waitForState(handle.workflowId, (s) => s.paymentConfirmation?.state === 'waiting');
-    const { rows } = await stack.db.pool.query<{ id: string }>('SELECT id FROM gateway_charges WHERE order_id = $1', [orderId]);
-    const chargeId = rows[0]?.id;
-    if (!chargeId) throw new Error('no pending charge at the gateway');
+    const { handle, orderId, chargeId } = await pendingChargeSaga();
 
     // The gateway's own code confirms the charge and delivers its stored event: three times, two at once.
     const dispatcher = new WebhookDispatcher(stack.db.pool, target);
@@ -238,17 +216,23 @@ describe('asynchronous payment confirmation', () => {
   }, 30_000);
 });
 
-/**
- * A saga waiting for its payment confirmation, its charge already resolved at the gateway (by the
- * gateway's own code, which does not deliver here): a signal ends the wait and reconciliation completes it.
- */
-async function waitingSaga(): Promise<{ workflowId: string; orderId: string; key: string; chargeId: string }> {
+/** A saga waiting for the confirmation of its charge, still pending at the gateway. */
+async function pendingChargeSaga(): Promise<{ handle: WorkflowHandle; orderId: string; chargeId: string }> {
   const orderId = newOrderId();
   const handle = await stack.startOrder({ items: ITEMS, orderId, paymentToken: 'tok_pending', options: { paymentConfirmationTimeoutMs: 60_000 } });
   await waitForState(handle.workflowId, (s) => s.paymentConfirmation?.state === 'waiting');
   const { rows } = await stack.db.pool.query<{ id: string }>('SELECT id FROM gateway_charges WHERE order_id = $1', [orderId]);
   const chargeId = rows[0]?.id;
   if (!chargeId) throw new Error('no pending charge at the gateway');
+  return { handle, orderId, chargeId };
+}
+
+/**
+ * A saga waiting for its payment confirmation, its charge already resolved at the gateway (by the
+ * gateway's own code, which does not deliver here): a signal ends the wait and reconciliation completes it.
+ */
+async function waitingSaga(): Promise<{ workflowId: string; orderId: string; key: string; chargeId: string }> {
+  const { handle, orderId, chargeId } = await pendingChargeSaga();
   const dispatcher = new WebhookDispatcher(stack.db.pool, target);
   const confirmed = await dispatcher.confirm(chargeId);
   await dispatcher.close();

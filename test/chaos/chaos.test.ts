@@ -1,7 +1,7 @@
 // `npm run chaos` end to end, as a child process, about a minute: its own Temporal dev server on a file,
 // gateway, two workers and the API as processes; workers, Temporal and the gateway SIGKILLed and
 // restarted, Postgres backends terminated; every invariant must hold. And bad options refused.
-import { freePort, lastJsonLine, runScript } from '../helpers/processes';
+import { expectRefusal, freePort, lastJsonLine, runScript } from '../helpers/processes';
 import { ADMIN_URL_VAR, requireTestEnv } from '../helpers/test-env';
 
 const CHAOS = 'src/cli/chaos.ts';
@@ -67,21 +67,15 @@ test.each([
   [['--seed', '1.5'], /--seed must be an integer/],
   [['--orders', '5', '--verbose'], /unknown option '--verbose'/],
 ])('%j is refused with exit code 2 and a clear message, before anything starts', async (args, message) => {
-  const result = await runScript(CHAOS, args, {}, 60_000);
-  expect(result.code).toBe(2);
-  expect(result.stderr).toMatch(/^error: /m);
-  expect(result.stderr).toMatch(message);
-  expect(result.stderr).not.toMatch(/\n\s+at /);
-  expect(result.stdout).toBe('');
+  expectRefusal(await runScript(CHAOS, args, {}, 60_000), 2, message);
 });
 
 test('a DATABASE_URL nobody answers on: exit 1 with a message that names it, no stack trace', async () => {
   const port = await freePort(); // nothing listens there
   const result = await runScript(CHAOS, ['--orders', '5'], { DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/postgres` }, 60_000);
-  expect(result.code).toBe(1);
-  expect(result.stderr).toMatch(
+  expectRefusal(
+    result,
+    1,
     new RegExp(`^error: cannot reach Postgres at DATABASE_URL=postgres://postgres@127\\.0\\.0\\.1:${port}/postgres: .*ECONNREFUSED`, 'm'),
   );
-  expect(result.stderr).not.toMatch(/\n\s+at /);
-  expect(result.stdout).toBe('');
 });

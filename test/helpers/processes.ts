@@ -46,3 +46,11 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** The run was refused the way a user should see it: exit `code`, one `error: …` line matching `message`, no stack trace, nothing on stdout. */
+export function expectRefusal(result: ProcessResult, code: number, message: RegExp): void {
+  expect({ code: result.code, stdout: result.stdout }).toEqual({ code, stdout: '' });
+  expect(result.stderr).toMatch(/^error: /m);
+  expect(result.stderr).toMatch(message);
+  expect(result.stderr).not.toMatch(/\n\s+at /);
+}

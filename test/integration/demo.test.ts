@@ -1,7 +1,7 @@
 // `npm run demo` end to end, as a child process: a fresh empty database (the demo migrates it),
 // the suite's Temporal dev server, 20 orders with the default faults; and bad options refused.
 import { createEmptyDatabase } from '../helpers/database';
-import { lastJsonLine, runScript } from '../helpers/processes';
+import { expectRefusal, lastJsonLine, runScript } from '../helpers/processes';
 import { TEMPORAL_ADDRESS_VAR, requireTestEnv } from '../helpers/test-env';
 
 const DEMO = 'src/cli/demo.ts';
@@ -42,10 +42,5 @@ test.each([
   [['--orders', '5', '--verbose'], /unknown option '--verbose'/],
 ])('%j is refused with exit code 2 and a clear message, no stack trace', async (args, message) => {
   // Options are checked before anything starts: no database or Temporal is needed.
-  const result = await runScript(DEMO, args, {}, 60_000);
-  expect(result.code).toBe(2);
-  expect(result.stderr).toMatch(/^error: /m);
-  expect(result.stderr).toMatch(message);
-  expect(result.stderr).not.toMatch(/\n\s+at /);
-  expect(result.stdout).toBe('');
+  expectRefusal(await runScript(DEMO, args, {}, 60_000), 2, message);
 });

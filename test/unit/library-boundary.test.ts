@@ -5,40 +5,29 @@ import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../..');
 type Case = { filePath: string; code: string; forbidden: boolean };
+const forbid = (filePath: string, code: string): Case => ({ filePath, code, forbidden: true });
+const allow = (filePath: string, code: string): Case => ({ filePath, code, forbidden: false });
 
 const CASES: Case[] = [
   // The library imports nothing from the apps.
-  {
-    filePath: 'packages/idempotent-sagas/src/store/x.ts',
-    code: "import { StartupError } from '../../../../src/errors';\nexport const e = StartupError;\n",
-    forbidden: true,
-  },
-  {
-    filePath: 'packages/idempotent-sagas/src/activity/x.ts',
-    code: "import { createActivities } from '../../../../apps/worker/activities';\nexport const a = createActivities;\n",
-    forbidden: true,
-  },
-  { filePath: 'packages/idempotent-sagas/src/store/x.ts', code: "import { validateKey } from '../keys';\nexport const v = validateKey;\n", forbidden: false },
+  forbid('packages/idempotent-sagas/src/store/x.ts', "import { StartupError } from '../../../../src/errors';\nexport const e = StartupError;\n"),
+  forbid(
+    'packages/idempotent-sagas/src/activity/x.ts',
+    "import { createActivities } from '../../../../apps/worker/activities';\nexport const a = createActivities;\n",
+  ),
+  allow('packages/idempotent-sagas/src/store/x.ts', "import { validateKey } from '../keys';\nexport const v = validateKey;\n"),
   // The library's workflow entry (and what it imports) stays sandbox-safe; its store may use Node.
-  { filePath: 'packages/idempotent-sagas/src/workflow/x.ts', code: "import fs from 'node:fs';\nexport const f = fs;\n", forbidden: true },
-  { filePath: 'packages/idempotent-sagas/src/keys.ts', code: "import { Pool } from 'pg';\nexport const p = Pool;\n", forbidden: true },
-  { filePath: 'packages/idempotent-sagas/src/store/x.ts', code: "import fs from 'node:fs';\nexport const f = fs;\n", forbidden: false },
+  forbid('packages/idempotent-sagas/src/workflow/x.ts', "import fs from 'node:fs';\nexport const f = fs;\n"),
+  forbid('packages/idempotent-sagas/src/keys.ts', "import { Pool } from 'pg';\nexport const p = Pool;\n"),
+  allow('packages/idempotent-sagas/src/store/x.ts', "import fs from 'node:fs';\nexport const f = fs;\n"),
   // The apps reach the library only by its entry points.
-  {
-    filePath: 'apps/orders/api/x.ts',
-    code: "import { IdempotencyStore } from '../../packages/idempotent-sagas/src/store/store';\nexport const s = IdempotencyStore;\n",
-    forbidden: true,
-  },
-  {
-    filePath: 'apps/orders/activities/x.ts',
-    code: "import { recordStatements } from 'idempotent-sagas/store/records';\nexport const r = recordStatements;\n",
-    forbidden: true,
-  },
-  { filePath: 'apps/orders/workflows/x.ts', code: "import type { Saga } from 'idempotent-sagas';\nexport type S = Saga;\n", forbidden: true },
-  { filePath: 'test/unit/x.ts', code: "import { IdempotencyStore } from 'idempotent-sagas/store';\nexport const s = IdempotencyStore;\n", forbidden: false },
-  { filePath: 'apps/orders/workflows/x.ts', code: "import { Saga } from 'idempotent-sagas/workflow';\nexport const s = Saga;\n", forbidden: false },
+  forbid('apps/orders/api/x.ts', "import { IdempotencyStore } from '../../packages/idempotent-sagas/src/store/store';\nexport const s = IdempotencyStore;\n"),
+  forbid('apps/orders/activities/x.ts', "import { recordStatements } from 'idempotent-sagas/store/records';\nexport const r = recordStatements;\n"),
+  forbid('apps/orders/workflows/x.ts', "import type { Saga } from 'idempotent-sagas';\nexport type S = Saga;\n"),
+  allow('test/unit/x.ts', "import { IdempotencyStore } from 'idempotent-sagas/store';\nexport const s = IdempotencyStore;\n"),
+  allow('apps/orders/workflows/x.ts', "import { Saga } from 'idempotent-sagas/workflow';\nexport const s = Saga;\n"),
   // The apps' workflow code stays in the sandbox too.
-  { filePath: 'apps/wallet/workflow.ts', code: "import { Pool } from 'pg';\nexport const p = Pool;\n", forbidden: true },
+  forbid('apps/wallet/workflow.ts', "import { Pool } from 'pg';\nexport const p = Pool;\n"),
 ];
 
 test('the library/app boundary: every forbidden import is reported, no allowed one is', () => {

@@ -5,7 +5,7 @@ import { checkInvariants } from '../../apps/orders/domain/invariants';
 import { mulberry32 } from '../../src/random';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ORDER_NOT_CANCELLABLE, cancelOrderUpdate, type PlaceOrderResult } from '../../apps/orders/workflows/messages';
-import { startChildWorker, type ChildWorker } from '../helpers/child-worker';
+import { childWorkerEnv, startChildWorker, type ChildWorker } from '../helpers/child-worker';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 
 let stack: OrderStack;
@@ -20,14 +20,7 @@ beforeAll(async () => {
   });
   await setStock(stack.db.pool, 'SKU-12', 8); // scarce: some orders run out of stock
   // Two worker processes on one task queue, as deployed (one process may not run two workers on one queue).
-  const env = {
-    DATABASE_URL: stack.db.url,
-    GATEWAY_URL: stack.gatewayUrl,
-    GATEWAY_TIMEOUT_MS: '1000',
-    TEMPORAL_ADDRESS: stack.temporalAddress,
-    TEMPORAL_TASK_QUEUE: stack.taskQueue,
-    ACTIVITY_LEASE_MS: '2000',
-  };
+  const env = childWorkerEnv(stack, { GATEWAY_TIMEOUT_MS: '1000', ACTIVITY_LEASE_MS: '2000' });
   workers.push(...(await Promise.all([startChildWorker(env), startChildWorker(env)])));
 }, 120_000);
 afterAll(async () => {

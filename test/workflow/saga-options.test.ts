@@ -59,6 +59,8 @@ const STEPS: OptionsSagaInput['steps'] = [{ id: 's0' }, { id: 'g1', group: 'hold
 const start = (input: OptionsSagaInput) =>
   client.workflow.start<typeof optionsSaga>('optionsSaga', { taskQueue, workflowId: `options-${randomBytes(4).toString('hex')}`, args: [input] });
 const of = (stepId: string) => calls.filter((c) => c.stepId === stepId);
+/** Each step as `<id> <status>`, in the saga's order. */
+const statusesOf = (steps: Array<{ stepId: string; status: string }>) => steps.map((s) => `${s.stepId} ${s.status}`);
 const only = (stepId: string): Call => {
   const mine = of(stepId);
   expect(mine).toHaveLength(1);
@@ -104,13 +106,7 @@ test('continue-on-error: the other compensations still run, and the workflow fai
   for (const id of ['s4', 'g3', 'g2', 'g1', 's0']) expect(of(id)).toHaveLength(1);
   const state = await handle.query(sagaStateQuery);
   expect(state.status).toBe('COMPENSATION_FAILED');
-  expect(Object.fromEntries(state.steps.map((s) => [s.stepId, s.status]))).toEqual({
-    s0: 'compensation-failed',
-    g1: 'compensated',
-    g2: 'compensation-failed',
-    g3: 'compensated',
-    s4: 'compensated',
-  });
+  expect(statusesOf(state.steps)).toEqual(['s0 compensation-failed', 'g1 compensated', 'g2 compensation-failed', 'g3 compensated', 's4 compensated']);
 });
 
 test('park (the default) within a parallel group: the failed member is stuck alone; retry and skip finish the saga', async () => {
@@ -165,13 +161,7 @@ test('park within a parallel group across continue-as-new: the resumed run waits
   await handle.executeUpdate(resolveCompensationUpdate, { args: [{ action: 'skip', reason: 'released by hand' }] });
   const final = await handle.result();
   expect(final.status).toBe('COMPENSATED');
-  expect(Object.fromEntries(final.steps.map((s) => [s.stepId, s.status]))).toEqual({
-    s0: 'compensated',
-    g1: 'skipped',
-    g2: 'compensated',
-    g3: 'compensated',
-    s4: 'compensated',
-  });
+  expect(statusesOf(final.steps)).toEqual(['s0 compensated', 'g1 skipped', 'g2 compensated', 'g3 compensated', 's4 compensated']);
   expect(of('g2').map((c) => c.ok)).toEqual([false, true]);
   expect(of('g1').map((c) => c.ok)).toEqual([false, false]);
   for (const id of ['s0', 'g3', 's4']) expect(of(id)).toHaveLength(1);

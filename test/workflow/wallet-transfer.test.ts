@@ -2,7 +2,7 @@
 // order saga: money moves once, is given back once, and the sum of all balances never changes.
 import type { Worker } from '@temporalio/worker';
 import type { TransferInput, TransferResult } from '../../apps/wallet/workflow';
-import { startChildWorker, type ChildWorker } from '../helpers/child-worker';
+import { childWorkerEnv, startChildWorker, type ChildWorker } from '../helpers/child-worker';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 import { waitFor } from '../helpers/wait';
 
@@ -53,13 +53,7 @@ async function transfer(input: TransferInput): Promise<TransferResult> {
   return (await handle.result()) as TransferResult;
 }
 
-const workerEnv = (): Record<string, string> => ({
-  DATABASE_URL: stack.db.url,
-  GATEWAY_URL: stack.gatewayUrl,
-  TEMPORAL_ADDRESS: stack.temporalAddress,
-  TEMPORAL_TASK_QUEUE: stack.taskQueue,
-  ACTIVITY_LEASE_MS: '2000',
-});
+const workerEnv = (): Record<string, string> => childWorkerEnv(stack, { ACTIVITY_LEASE_MS: '2000' });
 
 // First in the file: it runs on child workers only, before the in-process worker polls the queue.
 test('SIGKILL while the credit waits on a lock: a new worker finishes the transfer, each move applied once', async () => {
@@ -86,7 +80,7 @@ test('SIGKILL while the credit waits on a lock: a new worker finishes the transf
     // The debit committed before the credit started.
     expect(await ledgerRows('t-crash', 'debit')).toBe(1);
     await first.kill('SIGKILL');
-    expect(first.child.signalCode).toBe('SIGKILL');
+    expect(first.signalCode).toBe('SIGKILL');
   } finally {
     await blocker.query('COMMIT');
     blocker.release();

@@ -1,7 +1,7 @@
 // A worker process SIGKILLed in the middle of the charge step; a new worker finishes the saga
 // and every effect is applied once.
 import type { PlaceOrderResult } from '../../apps/orders/workflows/messages';
-import { startChildWorker, type ChildWorker } from '../helpers/child-worker';
+import { childWorkerEnv, startChildWorker, type ChildWorker } from '../helpers/child-worker';
 import { waitFor } from '../helpers/wait';
 import { createOrderStack, type OrderStack } from '../helpers/order-stack';
 
@@ -19,14 +19,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const workerEnv = (): Record<string, string> => ({
-  DATABASE_URL: stack.db.url,
-  GATEWAY_URL: stack.gatewayUrl,
-  GATEWAY_TIMEOUT_MS: '10000',
-  TEMPORAL_ADDRESS: stack.temporalAddress,
-  TEMPORAL_TASK_QUEUE: stack.taskQueue,
-  ACTIVITY_LEASE_MS: '2000',
-});
+const workerEnv = (): Record<string, string> => childWorkerEnv(stack, { GATEWAY_TIMEOUT_MS: '10000', ACTIVITY_LEASE_MS: '2000' });
 
 test('SIGKILL during the charge: the saga finishes on a new worker and each effect applied once', async () => {
   const first = await startChildWorker(workerEnv());
@@ -45,7 +38,7 @@ test('SIGKILL during the charge: the saga finishes on a new worker and each effe
     'the charge to reach the gateway',
   );
   await first.kill('SIGKILL');
-  expect(first.child.signalCode).toBe('SIGKILL');
+  expect(first.signalCode).toBe('SIGKILL');
   stack.faults.replace({ seed: 1 });
 
   const second = await startChildWorker(workerEnv());
@@ -97,7 +90,7 @@ test('SIGKILL between local steps: the saga resumes from history on a new worker
       return waiter !== undefined;
     }, 'the reservation to wait on the product row');
     await first.kill('SIGKILL');
-    expect(first.child.signalCode).toBe('SIGKILL');
+    expect(first.signalCode).toBe('SIGKILL');
   } finally {
     await blocker.query('COMMIT');
     blocker.release();
