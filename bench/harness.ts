@@ -1,19 +1,15 @@
-// What the saga and API benchmarks share: a database of the run's own on the configured server (app and
-// gateway migrations applied, dropped at the end), Temporal (TEMPORAL_ADDRESS or a dev server), client and
-// worker connections, cleanups run newest first, and the top level that turns bad flags into usage errors.
-import { randomBytes } from 'node:crypto';
+// What the saga and API benchmarks share, from the stack builder: a database of the run's own on the
+// configured server (app and gateway migrations applied, dropped at the end), Temporal (TEMPORAL_ADDRESS or
+// a dev server), client and worker connections, cleanups run newest first; and the top level that turns bad
+// flags into usage errors.
 import os from 'node:os';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
 import { InvalidArgumentError } from 'commander';
-import { createDatabase, dropDatabase } from 'idempotent-sagas/testing';
-import { GATEWAY_MIGRATIONS } from '../apps/gateway/schema';
-import { ensureSearchAttributes } from '../src/temporal/connection';
+import pino from 'pino';
 import { runMain, UsageError } from '../src/cli/run-main';
 import type { Config } from '../src/config';
-import { migrate } from '../src/db/migrate';
-import { provisionDatabase } from '../src/db/provision';
-import { startDevServer } from '../src/temporal/dev-server';
+import { runName, Stack } from '../src/stack/stack';
 
 export type BenchStack = {
   /** The run's own database, migrated. */
@@ -34,48 +30,24 @@ export type BenchStack = {
 };
 
 export async function startBenchStack(name: string, config: Config, log: (line: string) => void): Promise<BenchStack> {
-  const server = await provisionDatabase(config, log);
-  const dbName = `idem_bench_${name}_${randomBytes(6).toString('hex')}`;
-  const cleanups: Array<() => Promise<unknown>> = [];
-  const close = async (): Promise<void> => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((err: Error) => log(`cleanup: ${err.message}`));
-  };
-  cleanups.push(() => server.stop());
-  try {
-    log(`creating database ${dbName}`);
-    const url = await createDatabase(server.url, dbName);
-    cleanups.push(() => dropDatabase(server.url, dbName).catch((err: Error) => log(`could not drop ${dbName}: ${err.message}`)));
-    await migrate(url);
-    await migrate(url, () => {}, GATEWAY_MIGRATIONS);
-    let address = config.temporal.address;
-    if (!address) {
-      log('starting a Temporal dev server (set TEMPORAL_ADDRESS to use another)');
-      const dev = await startDevServer({ cliPath: config.temporal.cliPath, log });
-      cleanups.push(() => dev.stop());
-      address = dev.address;
-    }
-    const namespace = config.temporal.namespace;
-    const connection = await Connection.connect({ address });
-    cleanups.push(() => connection.close());
-    await ensureSearchAttributes(connection, namespace);
-    const workerConnection = await NativeConnection.connect({ address });
-    cleanups.push(() => workerConnection.close());
-    const temporal = config.temporal.address ? ('TEMPORAL_ADDRESS' as const) : ('dev-server' as const);
+  // Progress goes to `log`; the benchmark's own logger stays quiet so timings are not spent on logging.
+  const stack = new Stack(config, pino({ level: 'silent' }), log);
+  return stack.build(async () => {
+    const db = await stack.database({ own: { name: runName(`idem_bench_${name}`) }, poolMax: 2 });
+    const temporal = await stack.temporal();
+    const source = temporal.source === 'dev server' ? ('dev-server' as const) : ('TEMPORAL_ADDRESS' as const);
     return {
-      url,
-      postgres: server.source,
-      temporal,
-      environment: { postgres: server.source, temporal, node: process.version, cpus: os.cpus().length },
-      client: new Client({ connection, namespace }),
-      workerConnection,
-      namespace,
-      defer: (c) => void cleanups.push(c),
-      close,
+      url: db.url,
+      postgres: db.source,
+      temporal: source,
+      environment: { postgres: db.source, temporal: source, node: process.version, cpus: os.cpus().length },
+      client: temporal.client,
+      workerConnection: temporal.workerConnection,
+      namespace: temporal.namespace,
+      defer: (cleanup) => stack.defer('a benchmark part', cleanup),
+      close: () => stack.close(),
     };
-  } catch (err) {
-    await close();
-    throw err;
-  }
+  });
 }
 
 /** The benchmark's top level: a bad flag is a usage error (exit 2), anything else as runMain reports it. */

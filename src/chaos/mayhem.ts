@@ -3,7 +3,7 @@
 // start it again, terminate Postgres backends of the services. A service that dies by itself is started again.
 import type { Pool } from 'pg';
 import type { Random } from '../random';
-import type { SupervisedChild } from './child-process';
+import type { SupervisedChild } from '../stack/child-process';
 import { HARNESS_APPLICATION_NAME } from './stack';
 
 export type MayhemCounts = {

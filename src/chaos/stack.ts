@@ -7,20 +7,16 @@ import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
+import pino from 'pino';
 import { type Config, PROJECT_ROOT } from '../config';
-import { createDatabase, dropDatabase } from 'idempotent-sagas/testing';
-import { StartupError } from '../errors';
-import { migrate } from '../db/migrate';
-import { createPool } from '../db/pool';
-import { type ProvisionedDatabase, provisionDatabase } from '../db/provision';
 import { seedProducts, setStock } from '../../apps/orders/domain/catalog';
 import { createTenant } from '../../apps/orders/domain/tenants';
 import type { FaultConfigInput } from '../../apps/gateway/faults';
-import { GATEWAY_MIGRATIONS } from '../../apps/gateway/schema';
-import { TemporalUnavailableError, findTemporalCli, installTemporalCli } from 'idempotent-sagas/testing';
 import { writeWorkflowBundle } from '../../apps/worker/order-worker';
 import { SEARCH_ATTRIBUTES } from '../../apps/worker/search-attributes';
-import { type ChildSpec, SupervisedChild } from './child-process';
+import type { StackDatabase } from '../stack/stack';
+import { Stack } from '../stack/stack';
+import type { ChildSpec, SupervisedChild } from '../stack/child-process';
 import { installDeletionWitness } from './deletion-witness';
 import { dropNaturalKeys } from './natural-keys';
 
@@ -36,7 +32,7 @@ const NAMESPACE = 'default';
 export type ChaosStack = {
   runId: string;
   runDir: string;
-  database: { name: string; url: string; source: ProvisionedDatabase['source'] };
+  database: { name: string; url: string; source: StackDatabase['source'] };
   pool: Pool;
   temporal: SupervisedChild;
   temporalAddress: string;
@@ -72,31 +68,12 @@ export async function startChaosStack(opts: {
 }): Promise<ChaosStack> {
   const { config, runId, say } = opts;
   const runDir = path.join(PROJECT_ROOT, '.data', 'chaos', runId);
-  const started: SupervisedChild[] = [];
-  const cleanups: Array<() => Promise<void>> = [];
-  const closeAll = async (): Promise<void> => {
-    for (const child of started.splice(0).reverse()) await child.stop();
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-  };
-
-  try {
-    const server = await provisionDatabase(config);
-    cleanups.push(() => server.stop());
+  let dropData = false;
+  // The harness's own logger stays quiet: its services log to their files, and progress goes to `say`.
+  return new Stack(config, pino({ level: 'silent' }), say).build(async (stack) => {
     const dbName = `chaos_${runId.replace(/[^a-z0-9]/g, '_')}`;
-    const url = await createDatabase(server.url, dbName).catch((err: unknown) => {
-      throw new StartupError(
-        `cannot create the run database on ${server.source === 'embedded' ? 'the embedded PostgreSQL' : 'the server at DATABASE_URL'}: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    });
-    let dropData = false;
-    cleanups.push(async () => {
-      if (dropData) await dropDatabase(server.url, dbName);
-    });
-    say(`postgres: ${server.source === 'embedded' ? 'embedded' : 'DATABASE_URL'}, database ${dbName}`);
-    await migrate(url);
-    await migrate(url, () => {}, GATEWAY_MIGRATIONS);
-    const pool = createPool(url, { max: 5, applicationName: HARNESS_APPLICATION_NAME, onIdleError: () => {} });
-    cleanups.push(() => pool.end());
+    const db = await stack.database({ own: { name: dbName, drop: () => dropData }, poolMax: 5, applicationName: HARNESS_APPLICATION_NAME });
+    const { pool, url } = db;
     await installDeletionWitness(pool);
     if (opts.naturalKeys === false) {
       await dropNaturalKeys(pool);
@@ -115,21 +92,18 @@ export async function startChaosStack(opts: {
     const bundlePath = path.join(runDir, 'workflows.js');
     await writeWorkflowBundle(bundlePath);
 
-    const cli = findTemporalCli(config.temporal.cliPath) ?? installTemporalCli(say);
     // TEMPORAL_ADDRESS does not help here: the harness must kill and restart a server of its own.
-    if (!cli)
-      throw new TemporalUnavailableError(
-        'npm run chaos runs (and restarts) a Temporal dev server of its own and needs the `temporal` CLI: put it on PATH, set TEMPORAL_CLI_PATH, or install Go (then `npm run temporal:install` builds it).',
-      );
+    const cli = stack.temporalCli('npm run chaos runs (and restarts) a Temporal dev server of its own and');
     const [temporalPort, gatewayPort, apiPort] = await freePorts(3);
     const temporalAddress = `127.0.0.1:${temporalPort}`;
     const temporalFile = path.join(runDir, 'temporal.db');
-    cleanups.push(async () => {
+    stack.defer('the Temporal file', async () => {
       if (dropData) for (const file of [temporalFile, bundlePath]) rmSync(file, { force: true });
     });
     const taskQueue = `chaos-${runId}`;
+    const started: SupervisedChild[] = [];
     const child = (spec: ChildSpec): SupervisedChild => {
-      const c = new SupervisedChild(spec, opts.onUnexpectedExit);
+      const c = stack.process(spec, opts.onUnexpectedExit);
       started.push(c);
       return c;
     };
@@ -147,7 +121,7 @@ export async function startChaosStack(opts: {
 
     const temporal = child({
       name: 'temporal',
-      command: cli.path,
+      command: cli,
       args: [
         'server',
         'start-dev',
@@ -208,7 +182,7 @@ export async function startChaosStack(opts: {
     return {
       runId,
       runDir,
-      database: { name: dbName, url, source: server.source },
+      database: { name: dbName, url, source: db.source },
       pool,
       temporal,
       temporalAddress,
@@ -220,15 +194,12 @@ export async function startChaosStack(opts: {
       apiUrl: `http://127.0.0.1:${apiPort}`,
       apiKey,
       children: () => [...started],
-      close: async (drop) => {
+      close: async (drop: boolean) => {
         dropData = drop;
-        await closeAll();
+        await stack.close();
       },
     };
-  } catch (err) {
-    await closeAll();
-    throw err;
-  }
+  });
 }
 
 /** Resolves once the dev server answers a call (its banner comes before it serves). */

@@ -6,22 +6,13 @@ import { type ChaosChecks } from '../chaos/checks';
 import { parseChaosOptions } from '../chaos/options';
 import { type ChaosProgress, type ChaosResult, runChaos } from '../chaos/run';
 import { newRunId } from '../chaos/stack';
-import { PROJECT_ROOT, loadConfig } from '../config';
-import { installTemporalRuntime } from '../temporal/runtime';
-import { createLogger } from '../logger';
-import { runMain } from './run-main';
+import { PROJECT_ROOT } from '../config';
+import { EXIT_INTERRUPTED, runCommand } from './command';
 
-const EXIT_INTERRUPTED = 130;
 /** A second signal this soon after the first is the same Ctrl-C relayed, not a second one. */
 const DUPLICATE_SIGNAL_MS = 1000;
 
-runMain(async () => {
-  const options = parseChaosOptions(process.argv.slice(2));
-  if (options === 'help') return 0;
-  const config = loadConfig({ LOG_LEVEL: 'warn', ...process.env });
-  installTemporalRuntime(createLogger(config, 'chaos'));
-  const say = (line: string): void => void process.stderr.write(`${line}\n`);
-
+runCommand('chaos', parseChaosOptions, async ({ options, config, say }) => {
   const interrupted = new AbortController();
   let firstSignalAt = 0;
   const onSignal = (signal: NodeJS.Signals): void => {

@@ -5,31 +5,19 @@
 // Ctrl-C stops starting orders, lets those in flight finish, prints what it can and shuts down (exit 130).
 import { randomBytes } from 'node:crypto';
 import { SingleBar } from 'cli-progress';
-import { loadConfig } from '../config';
 import { type OrderOutcome, driveOrders } from '../demo/drive';
 import { parseDemoOptions } from '../demo/options';
 import { planDemo } from '../demo/plan';
 import { formatSummary, summarise, summaryJson } from '../demo/report';
 import { type DemoStack, startDemoStack } from '../demo/stack';
-import { installTemporalRuntime } from '../temporal/runtime';
-import { createLogger } from '../logger';
-import { runMain } from './run-main';
+import { EXIT_INTERRUPTED, runCommand } from './command';
 
 /** An order still open after this long is reported as not finished (the worst fault path takes ~15 s). */
 const ORDER_DEADLINE_MS = 180_000;
-const EXIT_INTERRUPTED = 130;
 /** After Ctrl-C, how long the orders in flight may take to finish. */
 const DRAIN_MS = 30_000;
 
-runMain(async () => {
-  const options = parseDemoOptions(process.argv.slice(2));
-  if (options === 'help') return 0;
-  // Quiet by default so the output stays readable; LOG_LEVEL still wins.
-  const config = loadConfig({ LOG_LEVEL: 'warn', ...process.env });
-  const logger = createLogger(config, 'demo');
-  installTemporalRuntime(logger);
-  const say = (line: string): void => void process.stderr.write(`${line}\n`);
-
+runCommand('demo', parseDemoOptions, async ({ options, config, logger, say }) => {
   // Ctrl-C (or SIGTERM): the first starts no more orders and lets those in flight finish (for at most
   // DRAIN_MS), so their sagas do not end half-way; the second stops waiting; the third exits at once.
   // Either way the summary is printed when Postgres still answers, and everything is shut down in order.
@@ -105,8 +93,8 @@ runMain(async () => {
     let outcomes: Map<number, OrderOutcome>;
     try {
       outcomes = await driveOrders({
-        client: stack.client,
-        pool: stack.pool,
+        client: stack.temporal.client,
+        pool: stack.db.pool,
         taskQueue: stack.taskQueue,
         orders: plan.orders,
         concurrency: options.concurrency,
@@ -128,7 +116,7 @@ runMain(async () => {
     const durationMs = Date.now() - startedAt;
 
     const summary = await summarise({
-      pool: stack.pool,
+      pool: stack.db.pool,
       runId,
       options,
       orders: plan.orders,
@@ -157,9 +145,9 @@ runMain(async () => {
 
 /** Whether Postgres and Temporal both still answer (within 2 s). */
 async function servicesAnswer(stack: DemoStack): Promise<boolean> {
-  const { connection } = stack.client;
+  const { connection } = stack.temporal;
   try {
-    await Promise.all([stack.pool.query('SELECT 1'), connection.withDeadline(Date.now() + 2000, () => connection.workflowService.getSystemInfo({}))]);
+    await Promise.all([stack.db.pool.query('SELECT 1'), connection.withDeadline(Date.now() + 2000, () => connection.workflowService.getSystemInfo({}))]);
     return true;
   } catch {
     return false;

@@ -4,7 +4,7 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SupervisedChild } from '../../src/chaos/child-process';
+import { SupervisedChild } from '../../src/stack/child-process';
 import type { OrderStack } from './order-stack';
 import { ROOT } from './processes';
 

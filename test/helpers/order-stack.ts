@@ -1,22 +1,22 @@
-// A whole order stack for one test file: its own database, an in-process gateway with live
-// faults, a client on the shared dev server, and workers on a task queue of its own.
+// A whole order stack for one test file, from the stack builder: its own database, an in-process gateway
+// with live faults, a client on the shared dev server, and workers on a task queue of its own.
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { DefaultLogger, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import pino from 'pino';
+import { IdempotencyStore } from 'idempotent-sagas/store';
 import type { ActivityDeps } from '../../apps/worker/activities';
 import { seedProducts } from '../../apps/orders/domain/catalog';
-import { buildGatewayApp } from '../../apps/gateway/app';
 import { createGatewayClient } from '../../apps/gateway/client';
 import { FaultInjector, type FaultConfigInput } from '../../apps/gateway/faults';
 import type { WebhookTarget } from '../../apps/gateway/webhooks';
-import { IdempotencyStore } from 'idempotent-sagas/store';
 import type { Tracing } from '../../src/observability/tracing';
-import { bundleWorkflows, createOrderWorker } from '../../apps/worker/order-worker';
+import { bundleWorkflows } from '../../apps/worker/order-worker';
 import type { PlaceOrderResult } from '../../apps/orders/workflows/messages';
 import type { PlaceOrderInput } from '../../apps/orders/workflows/place-order';
-import { createTestDatabase, type TestDatabase } from './database';
-import { requireTestEnv, TEMPORAL_ADDRESS_VAR } from './test-env';
+import { loadConfig } from '../../src/config';
+import { runName, Stack, type StackDatabase } from '../../src/stack/stack';
+import { ADMIN_URL_VAR, requireTestEnv, TEMPLATE_DB_VAR, TEMPORAL_ADDRESS_VAR } from './test-env';
 
 // Expected activity failures (declines, injected faults) would flood the output at the default level.
 Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -29,7 +29,7 @@ export function sharedBundle(): Promise<WorkflowBundleWithSourceMap> {
 }
 
 export type OrderStack = {
-  db: TestDatabase;
+  db: StackDatabase;
   client: Client;
   taskQueue: string;
   temporalAddress: string;
@@ -66,80 +66,60 @@ export type OrderStackOptions = {
 };
 
 export async function createOrderStack(opts: OrderStackOptions = {}): Promise<OrderStack> {
-  const db = await createTestDatabase();
-  await seedProducts(db.pool, opts.stock ?? 1000);
-  const faults = new FaultInjector({ seed: 1, ...opts.faults });
-  const gatewayApp = buildGatewayApp({ pool: db.pool, faults, webhook: opts.webhook });
-  await gatewayApp.listen({ host: '127.0.0.1', port: 0 });
-  const gatewayUrl = `http://127.0.0.1:${(gatewayApp.server.address() as AddressInfo).port}`;
-
   const temporalAddress = requireTestEnv(TEMPORAL_ADDRESS_VAR);
-  const connection = await Connection.connect({ address: temporalAddress });
-  const client = new Client({ connection, namespace: 'default' });
-  const workerConnection = await NativeConnection.connect({ address: temporalAddress });
-  const taskQueue = `test-${randomBytes(4).toString('hex')}`;
-  const store = new IdempotencyStore(db.pool, { defaultTtlSeconds: opts.ttlSeconds ?? 86_400 });
-  const gateway = createGatewayClient({ baseUrl: gatewayUrl, timeoutMs: opts.gatewayTimeoutMs ?? 2000 });
-  const deps: ActivityDeps = {
-    pool: db.pool,
-    store,
-    gateway,
-    leaseMs: opts.leaseMs ?? 3000,
-    ...(opts.chargeStepKind && { chargeStepKind: opts.chargeStepKind }),
-  };
-  const running: Array<{ worker: Worker; done: Promise<void> }> = [];
+  // The test environment's Postgres and dev server; a database of the file's own, copied from the migrated template.
+  const config = loadConfig({ DATABASE_URL: requireTestEnv(ADMIN_URL_VAR), TEMPORAL_ADDRESS: temporalAddress, LOG_LEVEL: 'error' });
+  const builder = new Stack(config, pino({ level: 'silent' }));
+  return builder.build(async (stack) => {
+    const db = await stack.database({ own: { name: runName('idem_test'), template: requireTestEnv(TEMPLATE_DB_VAR) }, poolMax: 20 });
+    await seedProducts(db.pool, opts.stock ?? 1000);
+    const faults = new FaultInjector({ seed: 1, ...opts.faults });
+    const gateway = await stack.gateway(db, { faults, webhook: opts.webhook });
+    const temporal = await stack.temporal();
+    const taskQueue = `test-${randomBytes(4).toString('hex')}`;
+    const store = new IdempotencyStore(db.pool, { defaultTtlSeconds: opts.ttlSeconds ?? 86_400 });
+    const deps: ActivityDeps = {
+      pool: db.pool,
+      store,
+      gateway: createGatewayClient({ baseUrl: gateway.url, timeoutMs: opts.gatewayTimeoutMs ?? 2000 }),
+      leaseMs: opts.leaseMs ?? 3000,
+      ...(opts.chargeStepKind && { chargeStepKind: opts.chargeStepKind }),
+    };
 
-  const startWorker = async (): Promise<Worker> => {
-    const worker = await createOrderWorker({
-      connection: workerConnection,
-      namespace: 'default',
+    let sequence = 0;
+    const startOrder: OrderStack['startOrder'] = async (input, workflowId) => {
+      sequence += 1;
+      const orderId = input.orderId ?? `ord-${taskQueue}-${sequence}`;
+      return temporal.client.workflow.start('placeOrder', {
+        taskQueue,
+        workflowId: workflowId ?? `order-${orderId}`,
+        args: [{ tenantId: 'tenant-a', currency: 'EUR', paymentToken: 'tok_visa', ...input, orderId }],
+      });
+    };
+
+    return {
+      db,
+      client: temporal.client,
       taskQueue,
-      workflowBundle: await sharedBundle(),
+      temporalAddress,
+      gatewayUrl: gateway.url,
+      faults,
+      store,
       deps,
-      ...(opts.tracing && { tracing: opts.tracing }),
-    });
-    running.push({ worker, done: worker.run() });
-    return worker;
-  };
-
-  let sequence = 0;
-  const startOrder: OrderStack['startOrder'] = async (input, workflowId) => {
-    sequence += 1;
-    const orderId = input.orderId ?? `ord-${taskQueue}-${sequence}`;
-    return client.workflow.start('placeOrder', {
-      taskQueue,
-      workflowId: workflowId ?? `order-${orderId}`,
-      args: [{ tenantId: 'tenant-a', currency: 'EUR', paymentToken: 'tok_visa', ...input, orderId }],
-    });
-  };
-
-  return {
-    db,
-    client,
-    taskQueue,
-    temporalAddress,
-    gatewayUrl,
-    faults,
-    store,
-    deps,
-    startWorker,
-    startOrder,
-    placeOrder: async (input) => {
-      const handle = await startOrder(input);
-      return { result: (await handle.result()) as PlaceOrderResult, handle };
-    },
-    count: (sql, params) => db.count(sql, params),
-    refunds: (orderId) => db.count('SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.order_id = $1', [orderId]),
-    orderStatus: async (orderId) => (await db.pool.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [orderId])).rows[0]?.status,
-    stop: async () => {
-      for (const r of running) if (r.worker.getState() === 'RUNNING') r.worker.shutdown();
-      await Promise.all(running.map((r) => r.done));
-      await workerConnection.close();
-      await connection.close();
-      await gatewayApp.close();
-      await db.drop();
-    },
-  };
+      startWorker: async () =>
+        stack.worker(temporal, { taskQueue, workflowBundle: await sharedBundle(), deps, ...(opts.tracing && { tracing: opts.tracing }) }),
+      startOrder,
+      placeOrder: async (input) => {
+        const handle = await startOrder(input);
+        return { result: (await handle.result()) as PlaceOrderResult, handle };
+      },
+      count: (sql, params) => db.count(sql, params),
+      refunds: (orderId) =>
+        db.count('SELECT count(*) AS n FROM gateway_refunds r JOIN gateway_charges c ON c.id = r.charge_id WHERE c.order_id = $1', [orderId]),
+      orderStatus: async (orderId) => (await db.pool.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [orderId])).rows[0]?.status,
+      stop: () => stack.close(),
+    };
+  });
 }
 
 /**

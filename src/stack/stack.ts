@@ -1,0 +1,261 @@
+// The one stack builder: every way of running the order stack (npm start, the demo, chaos, the
+// benchmarks and the tests) assembles it here, part by part. Each part it starts is closed by close(),
+// newest first, each close bounded in time. What differs between them is only which parts, and where
+// they run: in this process, or (chaos) as separate processes it can kill.
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Client, Connection } from '@temporalio/client';
+import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { FastifyInstance } from 'fastify';
+import type { Pool } from 'pg';
+import { createDatabase, dropDatabase, findTemporalCli, installTemporalCli, TemporalUnavailableError } from 'idempotent-sagas/testing';
+import { buildApiApp, type ApiDeps } from '../../apps/orders/api/app';
+import { GATEWAY_MIGRATIONS } from '../../apps/gateway/schema';
+import { type RunningGateway, startGateway } from '../../apps/gateway/server';
+import type { GatewayAppOptions } from '../../apps/gateway/app';
+import type { ActivityDeps } from '../../apps/worker/activities';
+import { createOrderWorker } from '../../apps/worker/order-worker';
+import type { Tracing } from '../observability/tracing';
+import { type ChildSpec, SupervisedChild } from './child-process';
+import type { Config } from '../config';
+import { StartupError } from '../errors';
+import { migrate } from '../db/migrate';
+import { createPool } from '../db/pool';
+import { provisionDatabase } from '../db/provision';
+import type { Logger } from '../logger';
+import { connectClient, connectWorker, ensureSearchAttributes } from '../temporal/connection';
+import { startDevServer } from '../temporal/dev-server';
+
+/** How long each part may take to close before close() goes on without it. */
+const CLOSE_TIMEOUT_MS = 5000;
+/** A worker's in-flight tasks get this long to finish at close. */
+const WORKER_SHUTDOWN_MS = 15_000;
+/** A process gets this long between SIGTERM and SIGKILL. */
+const CHILD_STOP_GRACE_MS = 5000;
+
+export type StackDatabase = {
+  /** The database the stack uses (migrated: the app's, the store's and the gateway's tables). */
+  url: string;
+  pool: Pool;
+  /** Where its server came from. */
+  source: 'DATABASE_URL' | 'embedded';
+  /** Its name when it is a database of the stack's own (created on that server); undefined for the configured one. */
+  name: string | undefined;
+  /** Runs a `SELECT count(*) AS n …` and returns n: for counting effects. */
+  count(sql: string, params?: unknown[]): Promise<number>;
+};
+
+export type StackTemporal = {
+  address: string;
+  namespace: string;
+  source: 'TEMPORAL_ADDRESS' | 'dev server';
+  uiUrl: string | undefined;
+  client: Client;
+  connection: Connection;
+  workerConnection: NativeConnection;
+};
+
+export type DatabaseOptions = {
+  /** A new database of the stack's own on the configured server (default: the configured database itself). */
+  own?: {
+    name: string;
+    /** Copy this already migrated database instead of migrating the new one. */
+    template?: string;
+    /** Asked at close: drop the database? Default yes. */
+    drop?: () => boolean;
+  };
+  poolMax?: number;
+  /** The pool's connections carry this application_name. */
+  applicationName?: string;
+};
+
+export class Stack {
+  readonly #closers: Array<{ what: string; close: () => Promise<unknown>; timeoutMs: number }> = [];
+  readonly #say: (line: string) => void;
+
+  constructor(
+    readonly config: Config,
+    private readonly logger: Logger,
+    say: (line: string) => void = () => {},
+  ) {
+    this.#say = say;
+  }
+
+  /** Runs `close` at close(), before everything registered earlier, for at most `timeoutMs`. */
+  defer(what: string, close: () => Promise<unknown>, timeoutMs = CLOSE_TIMEOUT_MS): void {
+    this.#closers.push({ what, close, timeoutMs });
+  }
+
+  /** Closes every part, newest first, each bounded by a timeout. Never throws. */
+  async close(): Promise<void> {
+    for (const c of this.#closers.splice(0).reverse()) {
+      // Bounded: with Postgres or Temporal gone (Ctrl-C in a terminal stops them too), a close may never
+      // settle. The timer also keeps the event loop alive, so the process cannot drain and exit early.
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const outcome = await Promise.race([
+          c.close().then(() => 'closed' as const),
+          new Promise<'timed out'>((resolve) => (timer = setTimeout(() => resolve('timed out'), c.timeoutMs))),
+        ]);
+        if (outcome === 'timed out') this.logger.warn(`closing ${c.what} took over ${c.timeoutMs} ms; going on`);
+      } catch (err) {
+        this.logger.warn({ err: messageOf(err) }, `closing ${c.what} failed`);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+
+  /** Builds with `build`; if it fails, closes what it started and rethrows. */
+  async build<T>(build: (stack: this) => Promise<T>): Promise<T> {
+    try {
+      return await build(this);
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  /** Postgres (DATABASE_URL, or the embedded server), migrated, with a pool. */
+  async database(opts: DatabaseOptions = {}): Promise<StackDatabase> {
+    const { config, logger } = this;
+    const server = await provisionDatabase(config, (line) => logger.trace({ postgres: line.trimEnd() }, 'embedded postgres')).catch((err: unknown) => {
+      if (err instanceof StartupError || !config.databaseUrl) throw err; // both explain themselves
+      throw new StartupError(`cannot use the database at DATABASE_URL: ${messageOf(err)}`);
+    });
+    this.defer('postgres', () => server.stop());
+    const where = server.source === 'embedded' ? 'the embedded PostgreSQL' : 'the server at DATABASE_URL';
+    let url = server.url;
+    if (opts.own) {
+      const { name, template, drop } = opts.own;
+      url = await createDatabase(server.url, name, { ...(template && { template }) }).catch((err: unknown) => {
+        throw new StartupError(`cannot create the database ${name} on ${where}: ${messageOf(err)}`);
+      });
+      this.defer(`the database ${name}`, async () => {
+        if (drop?.() ?? true) await dropDatabase(server.url, name);
+      });
+    }
+    if (!opts.own?.template) {
+      const applied = [...(await migrate(url, (msg) => logger.debug(msg))), ...(await migrate(url, (msg) => logger.debug(msg), GATEWAY_MIGRATIONS))];
+      if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    }
+    const pool = createPool(url, {
+      max: opts.poolMax ?? config.poolMax,
+      ...(opts.applicationName && { applicationName: opts.applicationName }),
+      onIdleError: (err) => logger.warn({ err: err.message }, 'idle postgres client failed; the pool replaces it'),
+    });
+    this.defer('the pool', () => pool.end());
+    this.#say(`postgres: ${server.source === 'embedded' ? 'embedded' : 'DATABASE_URL'}${opts.own ? `, database ${opts.own.name}` : ''}`);
+    return {
+      url,
+      pool,
+      source: server.source,
+      name: opts.own?.name,
+      count: async (sql, params) => Number((await pool.query<{ n: string }>(sql, params)).rows[0]?.n ?? 0),
+    };
+  }
+
+  /** Temporal: `address` (default TEMPORAL_ADDRESS), or a dev server started here (with its UI when `ui`); client and worker connections. */
+  async temporal(opts: { ui?: boolean; address?: string } = {}): Promise<StackTemporal> {
+    const { config, logger } = this;
+    const { namespace } = config.temporal;
+    let address = opts.address ?? config.temporal.address;
+    let uiUrl: string | undefined;
+    const source = address ? ('TEMPORAL_ADDRESS' as const) : ('dev server' as const);
+    if (address) {
+      const host = address.slice(0, address.lastIndexOf(':'));
+      uiUrl = opts.ui && config.temporal.uiPort !== undefined ? `http://${host}:${config.temporal.uiPort}` : undefined;
+      this.#say(`temporal: ${address}${opts.address ? '' : ' (TEMPORAL_ADDRESS)'}${uiUrl ? `, UI at ${uiUrl}` : ''}`);
+    } else {
+      this.#say(`temporal: starting a dev server${opts.ui ? ' with its UI' : ''}…`);
+      const server = await startDevServer({
+        cliPath: config.temporal.cliPath,
+        namespace,
+        ui: opts.ui ?? false,
+        ...(opts.ui && { uiPort: config.temporal.uiPort }),
+        log: (line) => logger.info(line),
+      });
+      this.defer('temporal', () => server.stop());
+      address = server.address;
+      uiUrl = server.uiUrl;
+      this.#say(`temporal: dev server at ${address}${uiUrl ? `, UI at ${uiUrl}` : ''}`);
+    }
+    const { client, connection } = await connectClient(address, namespace);
+    this.defer('the temporal client', () => connection.close());
+    if (source === 'TEMPORAL_ADDRESS') await ensureSearchAttributes(connection, namespace);
+    const workerConnection = await connectWorker(address);
+    this.defer('the worker connection', () => workerConnection.close());
+    return { address, namespace, source, uiUrl, client, connection, workerConnection };
+  }
+
+  /** The payment gateway in this process, on a pool of its own (it is a separate service in production). */
+  async gateway(db: StackDatabase, opts: Omit<GatewayAppOptions, 'pool'> & { poolMax?: number }): Promise<RunningGateway> {
+    const pool = createPool(db.url, {
+      max: opts.poolMax ?? 10,
+      onIdleError: (err) => this.logger.warn({ err: err.message }, 'idle postgres client of the gateway failed'),
+    });
+    this.defer('the gateway pool', () => pool.end());
+    const gateway = await startGateway({ ...opts, pool, port: 0, host: '127.0.0.1', logger: opts.logger ?? this.logger.child({ component: 'gateway' }) });
+    this.defer('the gateway', () => gateway.close()); // after the workers, its only clients
+    this.#say(`payment gateway: ${gateway.url}`);
+    return gateway;
+  }
+
+  /** An order worker in this process, running until close() (which lets in-flight tasks finish). */
+  async worker(
+    temporal: StackTemporal,
+    opts: { taskQueue: string; workflowBundle: WorkflowBundleWithSourceMap; deps: ActivityDeps; identity?: string; tracing?: Tracing },
+  ): Promise<Worker> {
+    const worker = await createOrderWorker({ connection: temporal.workerConnection, namespace: temporal.namespace, ...opts });
+    const running = worker.run();
+    running.catch((err: unknown) => this.logger.error({ err }, 'the order worker failed'));
+    this.defer(
+      'the worker',
+      async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running;
+      },
+      WORKER_SHUTDOWN_MS,
+    );
+    return worker;
+  }
+
+  /** The orders API in this process, listening on `host`:`port` (0: a free port). */
+  async api(deps: ApiDeps, listen: { host: string; port: number }): Promise<{ app: FastifyInstance; port: number }> {
+    const app = buildApiApp(deps);
+    this.defer('the API', async () => {
+      const closing = app.close();
+      app.server.closeAllConnections();
+      await closing;
+    });
+    await app.listen(listen);
+    return { app, port: (app.server.address() as AddressInfo).port };
+  }
+
+  /** A service as a separate OS process (it can be killed and restarted); stopped at close(). Not yet started. */
+  process(spec: ChildSpec, onUnexpectedExit?: (child: SupervisedChild) => void): SupervisedChild {
+    const child = new SupervisedChild(spec, onUnexpectedExit);
+    this.defer(spec.name, () => child.stop(CHILD_STOP_GRACE_MS), 2 * CHILD_STOP_GRACE_MS);
+    return child;
+  }
+
+  /** The `temporal` CLI (for a dev server run as a process of the stack's own); a clear error when there is none. */
+  temporalCli(why: string): string {
+    const cli = findTemporalCli(this.config.temporal.cliPath) ?? installTemporalCli(this.#say);
+    if (!cli)
+      throw new TemporalUnavailableError(
+        `${why} needs the \`temporal\` CLI: put it on PATH, set TEMPORAL_CLI_PATH, or install Go (then \`npm run temporal:install\` builds it).`,
+      );
+    return cli.path;
+  }
+}
+
+/** A fresh name for a run's own database or task queue. */
+export function runName(prefix: string): string {
+  return `${prefix}_${randomBytes(6).toString('hex')}`;
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) return err.errors.map(messageOf).join('; ');
+  return err instanceof Error ? err.message || err.name : String(err);
+}
