@@ -1,12 +1,9 @@
 // `npm run chaos`: the chaos harness (src/chaos/). Progress on stderr; the report and, last, one JSON line
 // on stdout. Exit 0 only when every invariant holds; 1 otherwise; 2 for a bad option; 130 on Ctrl-C.
-import path from 'node:path';
-import { SingleBar } from 'cli-progress';
-import { type ChaosChecks } from '../chaos/checks';
 import { parseChaosOptions } from '../chaos/options';
-import { type ChaosProgress, type ChaosResult, runChaos } from '../chaos/run';
+import { chaosProgressBar, formatReport, reportJson } from '../chaos/report';
+import { type ChaosResult, runChaos } from '../chaos/run';
 import { newRunId } from '../chaos/stack';
-import { PROJECT_ROOT } from '../config';
 import { EXIT_INTERRUPTED, onInterrupt, runCommand } from './command';
 
 runCommand('chaos', parseChaosOptions, async ({ options, config, say }) => {
@@ -23,109 +20,21 @@ runCommand('chaos', parseChaosOptions, async ({ options, config, say }) => {
       `mean seconds between faults: worker kill ${options.workerKillEveryS}, temporal restart ${options.temporalRestartEveryS}, ` +
       `gateway restart ${options.gatewayRestartEveryS}, pg_terminate_backend ${options.pgTerminateEveryS} (0 = off)`,
   );
-  const bar = new SingleBar({
-    stream: process.stderr,
-    format:
-      ' {phase} |{bar}| {value}/{total} {what} | requests {requests} | kills: worker {workerKills} · temporal {temporalRestarts} · gateway {gatewayRestarts} · pg backends {pgBackendsTerminated} | {duration_formatted}',
-    barsize: 24,
-    hideCursor: true,
-    noTTYOutput: true,
-    notTTYSchedule: 5000,
-  });
-  let phase: ChaosProgress['phase'] | undefined;
-  const onProgress = (p: ChaosProgress): void => {
-    const value = p.phase === 'chaos' ? p.accepted : p.terminal;
-    const payload = { phase: p.phase, what: p.phase === 'chaos' ? 'accepted' : 'terminal', requests: p.requests, ...p.counts };
-    if (phase !== p.phase) {
-      if (phase) bar.stop();
-      phase = p.phase;
-      bar.start(p.phase === 'chaos' ? p.orders : p.accepted, value, payload);
-    } else {
-      bar.update(value, payload);
-    }
-  };
+  const progress = chaosProgressBar();
 
   let result: ChaosResult;
   try {
-    result = await runChaos({ config, options, runId, say, onProgress, interrupted: interrupted.signal });
+    result = await runChaos({ config, options, runId, say, onProgress: progress.update, interrupted: interrupted.signal });
   } catch (err) {
     if (!interrupted.signal.aborted) throw err;
     // Ctrl-C in a terminal also stops the services (and the embedded Postgres): there may be nothing left to check.
     say(`interrupted ${err instanceof Error ? err.message : String(err)}: no report`);
     return EXIT_INTERRUPTED;
   } finally {
-    if (phase) bar.stop();
+    progress.stop();
   }
   process.stdout.write(`${formatReport(result).join('\n')}\n`);
   process.stdout.write(`${JSON.stringify(reportJson(result))}\n`);
   if (interrupted.signal.aborted) return EXIT_INTERRUPTED;
   return result.checks.invariantsHeld ? 0 : 1;
 });
-
-function reportJson(r: ChaosResult): Record<string, unknown> {
-  const c: ChaosChecks = r.checks;
-  return {
-    orders: r.options.orders,
-    accepted: c.accepted,
-    requests: r.requests,
-    completed: c.database.completed,
-    compensated: c.database.compensated,
-    stuck: c.database.stuck,
-    nonTerminal: c.nonTerminal,
-    doubleCharges: c.database.doubleCharges,
-    doubleReservations: c.database.doubleReservations,
-    workerKills: r.counts.workerKills,
-    temporalRestarts: r.counts.temporalRestarts,
-    gatewayRestarts: r.counts.gatewayRestarts,
-    pgBackendsTerminated: r.counts.pgBackendsTerminated,
-    unexpectedExits: r.counts.unexpectedExits,
-    takeovers: r.takeovers,
-    recordsCleaned: r.cleanup.deleted,
-    liveRecordsDeleted: r.cleanup.liveRecordsDeleted,
-    operatorRetries: r.operatorRetries,
-    ttlSeconds: r.options.ttlS ?? null,
-    naturalKeys: r.options.naturalKeys,
-    providerIgnoresKeys: r.options.providerIgnoresKeys,
-    gatewayCharges: r.gatewayCharges,
-    chargesUnconfirmed: r.chargesUnconfirmed,
-    sentToOperator: r.sentToOperator,
-    refundOutageSeconds: r.options.refundOutageS,
-    chaosPhaseSeconds: Math.round(r.chaosPhaseMs / 100) / 10,
-    drainSeconds: Math.round(r.drainMs / 100) / 10,
-    seed: r.options.seed,
-    runId: r.runId,
-    invariantsHeld: c.invariantsHeld,
-  };
-}
-
-function formatReport(r: ChaosResult): string[] {
-  const c = r.checks;
-  const runDir = path.relative(PROJECT_ROOT, r.runDir);
-  const out = [
-    '',
-    `chaos run ${r.runId} (seed ${r.options.seed})`,
-    `  orders        ${r.options.orders} planned, ${c.accepted} accepted over ${r.requests} HTTP requests (${r.duplicateCopies} duplicate copies)`,
-    `  outcomes      completed ${c.database.completed} · compensated ${c.database.compensated} · awaiting an operator ${c.database.stuck} · not terminal ${c.nonTerminal}`,
-    `  faults        worker SIGKILLs ${r.counts.workerKills} · temporal restarts ${r.counts.temporalRestarts} · gateway restarts ${r.counts.gatewayRestarts} · ` +
-      `pg backends terminated ${r.counts.pgBackendsTerminated} in ${r.counts.pgTerminations} rounds · services that exited by themselves ${r.counts.unexpectedExits}`,
-    `  retention     ${r.options.ttlS !== undefined ? `step records kept ${r.options.ttlS} s after their saga closed` : 'default TTLs'} · cleanup ${r.options.cleanupEveryS > 0 ? `every ${r.options.cleanupEveryS} s: ${r.cleanup.runs} runs, ${r.cleanup.deleted} records and ${r.cleanup.extraDeleted} webhook events deleted, ${r.cleanup.liveRecordsDeleted} of an open saga` : 'off'}`,
-    ...(r.options.refundOutageS > 0
-      ? [
-          `  outage        every refund failed for ${r.options.refundOutageS} s (put on the gateway ${r.outageApplied} time(s)); ${r.operatorRetries} operator retries of stuck sagas`,
-        ]
-      : []),
-    `  charges       ${r.gatewayCharges} applied by the gateway${r.options.providerIgnoresKeys ? ' (which ignored Idempotency-Key; charges ran at most once)' : ''} · ${r.chargesUnconfirmed} orders compensated because their charge stayed unconfirmed · ${r.sentToOperator} sent to the operator`,
-    `  witness       ${r.takeovers} step records completed at a later epoch than their first claim (interrupted work taken over)`,
-    `  timing        chaos phase ${(r.chaosPhaseMs / 1000).toFixed(1)} s, drain ${(r.drainMs / 1000).toFixed(1)} s`,
-    `  workflows     ${c.workflows ?? 'unknown'} on the run's task queue`,
-    ...c.stuckOrders.map((o) => `  awaiting an operator: ${o.id} (workflow order-${o.id}): ${o.reason}`),
-    '',
-    'invariants',
-    ...c.lines.map((l) => `  ${l.held ? '✓' : '✗'} ${l.label}${l.detail ? `\n      ${l.detail}` : ''}`),
-    '',
-    c.invariantsHeld
-      ? `every invariant held (database ${r.database} ${r.options.keep ? 'kept (--keep)' : 'dropped'}; service logs in ${runDir})`
-      : `INVARIANTS VIOLATED: database ${r.database} and ${runDir} kept for inspection`,
-  ];
-  return out;
-}

@@ -4,9 +4,8 @@
 // DESIGN §6 by code. The last stdout line is JSON; the exit code is 0 only when every invariant holds.
 // Ctrl-C stops starting orders, lets those in flight finish, prints what it can and shuts down (exit 130).
 import { randomBytes } from 'node:crypto';
-import { SingleBar } from 'cli-progress';
-import { type OrderOutcome, driveOrders } from '../demo/drive';
 import { parseDemoOptions } from '../demo/options';
+import { driveWithProgress } from '../demo/progress';
 import { planDemo } from '../demo/plan';
 import { formatSummary, summarise, summaryJson } from '../demo/report';
 import { type DemoStack, startDemoStack } from '../demo/stack';
@@ -70,48 +69,11 @@ runCommand('demo', parseDemoOptions, async ({ options, config, logger, say }) =>
       : undefined;
     if (runWorkflowsUrl) say(`this run's workflows: ${runWorkflowsUrl}`);
 
-    const tally = { COMPLETED: 0, COMPENSATED: 0, COMPENSATION_STUCK: 0, NOT_FINISHED: 0 } satisfies Record<OrderOutcome['kind'], number>;
-    let inFlight = 0;
-    const bar = new SingleBar({
-      stream: process.stderr,
-      format:
-        ' orders |{bar}| {value}/{total} | completed {completed} · compensated {compensated} · stuck {stuck} · in flight {inFlight} | {duration_formatted}',
-      barsize: 30,
-      hideCursor: true,
-      etaBuffer: 50,
+    const { outcomes, durationMs } = await driveWithProgress(stack, plan.orders, {
+      concurrency: options.concurrency,
+      orderDeadlineMs: ORDER_DEADLINE_MS,
+      control: { stopStarting: () => stopping.signal.aborted, abandon: abandon.signal },
     });
-    const payload = (): Record<string, number> => ({
-      completed: tally.COMPLETED,
-      compensated: tally.COMPENSATED,
-      stuck: tally.COMPENSATION_STUCK,
-      inFlight,
-    });
-    const startedAt = Date.now();
-    bar.start(plan.orders.length, 0, payload());
-    let outcomes: Map<number, OrderOutcome>;
-    try {
-      outcomes = await driveOrders({
-        client: stack.temporal.client,
-        pool: stack.db.pool,
-        taskQueue: stack.taskQueue,
-        orders: plan.orders,
-        concurrency: options.concurrency,
-        orderDeadlineMs: ORDER_DEADLINE_MS,
-        control: { stopStarting: () => stopping.signal.aborted, abandon: abandon.signal },
-        onStarted: () => {
-          inFlight += 1;
-          bar.update(payload());
-        },
-        onOutcome: (_order, outcome) => {
-          tally[outcome.kind] += 1;
-          if (outcome.kind !== 'NOT_FINISHED' || !outcome.why.startsWith('could not start')) inFlight -= 1;
-          bar.increment(1, payload());
-        },
-      });
-    } finally {
-      bar.stop();
-    }
-    const durationMs = Date.now() - startedAt;
 
     const summary = await summarise({
       pool: stack.db.pool,

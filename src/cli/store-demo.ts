@@ -1,79 +1,19 @@
-// A demonstration of the idempotency store on the embedded default (until the saga demo lands):
-// duplicates, a reused key, a tombstone, a stored failure and a lease takeover, each counted.
-import type { PoolClient } from 'pg';
+// `npm run demo:store`: the idempotency store on its own, on the embedded default (or DATABASE_URL):
+// duplicates, a reused key, a tombstone, a stored failure and a lease takeover, each counted (src/demo/store-tour.ts).
+import { IdempotencyStore } from 'idempotent-sagas/store';
 import { loadConfig } from '../config';
 import { openDatabase } from '../db/open';
-import { BusinessFailure, TypedError, IdempotencyStore } from 'idempotent-sagas/store';
+import { storeTour } from '../demo/store-tour';
 import { createLogger } from '../logger';
 import { runMain } from './run-main';
 
-async function refusal(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'accepted';
-  } catch (err) {
-    if (err instanceof TypedError) return err.type;
-    throw err;
-  }
-}
-
 runMain(async () => {
   const config = loadConfig();
-  const logger = createLogger(config, 'store-demo');
-  const db = await openDatabase(config, logger);
+  const db = await openDatabase(config, createLogger(config, 'store-demo'));
   try {
-    const { pool } = db;
-    await pool.query('CREATE TABLE IF NOT EXISTS demo_effects (id serial PRIMARY KEY, run text NOT NULL, tag text NOT NULL)');
-    const run = `demo-${Date.now()}`;
-    const store = new IdempotencyStore(pool, {
-      defaultTtlSeconds: config.idempotency.defaultTtlSeconds,
-      ttlSecondsByScope: config.idempotency.ttlSecondsByScope,
-    });
-    const effect = (tag: string) => async (client: PoolClient) => {
-      const { rows } = await client.query<{ id: number }>('INSERT INTO demo_effects (run, tag) VALUES ($1, $2) RETURNING id', [run, tag]);
-      return { effectId: rows[0]?.id ?? 0 };
-    };
-    const count = async (tag: string): Promise<number> => {
-      const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM demo_effects WHERE run = $1 AND tag = $2', [run, tag]);
-      return Number(rows[0]?.n);
-    };
-
-    const dupKey = `${run}/charge`;
-    await Promise.all(Array.from({ length: 50 }, () => store.runOnce({ scope: 'demo', key: dupKey, request: { amount: 100 }, effect: effect('dup') })));
-    const mismatch = await refusal(store.runOnce({ scope: 'demo', key: dupKey, request: { amount: 999 }, effect: effect('dup') }));
-
-    const tombKey = `${run}/reserve`;
-    await store.compensateLocal({ scope: 'demo', key: tombKey, undo: async () => {}, undoByNaturalKey: async () => false });
-    const late = await refusal(store.runOnce({ scope: 'demo', key: tombKey, request: {}, effect: effect('late') }));
-
-    const failKey = `${run}/declined`;
-    const decline = async (): Promise<never> => {
-      throw new BusinessFailure('CARD_DECLINED', 'insufficient funds');
-    };
-    const failures = await Promise.all([1, 2, 3].map(() => refusal(store.runOnce({ scope: 'demo', key: failKey, request: {}, effect: decline }))));
-
-    const leaseKey = `${run}/gateway`;
-    const a = await store.claimLease({ scope: 'demo', key: leaseKey, request: {}, owner: 'worker-a', leaseMs: 50 });
-    await new Promise((r) => setTimeout(r, 100));
-    const b = await store.claimLease({ scope: 'demo', key: leaseKey, request: {}, owner: 'worker-b', leaseMs: 5000 });
-    if (a.kind !== 'claimed' || b.kind !== 'claimed') throw new Error('lease claims did not go as expected');
-    await store.completeLease({ scope: 'demo', key: leaseKey, epoch: b.epoch, result: { chargeId: 'ch_b' } });
-    const stale = await refusal(store.completeLease({ scope: 'demo', key: leaseKey, epoch: a.epoch, result: { chargeId: 'ch_a' } }));
-
-    const summary = {
-      source: db.source,
-      duplicateCalls: 50,
-      duplicateEffects: await count('dup'),
-      mismatch,
-      lateForwardAfterTombstone: late,
-      lateForwardEffects: await count('late'),
-      storedFailureReplays: failures,
-      staleLeaseWrite: stale,
-      counters: store.counters.snapshot(),
-    };
-    const ok = summary.duplicateEffects === 1 && summary.lateForwardEffects === 0 && stale === 'IDEMPOTENCY_STALE_EPOCH';
-    process.stdout.write(`${JSON.stringify({ ...summary, invariantsHeld: ok })}\n`);
-    return ok ? 0 : 1;
+    const summary = await storeTour(db.pool, new IdempotencyStore(db.pool, { ...config.idempotency }));
+    process.stdout.write(`${JSON.stringify({ source: db.source, ...summary })}\n`);
+    return summary.invariantsHeld ? 0 : 1;
   } finally {
     await db.close();
   }
