@@ -1,6 +1,6 @@
 // What the apps' sagas share around the library's Saga: activity options, the saga options under the
 // saga-lifetime-v1 patch (status published, continue-as-new), and the close that ends a saga's life.
-import { CancellationScope, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { CancellationScope, proxyActivities, proxyLocalActivities, type ActivityOptions } from '@temporalio/workflow';
 import { DEFAULT_STUCK_AFTER_ATTEMPTS, lifetimeSagaOptions, type SagaLifetimeOptions, type SagaOptions, type SagaSnapshot } from 'idempotent-sagas/workflow';
 import type { Activities } from './activities';
 import { publishSagaStatus } from './saga-status';
@@ -9,6 +9,15 @@ const RETRY = { initialInterval: '200 milliseconds', backoffCoefficient: 2, maxi
 
 /** Forward activities: retried (backing off to 5 s) until they succeed or fail for good. */
 export const forward = proxyActivities<Activities>({ startToCloseTimeout: '20 seconds', retry: RETRY });
+
+/**
+ * Forward steps whose effect is local (one Postgres transaction, keyed like any step): local activities, run
+ * by the worker inside the workflow task, with no task of their own to dispatch. Same retries, same keys.
+ */
+export const localForward = proxyLocalActivities<Activities>({ startToCloseTimeout: '20 seconds', retry: RETRY });
+
+/** The patch under which the order saga runs its local steps as local activities (histories without it replay as regular ones). */
+export const LOCAL_STEPS_PATCH = 'local-steps-v1';
 
 /** Compensation activities: one round is `stuckAfterAttempts` attempts (default 10), then the saga is stuck. */
 export function compensationActivities(stuckAfterAttempts: number | undefined, options: Partial<ActivityOptions> = {}) {
@@ -41,8 +50,12 @@ export function appSagaOptions(o: {
 }
 
 /** The saga's terminal state, recorded last (its records' retention clock starts), whatever was cancelled. */
-export function sagaCloser(lifetime: boolean, workflowId: string): (outcome: 'COMPLETED' | 'COMPENSATED') => Promise<void> {
+export function sagaCloser(
+  lifetime: boolean,
+  workflowId: string,
+  steps: Pick<Activities, 'closeSaga'> = forward,
+): (outcome: 'COMPLETED' | 'COMPENSATED') => Promise<void> {
   return async (outcome) => {
-    if (lifetime) await CancellationScope.nonCancellable(() => forward.closeSaga({ sagaId: workflowId, outcome }));
+    if (lifetime) await CancellationScope.nonCancellable(() => steps.closeSaga({ sagaId: workflowId, outcome }));
   };
 }

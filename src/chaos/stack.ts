@@ -16,6 +16,8 @@ import { writeWorkflowBundle } from '../../apps/worker/order-worker';
 import { SEARCH_ATTRIBUTES } from '../../apps/worker/search-attributes';
 import type { StackDatabase } from '../stack/stack';
 import { Stack } from '../stack/stack';
+import { LATENCY_DYNAMIC_CONFIG } from '../temporal/dev-server';
+import { dynamicConfigArgs } from 'idempotent-sagas/testing';
 import type { ChildSpec, SupervisedChild } from '../stack/child-process';
 import { installDeletionWitness } from './deletion-witness';
 import { dropNaturalKeys } from './natural-keys';
@@ -137,6 +139,7 @@ export async function startChaosStack(opts: {
         '--log-level',
         'error',
         ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=Keyword`]),
+        ...dynamicConfigArgs(LATENCY_DYNAMIC_CONFIG),
       ],
       cwd: runDir,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },

@@ -27,9 +27,12 @@ afterAll(async () => {
 /** The summaries of the activities a workflow scheduled, in order. */
 async function activitySummaries(workflowId: string): Promise<string[]> {
   const { events } = await stack.client.workflow.getHandle(workflowId).fetchHistory();
-  return (events ?? [])
-    .filter((e) => e.activityTaskScheduledEventAttributes)
-    .map((e) => (e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : '(none)'));
+  return (
+    (events ?? [])
+      // Regular activities are scheduled; local ones (the order's local steps) are recorded as markers.
+      .filter((e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+      .map((e) => (e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : '(none)'))
+  );
 }
 const currentDetails = async (workflowId: string): Promise<string> =>
   (await stack.client.workflow.getHandle(workflowId).query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';

@@ -14,7 +14,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities, ChargeOutcome } from '../../worker/activities';
-import { appSagaOptions, compensationActivities, forward, sagaCloser } from '../../worker/saga-plumbing';
+import { LOCAL_STEPS_PATCH, appSagaOptions, compensationActivities, forward, localForward, sagaCloser } from '../../worker/saga-plumbing';
 import type { OrderItem } from '../domain/types';
 import {
   INJECTED_FAILURE,
@@ -42,6 +42,8 @@ export type PlaceOrderInput = {
     paymentConfirmationTimeoutMs?: number;
     /** Demonstration fault: a later step fails after the payment, before the pivot. */
     failBeforePivot?: string;
+    /** The local steps (order, reservations, confirm, close) as regular activities, the classic shape: for comparison. Default false. */
+    classicSteps?: boolean;
   };
   /** Set by the saga itself when it continues-as-new while compensating; never by a caller. */
   resume?: PlaceOrderResume;
@@ -60,6 +62,8 @@ export type PlaceOrderResume = {
 export async function placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResult> {
   // Evaluated once, before any command: histories recorded without the marker replay the old sequence.
   const lifetime = patched(SAGA_LIFETIME_PATCH);
+  // The same order of patch calls in every run: each marker is recorded before the first command.
+  const localSteps = patched(LOCAL_STEPS_PATCH) && !input.options?.classicSteps;
   const { workflowId } = workflowInfo();
   const opts = input.options ?? {};
   const resume = input.resume;
@@ -126,7 +130,9 @@ export async function placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResu
     },
   });
   const saga = resume ? Saga.resume(resume.saga, sagaOptions, compensationFor) : new Saga(sagaOptions);
-  const close = sagaCloser(lifetime, workflowId);
+  // Local effects run as local activities: no task dispatch of their own (the charge stays a regular activity).
+  const local = localSteps ? localForward : forward;
+  const close = sagaCloser(lifetime, workflowId, local);
 
   const forwardScope = new CancellationScope();
   setHandler(paymentConfirmedSignal, (signal) => {
@@ -176,13 +182,13 @@ export async function placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResu
     ({ created, charge } = await forwardScope.run(async () => {
       const created = await saga.step(
         'create-order',
-        ({ forwardKey: key }) => forward.createOrder({ key, orderId: input.orderId, tenantId: input.tenantId, items: input.items, currency: input.currency }),
+        ({ forwardKey: key }) => local.createOrder({ key, orderId: input.orderId, tenantId: input.tenantId, items: input.items, currency: input.currency }),
         compensationOf('create-order'),
       );
       for (const item of input.items) {
         await saga.step(
           `reserve:${item.sku}`,
-          ({ forwardKey: key }) => forward.reserveStock({ key, orderId: input.orderId, sku: item.sku, quantity: item.quantity }),
+          ({ forwardKey: key }) => local.reserveStock({ key, orderId: input.orderId, sku: item.sku, quantity: item.quantity }),
           compensationOf(`reserve:${item.sku}`),
         );
       }
@@ -219,7 +225,7 @@ export async function placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResu
     return { orderId: input.orderId, status: 'COMPENSATED', reason };
   }
 
-  await saga.pivot('confirm', ({ forwardKey: key }) => forward.confirmOrder({ key, orderId: input.orderId }));
+  await saga.pivot('confirm', ({ forwardKey: key }) => local.confirmOrder({ key, orderId: input.orderId }));
   saga.complete();
   await close('COMPLETED');
   return { orderId: input.orderId, status: 'COMPLETED', chargeId: charge.chargeId, totalCents: created.totalCents };

@@ -30,6 +30,8 @@ export type DevServerOptions = {
   ui?: boolean;
   uiPort?: number | undefined;
   log?: (line: string) => void;
+  /** Dynamic configuration values for the server, e.g. `{ 'system.enableActivityEagerExecution': true }`. */
+  dynamicConfig?: Record<string, string | number | boolean>;
 };
 
 /**
@@ -51,7 +53,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     ...(opts.searchAttributes && { searchAttributes: opts.searchAttributes }),
     log: { format: 'pretty', level: 'error' },
     // The CLI's start-up banner would land on our stdout, whose last line is the command's JSON.
-    extraArgs: ['--output', 'none'],
+    extraArgs: ['--output', 'none', ...dynamicConfigArgs(opts.dynamicConfig)],
   };
   let env: TestWorkflowEnvironment;
   try {
@@ -69,6 +71,11 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   const uiUrl = opts.ui ? `http://127.0.0.1:${uiPort ?? port + 1000}` : undefined;
   log(`temporal dev server at ${address}${uiUrl ? `, UI at ${uiUrl}` : ''} (${cli ? `CLI found by ${cli.foundBy}` : 'SDK download'})`);
   return { address, namespace, uiUrl, env, stop: () => env.teardown() };
+}
+
+/** The CLI arguments that set each dynamic configuration value. */
+export function dynamicConfigArgs(values: Record<string, string | number | boolean> = {}): string[] {
+  return Object.entries(values).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]);
 }
 
 /** A Temporal to test against: an address, and how to let go of it. */
