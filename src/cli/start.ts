@@ -52,7 +52,8 @@ runCommand(
           {
             pool: stack.db.pool,
             store: new IdempotencyStore(stack.db.pool, { ...config.idempotency }),
-            temporal: { client: stack.temporal.client, taskQueue: stack.taskQueue },
+            // The worker runs in this process: sagas start on it eagerly, over its connection.
+            temporal: { client: stack.temporal.eagerClient, taskQueue: stack.taskQueue, eagerStart: true },
             logger: logger.child({ component: 'api' }),
             processMetrics: true,
             webhook: { secret: config.gateway.webhookSecret, toleranceSeconds: config.gateway.webhookToleranceSeconds },

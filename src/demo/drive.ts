@@ -79,6 +79,8 @@ export async function driveOrders(opts: {
   /** How long one order may take before it is reported as not finished. */
   orderDeadlineMs: number;
   control: DriveControl;
+  /** `client` shares its NativeConnection with a worker of `taskQueue` in this process: start on it eagerly. */
+  eagerStart?: boolean;
   onStarted?: (order: PlannedOrder) => void;
   onOutcome: (order: PlannedOrder, outcome: OrderOutcome) => void;
 }): Promise<Map<number, OrderOutcome>> {
@@ -96,6 +98,7 @@ export async function driveOrders(opts: {
         taskQueue: opts.taskQueue,
         workflowId: order.workflowId,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        ...(opts.eagerStart && { requestEagerStart: true }),
         args: [
           {
             orderId: order.orderId,

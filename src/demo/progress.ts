@@ -29,7 +29,8 @@ export async function driveWithProgress(
   bar.start(orders.length, 0, payload());
   try {
     const outcomes = await driveOrders({
-      client: stack.temporal.client,
+      client: stack.temporal.eagerClient,
+      eagerStart: true,
       pool: stack.db.pool,
       taskQueue: stack.taskQueue,
       orders,

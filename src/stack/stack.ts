@@ -4,7 +4,7 @@
 // they run: in this process, or (chaos) as separate processes it can kill.
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
@@ -53,6 +53,8 @@ export type StackTemporal = {
   client: Client;
   connection: Connection;
   workerConnection: NativeConnection;
+  /** A client on the workers' connection: what it starts with `requestEagerStart` begins on a worker of this process. */
+  eagerClient: Client;
 };
 
 export type DatabaseOptions = {
@@ -185,7 +187,8 @@ export class Stack {
     if (source === 'TEMPORAL_ADDRESS') await ensureSearchAttributes(connection, namespace);
     const workerConnection = await connectWorker(address);
     this.defer('the worker connection', () => workerConnection.close());
-    return { address, namespace, source, uiUrl, client, connection, workerConnection };
+    const eagerClient = new Client({ connection: workerConnection, namespace, interceptors: client.options.interceptors });
+    return { address, namespace, source, uiUrl, client, connection, workerConnection, eagerClient };
   }
 
   /** The payment gateway in this process, on a pool of its own (it is a separate service in production). */

@@ -340,6 +340,59 @@ describe('POST /v1/orders: the DESIGN §8 table', () => {
   });
 });
 
+describe('POST /v1/orders with Prefer: wait (RFC 7240)', () => {
+  const preferWait = (seconds: number | string) => ({ headers: { prefer: `wait=${seconds}` } });
+
+  test('the saga ends within the wait: 200 with the outcome and Preference-Applied; replays without the preference get the stored 202, with it the outcome again; one saga, one order, one charge', async () => {
+    const key = uniqueKey('prefer-completed');
+    const before = await counts();
+    const first = await postOrder(key, body1(), preferWait(20));
+    expect(first.statusCode).toBe(200);
+    expect(first.headers['preference-applied']).toBe('wait=20');
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
+    const outcome = first.json<{ orderId: string; status: string; totalCents: number; chargeId: string; workflowId: string }>();
+    expect(outcome).toMatchObject({ status: 'COMPLETED', totalCents: 2490 + 2 * 650, workflowId: workflowIdFor(outcome.orderId) });
+    expect(outcome.chargeId).toMatch(/^ch_/);
+
+    const plain = await postOrder(key, body1());
+    expect(plain.statusCode).toBe(202);
+    expect(plain.headers['idempotent-replayed']).toBe('true');
+    expect(plain.json()).toEqual({ orderId: outcome.orderId, status: 'PENDING', workflowId: outcome.workflowId, links: expect.any(Object) as unknown });
+    const again = await postOrder(key, body1(), preferWait(5));
+    expect(again.statusCode).toBe(200);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json()).toEqual({ ...outcome, links: expect.any(Object) as unknown });
+
+    expect(await counts()).toEqual({ httpKeys: before.httpKeys + 1, orders: before.orders + 1 });
+    expect(await chargesOf(outcome.orderId)).toBe(1);
+    expect(await workflowRuns(outcome.workflowId)).toBe(1);
+  });
+
+  test('a declined payment within the wait: 200 COMPENSATED with the reason, nothing charged', async () => {
+    const res = await postOrder(uniqueKey('prefer-declined'), body1('tok_decline'), preferWait(20));
+    expect(res.statusCode).toBe(200);
+    const outcome = res.json<{ orderId: string; status: string; reason: string }>();
+    expect(outcome).toMatchObject({ status: 'COMPENSATED', reason: expect.stringMatching(/^CARD_DECLINED/) as unknown });
+    expect(await stack.count(`SELECT count(*) AS n FROM gateway_charges WHERE order_id = $1 AND status = 'succeeded'`, [outcome.orderId])).toBe(0);
+  });
+
+  test('a saga that outlasts the wait (a pending charge, no webhook): the usual 202 after the wait, with Preference-Applied', async () => {
+    const started = Date.now();
+    const res = await postOrder(uniqueKey('prefer-pending'), body1('tok_pending'), preferWait(1));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(res.statusCode).toBe(202);
+    expect(res.headers['preference-applied']).toBe('wait=1');
+    expect(res.json<{ status: string }>().status).toBe('PENDING');
+  });
+
+  test('a malformed or absent wait is ignored: 202 at once, no Preference-Applied', async () => {
+    for (const prefer of ['wait=soon', 'respond-async', 'wait=-3']) {
+      const res = await postOrder(uniqueKey('prefer-ignored'), body1(), { headers: { prefer } });
+      expect({ prefer, status: res.statusCode, applied: res.headers['preference-applied'] }).toEqual({ prefer, status: 202, applied: undefined });
+    }
+  });
+});
+
 describe('GET /v1/orders/{id} and cancel', () => {
   test('the order with its saga state; another tenant gets 404, as does an unknown order', async () => {
     const res = await postOrder(uniqueKey('get'), body1());

@@ -1,5 +1,6 @@
-// The HTTP idempotency key rules: header checks, the store key format, deterministic order IDs.
+// The HTTP idempotency key rules: header checks, the store key format, deterministic order IDs; the Prefer header.
 import { orderIdFor, workflowIdFor } from '../../apps/orders/api/http-idempotency';
+import { MAX_PREFER_WAIT_S, preferredWait } from '../../apps/orders/api/prefer';
 import { checkIdempotencyKey, httpStoreKey, sha256Hex } from 'idempotent-sagas/fastify';
 import { validateKey } from 'idempotent-sagas/store';
 
@@ -31,4 +32,20 @@ test('order IDs are a function of (tenant, key, record generation), and differ a
   expect(orderIdFor('ten_a:', 'b', '1')).not.toBe(orderIdFor('ten_a', ':b', '1'));
   expect(orderIdFor('ten_a', 'b1', '2')).not.toBe(orderIdFor('ten_a', 'b', '12'));
   expect(workflowIdFor(id)).toBe(`order-${id}`);
+});
+
+describe('the Prefer header (RFC 7240): only a well-formed wait counts, capped', () => {
+  test.each([
+    [undefined, undefined],
+    ['wait=10', 10],
+    ['respond-async, wait=3', 3],
+    ['WAIT = "7"', 7],
+    [['handling=lenient', 'wait=2'], 2],
+    ['wait=3600', MAX_PREFER_WAIT_S],
+    ['wait=soon', undefined],
+    ['wait=-1', undefined],
+    ['respond-async', undefined],
+  ])('%j → %j', (header, wait) => {
+    expect(preferredWait(header)).toBe(wait);
+  });
 });

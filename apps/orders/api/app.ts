@@ -34,7 +34,12 @@ import type { SagaLifetimeOptions } from 'idempotent-sagas/workflow';
 export type ApiDeps = {
   pool: Pool;
   store: IdempotencyStore;
-  temporal: { client: Client; taskQueue: string };
+  temporal: {
+    client: Client;
+    taskQueue: string;
+    /** The client shares its NativeConnection with a worker of `taskQueue` in this process: start sagas eagerly on it. */
+    eagerStart?: boolean;
+  };
   logger?: Logger;
   /** Metrics of this instance; by default a fresh registry (with process metrics when `processMetrics`). */
   metrics?: ApiMetrics;

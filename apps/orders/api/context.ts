@@ -10,7 +10,12 @@ import type { ApiMetrics } from './metrics';
 export type ApiContext = {
   pool: Pool;
   store: IdempotencyStore;
-  temporal: { client: Client; taskQueue: string };
+  temporal: {
+    client: Client;
+    taskQueue: string;
+    /** The client shares its NativeConnection with a worker of `taskQueue` in this process: start sagas eagerly on it. */
+    eagerStart?: boolean;
+  };
   metrics: ApiMetrics;
   /** Identifies this app instance in lease owners (`api:<instance>:<request id>`). */
   instanceId: string;

@@ -33,6 +33,16 @@ export const OrderAcceptedSchema = z.object({
   links: OrderLinksSchema,
 });
 
+export const OrderOutcomeSchema = z.object({
+  orderId: z.string(),
+  status: z.enum(['COMPLETED', 'COMPENSATED']),
+  workflowId: z.string(),
+  totalCents: z.number().int().optional(),
+  chargeId: z.string().optional(),
+  reason: z.string().optional().describe('why the order was compensated'),
+  links: OrderLinksSchema,
+});
+
 export const OrderIdParamsSchema = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'an order ID such as ord_0123…') });
 
 export const OrderViewSchema = z.object({
@@ -76,4 +86,8 @@ export const AuthHeadersSchema = z.looseObject({ authorization: z.string().optio
 
 export const CreateOrderHeadersSchema = z.looseObject({
   'idempotency-key': z.string().min(1).max(255).describe('1–255 printable ASCII characters; scoped per (tenant, method, route)'),
+  prefer: z
+    .string()
+    .optional()
+    .describe('RFC 7240 `wait=<seconds>` (at most 60): answer 200 with the outcome if the saga ends within the wait, else the usual 202'),
 });

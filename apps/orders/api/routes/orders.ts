@@ -4,11 +4,12 @@ import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@tempo
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { totalCents } from '../../domain/catalog';
 import type { OrderStatus } from '../../domain/types';
-import { ORDER_NOT_CANCELLABLE, cancelOrderUpdate, sagaStateQuery, type OrderSagaState } from '../../workflows/messages';
+import { ORDER_NOT_CANCELLABLE, cancelOrderUpdate, sagaStateQuery, type OrderSagaState, type PlaceOrderResult } from '../../workflows/messages';
 import type { PlaceOrderInput } from '../../workflows/place-order';
 import type { ApiContext } from '../context';
 import { headerOccurrences, idempotentRoute, type IdempotencyRefusal, type StoredResponse } from 'idempotent-sagas/fastify';
 import { HTTP_LEASE_MS, HTTP_SCOPE, orderIdFor, workflowIdFor } from '../http-idempotency';
+import { preferredWait } from '../prefer';
 import { Problem, sendProblem, type ProblemKind } from '../problems';
 import {
   CancelAnswerSchema,
@@ -18,6 +19,7 @@ import {
   type CreateOrderBody,
   OrderAcceptedSchema,
   OrderIdParamsSchema,
+  OrderOutcomeSchema,
   OrderViewSchema,
   ProblemSchema,
   type OrderView,
@@ -25,7 +27,6 @@ import {
 
 const ORDERS_ROUTE = '/v1/orders';
 const SAGA_QUERY_TIMEOUT_MS = 3000;
-
 /** The app's problem for each refusal of the Idempotency-Key handling. */
 const REFUSALS: Record<IdempotencyRefusal, ProblemKind> = {
   'key-missing': Problem.IdempotencyKeyMissing,
@@ -50,7 +51,7 @@ export const orderRoutes =
   (ctx: ApiContext): FastifyPluginAsyncZod =>
   async (app) => {
     const { store, metrics } = ctx;
-    const { client, taskQueue } = ctx.temporal;
+    const { client, taskQueue, eagerStart } = ctx.temporal;
 
     const idempotency = idempotentRoute({
       store,
@@ -60,7 +61,29 @@ export const orderRoutes =
       ownerOf: (request) => `api:${ctx.instanceId}:${request.id}`,
       refuse: (reply, refusal, detail) => sendProblem(reply, REFUSALS[refusal], { detail }),
       onOutcome: (outcome) => metrics.httpIdempotency.inc({ outcome }),
+      // Prefer: wait (first request or replay): the saga's outcome if it ends within the wait. Never stored:
+      // the stored answer stays the 202, which is what a replay without the preference gets, byte for byte.
+      present: async (request, stored) => {
+        const wait = preferredWait(request.headers.prefer);
+        if (wait === undefined || stored.statusCode !== 202) return stored;
+        const accepted = JSON.parse(stored.body) as { orderId: string; workflowId: string; links: { self: string; cancel: string } };
+        const headers = { ...stored.headers, 'preference-applied': `wait=${wait}` };
+        const result = await outcomeWithin(accepted.workflowId, wait * 1000);
+        if (!result) return { ...stored, headers };
+        const { orderId, workflowId, links } = accepted;
+        return { statusCode: 200, headers, body: JSON.stringify({ ...result, orderId, workflowId, links }) };
+      },
     });
+
+    /** The saga's result if it ends within `ms`; undefined otherwise (still running, parked, or cancelled). */
+    const outcomeWithin = async (workflowId: string, ms: number): Promise<PlaceOrderResult | undefined> => {
+      const deadline = AbortSignal.timeout(ms); // ends the long poll too, not only our wait
+      try {
+        return await client.withAbortSignal(deadline, () => client.workflow.getHandle(workflowId).result() as Promise<PlaceOrderResult>);
+      } catch {
+        return undefined; // the wait ran out, or the workflow ended in failure (cancelled): the order's GET tells the rest
+      }
+    };
 
     app.post(
       ORDERS_ROUTE,
@@ -70,6 +93,7 @@ export const orderRoutes =
           headers: CreateOrderHeadersSchema,
           body: CreateOrderBodySchema,
           response: {
+            200: OrderOutcomeSchema.describe('With Prefer: wait, the saga ended within the wait: its outcome (Preference-Applied: wait=N)'),
             202: OrderAcceptedSchema.describe('Accepted; replays carry Idempotent-Replayed: true'),
             400: ProblemSchema,
             401: ProblemSchema,
@@ -117,6 +141,8 @@ export const orderRoutes =
             staticDetails,
             workflowIdReusePolicy: 'REJECT_DUPLICATE',
             workflowIdConflictPolicy: 'USE_EXISTING',
+            // npm start: the first workflow task goes straight to the worker in this process, not through matching.
+            ...(eagerStart && { requestEagerStart: true }),
           });
         } catch (err) {
           if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

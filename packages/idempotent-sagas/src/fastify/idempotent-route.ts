@@ -63,6 +63,11 @@ export type IdempotencyOptions = {
   refuse?: (reply: FastifyReply, refusal: IdempotencyRefusal, detail: string) => FastifyReply;
   /** Told what each request came to. */
   onOutcome?: (outcome: IdempotencyOutcome) => void;
+  /**
+   * What to send for a stored response, first time or replayed (default: the stored response itself). Not
+   * stored: a view of it for this request, such as the outcome it led to by now (e.g. `Prefer: wait`).
+   */
+  present?: (request: FastifyRequest, stored: StoredResponse, replayed: boolean) => Promise<StoredResponse>;
 };
 
 /** The two pieces a route uses: its onRequest hook and its handler. */
@@ -158,7 +163,7 @@ export function idempotentRoute(opts: IdempotencyOptions): IdempotentRoute {
     }
     if (claim.kind === 'replayed') {
       outcome('replayed');
-      return sendStored(reply, claim.result, true);
+      return present(request, reply, claim.result, true);
     }
     if (claim.takeover) outcome('takeover');
 
@@ -176,12 +181,16 @@ export function idempotentRoute(opts: IdempotencyOptions): IdempotentRoute {
       if (!(err instanceof StaleEpochError)) throw err;
       // A newer attempt took the key over while we worked: answer what it stored, or tell the client to retry.
       const record = await store.get(ref);
-      if (record?.status === 'completed') return sendStored(reply, record.result as StoredResponse, true);
+      if (record?.status === 'completed') return present(request, reply, record.result as StoredResponse, true);
       outcome('conflict');
       reply.header('retry-after', retryAfterSeconds(record?.leaseMsLeft ?? 1000));
       return refuse(reply, 'key-in-use', 'another attempt with this Idempotency-Key took over');
     }
     outcome('executed');
-    return sendStored(reply, stored, false);
+    return present(request, reply, stored, false);
+  }
+
+  async function present(request: FastifyRequest, reply: FastifyReply, stored: StoredResponse, replayed: boolean): Promise<FastifyReply> {
+    return sendStored(reply, opts.present ? await opts.present(request, stored, replayed) : stored, replayed);
   }
 }
