@@ -9,7 +9,7 @@ import { InvalidArgumentError } from 'commander';
 import pino from 'pino';
 import { runMain, UsageError } from '../src/cli/run-main';
 import type { Config } from '../src/config';
-import { runName, Stack } from '../src/stack/stack';
+import { runName, Stack, type StackDatabase } from '../src/stack/stack';
 
 export type BenchStack = {
   /** The run's own database, migrated. */
@@ -21,6 +21,8 @@ export type BenchStack = {
   /** What the run's last JSON line reports about where it ran. */
   environment: { postgres: string; temporal: string; node: string; cpus: number };
   client: Client;
+  /** A client on the workers' connection: sagas it starts with requestEagerStart begin on a worker of this process. */
+  eagerClient: Client;
   workerConnection: NativeConnection;
   namespace: string;
   /** Runs `cleanup` at close, before what was set up earlier. */
@@ -29,7 +31,7 @@ export type BenchStack = {
   close(): Promise<void>;
 };
 
-export async function startBenchStack(name: string, config: Config, log: (line: string) => void): Promise<BenchStack> {
+export async function startBenchStack(name: string, config: Config, log: (line: string) => void): Promise<BenchStack & { stack: Stack; db: StackDatabase }> {
   // Progress goes to `log`; the benchmark's own logger stays quiet so timings are not spent on logging.
   const stack = new Stack(config, pino({ level: 'silent' }), log);
   return stack.build(async () => {
@@ -42,10 +44,13 @@ export async function startBenchStack(name: string, config: Config, log: (line: 
       temporal: source,
       environment: { postgres: db.source, temporal: source, node: process.version, cpus: os.cpus().length },
       client: temporal.client,
+      eagerClient: temporal.eagerClient,
       workerConnection: temporal.workerConnection,
       namespace: temporal.namespace,
       defer: (cleanup) => stack.defer('a benchmark part', cleanup),
       close: () => stack.close(),
+      stack,
+      db,
     };
   });
 }

@@ -90,6 +90,7 @@ const envSchema = z.object({
     .default('orders'),
   TEMPORAL_CLI_PATH: optionalString,
   TEMPORAL_UI_PORT: port.optional(),
+  TEMPORAL_MODE: z.enum(['dev', 'cluster']).default('dev'),
   WORKFLOW_BUNDLE_PATH: optionalString,
   ACTIVITY_LEASE_MS: positiveInt.min(500).max(600_000).default(15_000),
   CHARGE_STEP_KIND: z.enum(['external', 'at-most-once']).default('external'),
@@ -136,6 +137,8 @@ export type Config = {
     taskQueue: string;
     cliPath: string | undefined;
     uiPort: number | undefined;
+    /** Without TEMPORAL_ADDRESS: a dev server (`dev`), or a cluster of separate service processes on Postgres (`cluster`). */
+    mode: 'dev' | 'cluster';
     /** A workflow bundle prebuilt with `bundleWorkflowCode` (a worker then starts without bundling); bundled at start when unset. */
     workflowBundlePath: string | undefined;
   };
@@ -211,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       cliPath: e.TEMPORAL_CLI_PATH,
       uiPort: e.TEMPORAL_UI_PORT,
+      mode: e.TEMPORAL_MODE,
       workflowBundlePath: e.WORKFLOW_BUNDLE_PATH === undefined ? undefined : path.resolve(e.WORKFLOW_BUNDLE_PATH),
     },
     activityLeaseMs: e.ACTIVITY_LEASE_MS,

@@ -1,11 +1,11 @@
 // Benchmark-only workflows for `npm run bench:saga`, bundled separately from workflows/.
 //
 // placeOrderNoIdempotency: the shape of workflows/place-order.ts (the same Saga helper, step IDs,
-//   compensations registered before each step, the pivot) calling activities that do the same SQL
-//   without the idempotency store.
+//   compensations registered before each step, the pivot, local steps as local activities) calling
+//   activities that do the same SQL without the idempotency store.
 // noopSaga: the same number of activities (create, one reserve per item, charge, confirm), each a
-//   no-op, with no saga helper: the floor Temporal sets on this machine.
-import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+//   no-op regular activity, with no saga helper: Temporal's regular path on this machine.
+import { ApplicationFailure, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { OrderItem } from '../../apps/orders/domain/types';
 import { Saga } from 'idempotent-sagas/workflow';
 import { publishSagaStatus } from '../../apps/worker/saga-status';
@@ -16,7 +16,8 @@ export type BenchOrderResult = { orderId: string; status: 'COMPLETED'; chargeId?
 
 // The same activity options as the shipped saga.
 const retry = { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '5 seconds' } as const;
-const forward = proxyActivities<NoIdempotencyActivities>({ startToCloseTimeout: '20 seconds', retry });
+// Local effects as local activities, as the shipped saga runs them.
+const forward = proxyLocalActivities<NoIdempotencyActivities>({ startToCloseTimeout: '20 seconds', retry });
 const compensations = proxyActivities<NoIdempotencyActivities>({
   startToCloseTimeout: '20 seconds',
   heartbeatTimeout: '10 seconds',

@@ -1,14 +1,21 @@
 // The faults of a chaos run, each kind on its own seeded schedule until stop(): SIGKILL a worker and start
-// it again, SIGKILL the Temporal dev server and start it again on the same file, SIGKILL the gateway and
-// start it again, terminate Postgres backends of the services. A service that dies by itself is started again.
+// it again, SIGKILL the Temporal dev server and start it again on the same file (or, on a cluster, SIGKILL
+// one frontend, history or matching process and start it again), SIGKILL the gateway and start it again,
+// terminate Postgres backends of the services. A service that dies by itself is started again.
 import type { Pool } from 'pg';
 import type { Random } from '../random';
 import type { SupervisedChild } from '../stack/child-process';
 import { HARNESS_APPLICATION_NAME } from './stack';
 
+/** The cluster's service kinds that chaos kills. */
+export const KILLED_TEMPORAL_SERVICES = ['frontend', 'history', 'matching'] as const;
+export type KilledTemporalService = (typeof KILLED_TEMPORAL_SERVICES)[number];
+
 export type MayhemCounts = {
   workerKills: number;
   temporalRestarts: number;
+  /** SIGKILLs of a cluster's service processes, by kind (all 0 on a dev server). */
+  temporalServiceKills: Record<KilledTemporalService, number>;
   gatewayRestarts: number;
   /** Rounds of pg_terminate_backend, and backends terminated in them. */
   pgTerminations: number;
@@ -19,13 +26,22 @@ export type MayhemCounts = {
 
 export type MayhemIntervals = {
   workerKillEveryS: number;
+  /** A dev server: restarts of it; a cluster: SIGKILLs of each kind of service (frontend, history, matching), each on its own schedule. */
   temporalRestartEveryS: number;
   gatewayRestartEveryS: number;
   pgTerminateEveryS: number;
 };
 
 export class Mayhem {
-  readonly counts: MayhemCounts = { workerKills: 0, temporalRestarts: 0, gatewayRestarts: 0, pgTerminations: 0, pgBackendsTerminated: 0, unexpectedExits: 0 };
+  readonly counts: MayhemCounts = {
+    workerKills: 0,
+    temporalRestarts: 0,
+    temporalServiceKills: { frontend: 0, history: 0, matching: 0 },
+    gatewayRestarts: 0,
+    pgTerminations: 0,
+    pgBackendsTerminated: 0,
+    unexpectedExits: 0,
+  };
   readonly #stopped = new AbortController();
   readonly #loops: Array<Promise<void>> = [];
   readonly #revivals = new Set<Promise<void>>();
@@ -35,7 +51,14 @@ export class Mayhem {
   readonly failures: string[] = [];
 
   constructor(
-    private readonly target: { pool: Pool; database: string; temporal: SupervisedChild; gateway: SupervisedChild; workers: SupervisedChild[] },
+    private readonly target: {
+      pool: Pool;
+      database: string;
+      /** The dev server (one process) or the cluster's service processes by kind. */
+      temporal: SupervisedChild | Record<KilledTemporalService, SupervisedChild[]>;
+      gateway: SupervisedChild;
+      workers: SupervisedChild[];
+    },
     private readonly random: Random,
     private readonly log: (line: string) => void,
   ) {}
@@ -49,10 +72,22 @@ export class Mayhem {
       this.counts.workerKills += 1;
       await this.#restart(victim);
     });
-    this.#every(intervals.temporalRestartEveryS, 'temporal restart', async () => {
-      this.counts.temporalRestarts += 1;
-      await this.#restart(temporal);
-    });
+    if ('spec' in temporal) {
+      this.#every(intervals.temporalRestartEveryS, 'temporal restart', async () => {
+        this.counts.temporalRestarts += 1;
+        await this.#restart(temporal);
+      });
+    } else {
+      for (const kind of KILLED_TEMPORAL_SERVICES) {
+        this.#every(intervals.temporalRestartEveryS, `temporal ${kind} kill`, async () => {
+          const idle = temporal[kind].filter((c) => c.running && !c.busy);
+          const victim = idle[this.random.int(0, idle.length - 1)];
+          if (!victim) return;
+          this.counts.temporalServiceKills[kind] += 1;
+          await this.#restart(victim);
+        });
+      }
+    }
     this.#every(intervals.gatewayRestartEveryS, 'gateway restart', async () => {
       this.counts.gatewayRestarts += 1;
       await this.#restart(gateway);

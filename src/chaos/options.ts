@@ -1,6 +1,6 @@
 // `npm run chaos` options. Intervals are mean seconds between two faults of a kind (each wait is drawn
 // from 0.5× to 1.5× the mean with the seed); 0 turns that kind off.
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { decimal, integer, parseCommand } from '../cli/options';
 
 export type ChaosOptions = {
@@ -11,7 +11,12 @@ export type ChaosOptions = {
   concurrency: number;
   workers: number;
   workerKillEveryS: number;
+  /** Where Temporal runs: a dev server persisted to a file (`dev`), or a cluster of service processes on Postgres (`cluster`). */
+  temporal: 'dev' | 'cluster';
+  /** A dev server's restarts. */
   temporalRestartEveryS: number;
+  /** On a cluster: SIGKILLs of a frontend, of a history and of a matching process, each kind on its own schedule. */
+  temporalServiceKillEveryS: number;
   gatewayRestartEveryS: number;
   pgTerminateEveryS: number;
   /** After the chaos phase, how long every saga may take to reach a terminal state. */
@@ -40,7 +45,9 @@ export const DEFAULT_CHAOS_OPTIONS: Omit<ChaosOptions, 'durationS'> = {
   concurrency: 8,
   workers: 2,
   workerKillEveryS: 4,
+  temporal: 'dev',
   temporalRestartEveryS: 25,
+  temporalServiceKillEveryS: 12,
   gatewayRestartEveryS: 15,
   pgTerminateEveryS: 6,
   drainTimeoutS: 300,
@@ -54,6 +61,11 @@ export const DEFAULT_CHAOS_OPTIONS: Omit<ChaosOptions, 'durationS'> = {
 };
 
 const MAX_INTERVAL_S = 3600;
+
+function temporalKind(raw: string): 'dev' | 'cluster' {
+  if (raw === 'dev' || raw === 'cluster') return raw;
+  throw new InvalidArgumentError(`--temporal must be dev or cluster, got "${raw}"`);
+}
 
 export function parseChaosOptions(argv: readonly string[], out: (text: string) => void = (t) => process.stdout.write(t)): ChaosOptions | 'help' {
   const d = DEFAULT_CHAOS_OPTIONS;
@@ -79,7 +91,14 @@ export function parseChaosOptions(argv: readonly string[], out: (text: string) =
     .option('--concurrency <n>', 'orders whose requests are in flight at once (1..200)', integer('--concurrency', 1, 200), d.concurrency)
     .option('--workers <n>', 'worker processes (2..16)', integer('--workers', 2, 16), d.workers)
     .option(...interval('--worker-kill-every', 'worker SIGKILLs', d.workerKillEveryS))
+    .option(
+      '--temporal <kind>',
+      'dev: a Temporal dev server persisted to a file; cluster: frontend, two history, matching and worker processes on Postgres',
+      temporalKind,
+      d.temporal,
+    )
     .option(...interval('--temporal-restart-every', 'Temporal dev server restarts', d.temporalRestartEveryS))
+    .option(...interval('--temporal-service-kill-every', 'SIGKILLs of each kind of cluster service (frontend, history, matching)', d.temporalServiceKillEveryS))
     .option(...interval('--gateway-restart-every', 'gateway restarts', d.gatewayRestartEveryS))
     .option(...interval('--pg-terminate-every', 'rounds of pg_terminate_backend', d.pgTerminateEveryS))
     .option(
@@ -123,7 +142,9 @@ export function parseChaosOptions(argv: readonly string[], out: (text: string) =
     concurrency: number;
     workers: number;
     workerKillEvery: number;
+    temporal: 'dev' | 'cluster';
     temporalRestartEvery: number;
+    temporalServiceKillEvery: number;
     gatewayRestartEvery: number;
     pgTerminateEvery: number;
     drainTimeout: number;
@@ -141,7 +162,9 @@ export function parseChaosOptions(argv: readonly string[], out: (text: string) =
     concurrency: o.concurrency,
     workers: o.workers,
     workerKillEveryS: o.workerKillEvery,
+    temporal: o.temporal,
     temporalRestartEveryS: o.temporalRestartEvery,
+    temporalServiceKillEveryS: o.temporalServiceKillEvery,
     gatewayRestartEveryS: o.gatewayRestartEvery,
     pgTerminateEveryS: o.pgTerminateEvery,
     drainTimeoutS: o.drainTimeout,

@@ -51,6 +51,9 @@ export function reportJson(r: ChaosResult): Record<string, unknown> {
     doubleReservations: c.database.doubleReservations,
     workerKills: r.counts.workerKills,
     temporalRestarts: r.counts.temporalRestarts,
+    temporal: r.options.temporal,
+    temporalServiceKills: Object.values(r.counts.temporalServiceKills).reduce((a, b) => a + b, 0),
+    temporalServiceKillsByKind: r.counts.temporalServiceKills,
     gatewayRestarts: r.counts.gatewayRestarts,
     pgBackendsTerminated: r.counts.pgBackendsTerminated,
     unexpectedExits: r.counts.unexpectedExits,
@@ -82,7 +85,11 @@ export function formatReport(r: ChaosResult): string[] {
     `chaos run ${r.runId} (seed ${r.options.seed})`,
     `  orders        ${r.options.orders} planned, ${c.accepted} accepted over ${r.requests} HTTP requests (${r.duplicateCopies} duplicate copies)`,
     `  outcomes      completed ${c.database.completed} · compensated ${c.database.compensated} · awaiting an operator ${c.database.stuck} · not terminal ${c.nonTerminal}`,
-    `  faults        worker SIGKILLs ${r.counts.workerKills} · temporal restarts ${r.counts.temporalRestarts} · gateway restarts ${r.counts.gatewayRestarts} · ` +
+    `  faults        worker SIGKILLs ${r.counts.workerKills} · ${
+      r.options.temporal === 'cluster'
+        ? `temporal SIGKILLs: frontend ${r.counts.temporalServiceKills.frontend}, history ${r.counts.temporalServiceKills.history}, matching ${r.counts.temporalServiceKills.matching}`
+        : `temporal restarts ${r.counts.temporalRestarts}`
+    } · gateway restarts ${r.counts.gatewayRestarts} · ` +
       `pg backends terminated ${r.counts.pgBackendsTerminated} in ${r.counts.pgTerminations} rounds · services that exited by themselves ${r.counts.unexpectedExits}`,
     `  retention     ${r.options.ttlS !== undefined ? `step records kept ${r.options.ttlS} s after their saga closed` : 'default TTLs'} · cleanup ${r.options.cleanupEveryS > 0 ? `every ${r.options.cleanupEveryS} s: ${r.cleanup.runs} runs, ${r.cleanup.deleted} records and ${r.cleanup.extraDeleted} webhook events deleted, ${r.cleanup.liveRecordsDeleted} of an open saga` : 'off'}`,
     ...(r.options.refundOutageS > 0

@@ -90,6 +90,7 @@ export async function runChaos(opts: {
     shortStuckRounds: options.refundOutageS > 0,
     naturalKeys: options.naturalKeys,
     providerIgnoresKeys: options.providerIgnoresKeys,
+    temporal: options.temporal,
     say,
     onUnexpectedExit: (child) => mayhem?.revive(child),
   });
@@ -139,7 +140,8 @@ export async function runChaos(opts: {
 
     // Chaos phase: orders spread over --duration (no faster than --concurrency allows), faults all along.
     const startedAt = Date.now();
-    mayhem.start(options);
+    // On a cluster the Temporal faults are SIGKILLs of its service processes, each kind on its own schedule.
+    mayhem.start({ ...options, temporalRestartEveryS: options.temporal === 'cluster' ? options.temporalServiceKillEveryS : options.temporalRestartEveryS });
     cleanup?.start();
     // The refund outage starts a quarter into the chaos phase; once it is over the harness retries stuck sagas as an operator.
     const outage =

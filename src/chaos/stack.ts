@@ -21,6 +21,7 @@ import { dynamicConfigArgs } from 'idempotent-sagas/testing';
 import type { ChildSpec, SupervisedChild } from '../stack/child-process';
 import { installDeletionWitness } from './deletion-witness';
 import { dropNaturalKeys } from './natural-keys';
+import type { KilledTemporalService } from './mayhem';
 
 /** Our own connections carry this name, so terminating backends spares the harness. */
 export const HARNESS_APPLICATION_NAME = 'chaos-harness';
@@ -36,7 +37,8 @@ export type ChaosStack = {
   runDir: string;
   database: { name: string; url: string; source: StackDatabase['source'] };
   pool: Pool;
-  temporal: SupervisedChild;
+  /** The dev server, or the cluster's frontend, history and matching processes by kind. */
+  temporal: SupervisedChild | Record<KilledTemporalService, SupervisedChild[]>;
   temporalAddress: string;
   taskQueue: string;
   gateway: SupervisedChild;
@@ -65,6 +67,8 @@ export async function startChaosStack(opts: {
   providerIgnoresKeys?: boolean;
   /** Sagas go COMPENSATION_STUCK after a short round (the harness acts as their operator). */
   shortStuckRounds?: boolean;
+  /** A dev server persisted to a file (default), or a cluster of service processes on the run's Postgres. */
+  temporal?: 'dev' | 'cluster';
   say: (line: string) => void;
   onUnexpectedExit: (child: SupervisedChild) => void;
 }): Promise<ChaosStack> {
@@ -94,14 +98,8 @@ export async function startChaosStack(opts: {
     const bundlePath = path.join(runDir, 'workflows.js');
     await writeWorkflowBundle(bundlePath);
 
-    // TEMPORAL_ADDRESS does not help here: the harness must kill and restart a server of its own.
-    const cli = stack.temporalCli('npm run chaos runs (and restarts) a Temporal dev server of its own and');
-    const [temporalPort, gatewayPort, apiPort] = await freePorts(3);
-    const temporalAddress = `127.0.0.1:${temporalPort}`;
-    const temporalFile = path.join(runDir, 'temporal.db');
-    stack.defer('the Temporal file', async () => {
-      if (dropData) for (const file of [temporalFile, bundlePath]) rmSync(file, { force: true });
-    });
+    // TEMPORAL_ADDRESS does not help here: the harness must kill and restart a Temporal of its own.
+    const [devServerPort, gatewayPort, apiPort] = await freePorts(3);
     const taskQueue = `chaos-${runId}`;
     const started: SupervisedChild[] = [];
     const child = (spec: ChildSpec): SupervisedChild => {
@@ -121,34 +119,55 @@ export async function startChaosStack(opts: {
         logFile: path.join(runDir, `${name}.log`),
       });
 
-    const temporal = child({
-      name: 'temporal',
-      command: cli,
-      args: [
-        'server',
-        'start-dev',
-        '--headless',
-        '--ip',
-        '127.0.0.1',
-        '--port',
-        String(temporalPort),
-        '--db-filename',
-        temporalFile,
-        '--namespace',
-        NAMESPACE,
-        '--log-level',
-        'error',
-        ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=Keyword`]),
-        ...dynamicConfigArgs(LATENCY_DYNAMIC_CONFIG),
-      ],
-      cwd: runDir,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
-      readyText: 'Server:',
-      logFile: path.join(runDir, 'temporal.log'),
-      serving: () => temporalAnswers(temporalAddress),
-    });
-    await temporal.start();
-    say(`temporal: dev server at ${temporalAddress}, persisted to ${path.relative(PROJECT_ROOT, temporalFile)}`);
+    let temporal: ChaosStack['temporal'];
+    let temporalAddress: string;
+    if (opts.temporal === 'cluster') {
+      const cluster = await stack.cluster({ databasePrefix: `${dbName}_temporal`, drop: () => dropData, onUnexpectedExit: opts.onUnexpectedExit });
+      started.push(...cluster.members.map((m) => m.child));
+      temporalAddress = cluster.address;
+      const of = (service: KilledTemporalService) => cluster.members.filter((m) => m.service === service).map((m) => m.child);
+      temporal = { frontend: of('frontend'), history: of('history'), matching: of('matching') };
+    } else {
+      temporalAddress = `127.0.0.1:${devServerPort}`;
+      temporal = await startDevServerChild();
+    }
+
+    async function startDevServerChild(): Promise<SupervisedChild> {
+      const cli = stack.temporalCli('npm run chaos runs (and restarts) a Temporal dev server of its own and');
+      const temporalFile = path.join(runDir, 'temporal.db');
+      stack.defer('the Temporal file', async () => {
+        if (dropData) for (const file of [temporalFile, bundlePath]) rmSync(file, { force: true });
+      });
+      const devServer = child({
+        name: 'temporal',
+        command: cli,
+        args: [
+          'server',
+          'start-dev',
+          '--headless',
+          '--ip',
+          '127.0.0.1',
+          '--port',
+          String(devServerPort),
+          '--db-filename',
+          temporalFile,
+          '--namespace',
+          NAMESPACE,
+          '--log-level',
+          'error',
+          ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=Keyword`]),
+          ...dynamicConfigArgs(LATENCY_DYNAMIC_CONFIG),
+        ],
+        cwd: runDir,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+        readyText: 'Server:',
+        logFile: path.join(runDir, 'temporal.log'),
+        serving: () => temporalAnswers(temporalAddress),
+      });
+      await devServer.start();
+      say(`temporal: dev server at ${temporalAddress}, persisted to ${path.relative(PROJECT_ROOT, temporalFile)}`);
+      return devServer;
+    }
 
     const gateway = node('gateway', 'apps/gateway/main.ts', 'payment gateway listening', {
       GATEWAY_PORT: String(gatewayPort),

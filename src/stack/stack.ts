@@ -3,8 +3,10 @@
 // newest first, each close bounded in time. What differs between them is only which parts, and where
 // they run: in this process, or (chaos) as separate processes it can kill.
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { Client, type Connection } from '@temporalio/client';
+import net, { type AddressInfo } from 'node:net';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common';
 import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
@@ -17,14 +19,15 @@ import type { ActivityDeps } from '../../apps/worker/activities';
 import { createOrderWorker } from '../../apps/worker/order-worker';
 import type { Tracing } from '../observability/tracing';
 import { type ChildSpec, SupervisedChild } from './child-process';
-import type { Config } from '../config';
+import { type Config, PROJECT_ROOT } from '../config';
 import { StartupError } from '../errors';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
-import { provisionDatabase } from '../db/provision';
+import { type ProvisionedDatabase, provisionDatabase } from '../db/provision';
 import type { Logger } from '../logger';
 import { connectClient, connectWorker, ensureSearchAttributes } from '../temporal/connection';
 import { startDevServer } from '../temporal/dev-server';
+import { type ClusterMember, findClusterBinaries, prepareCluster } from '../temporal/cluster';
 
 /** How long each part may take to close before close() goes on without it. */
 const CLOSE_TIMEOUT_MS = 5000;
@@ -48,7 +51,7 @@ export type StackDatabase = {
 export type StackTemporal = {
   address: string;
   namespace: string;
-  source: 'TEMPORAL_ADDRESS' | 'dev server';
+  source: 'TEMPORAL_ADDRESS' | 'dev server' | 'cluster';
   uiUrl: string | undefined;
   client: Client;
   connection: Connection;
@@ -74,6 +77,7 @@ export type DatabaseOptions = {
 export class Stack {
   readonly #closers: Array<{ what: string; close: () => Promise<unknown>; timeoutMs: number }> = [];
   readonly #say: (line: string) => void;
+  #postgres: Promise<ProvisionedDatabase> | undefined;
 
   constructor(
     readonly config: Config,
@@ -119,13 +123,25 @@ export class Stack {
   }
 
   /** Postgres (DATABASE_URL, or the embedded server), migrated, with a pool. */
+  /** The Postgres server (DATABASE_URL, or the embedded one started once): what every database of the stack lives on. */
+  postgresServer(): Promise<ProvisionedDatabase> {
+    const { config, logger } = this;
+    this.#postgres ??= provisionDatabase(config, (line) => logger.trace({ postgres: line.trimEnd() }, 'embedded postgres')).then(
+      (server) => {
+        this.defer('postgres', () => server.stop());
+        return server;
+      },
+      (err: unknown) => {
+        if (err instanceof StartupError || !config.databaseUrl) throw err; // both explain themselves
+        throw new StartupError(`cannot use the database at DATABASE_URL: ${messageOf(err)}`);
+      },
+    );
+    return this.#postgres;
+  }
+
   async database(opts: DatabaseOptions = {}): Promise<StackDatabase> {
     const { config, logger } = this;
-    const server = await provisionDatabase(config, (line) => logger.trace({ postgres: line.trimEnd() }, 'embedded postgres')).catch((err: unknown) => {
-      if (err instanceof StartupError || !config.databaseUrl) throw err; // both explain themselves
-      throw new StartupError(`cannot use the database at DATABASE_URL: ${messageOf(err)}`);
-    });
-    this.defer('postgres', () => server.stop());
+    const server = await this.postgresServer();
     const where = server.source === 'embedded' ? 'the embedded PostgreSQL' : 'the server at DATABASE_URL';
     let url = server.url;
     if (opts.own) {
@@ -158,16 +174,18 @@ export class Stack {
   }
 
   /** Temporal: `address` (default TEMPORAL_ADDRESS), or a dev server started here (with its UI when `ui`); client and worker connections. */
-  async temporal(opts: { ui?: boolean; address?: string } = {}): Promise<StackTemporal> {
+  async temporal(opts: { ui?: boolean; address?: string; cluster?: ClusterOptions } = {}): Promise<StackTemporal> {
     const { config, logger } = this;
     const { namespace } = config.temporal;
     let address = opts.address ?? config.temporal.address;
     let uiUrl: string | undefined;
-    const source = address ? ('TEMPORAL_ADDRESS' as const) : ('dev server' as const);
+    const source = address ? ('TEMPORAL_ADDRESS' as const) : config.temporal.mode === 'cluster' ? ('cluster' as const) : ('dev server' as const);
     if (address) {
       const host = address.slice(0, address.lastIndexOf(':'));
       uiUrl = opts.ui && config.temporal.uiPort !== undefined ? `http://${host}:${config.temporal.uiPort}` : undefined;
       this.#say(`temporal: ${address}${opts.address ? '' : ' (TEMPORAL_ADDRESS)'}${uiUrl ? `, UI at ${uiUrl}` : ''}`);
+    } else if (config.temporal.mode === 'cluster') {
+      address = (await this.cluster(opts.cluster)).address;
     } else {
       this.#say(`temporal: starting a dev server${opts.ui ? ' with its UI' : ''}…`);
       const server = await startDevServer({
@@ -184,7 +202,7 @@ export class Stack {
     }
     const { client, connection } = await connectClient(address, namespace);
     this.defer('the temporal client', () => connection.close());
-    if (source === 'TEMPORAL_ADDRESS') await ensureSearchAttributes(connection, namespace);
+    if (source !== 'dev server') await ensureSearchAttributes(connection, namespace);
     const workerConnection = await connectWorker(address);
     this.defer('the worker connection', () => workerConnection.close());
     const eagerClient = new Client({ connection: workerConnection, namespace, interceptors: client.options.interceptors });
@@ -242,6 +260,32 @@ export class Stack {
     return child;
   }
 
+  /**
+   * A Temporal cluster of separate service processes (frontend, two history, matching, worker) on this
+   * stack's Postgres, in databases of its own (`databasePrefix`, default `temporal_cluster`; dropped at close
+   * when `drop` says so), with the namespace registered. Its processes are the stack's, so chaos can kill them.
+   */
+  async cluster(opts: ClusterOptions = {}): Promise<StackCluster> {
+    const binaries = findClusterBinaries(this.#say);
+    const server = await this.postgresServer();
+    const prefix = opts.databasePrefix ?? 'temporal_cluster';
+    const dir = path.join(PROJECT_ROOT, '.data', 'temporal-cluster', prefix);
+    const layout = await prepareCluster({ binaries, adminUrl: server.url, databasePrefix: prefix, dir, basePort: await freePortRange(30), say: this.#say });
+    if (opts.drop) {
+      this.defer(`the cluster databases ${prefix}*`, async () => {
+        if (opts.drop?.()) for (const name of [`${prefix}_visibility`, prefix]) await dropDatabase(server.url, name);
+      });
+    }
+    const members = layout.members.map((m) => ({ ...m, child: this.process(m.spec, opts.onUnexpectedExit) }));
+    this.#say(
+      `temporal: a cluster of ${members.map((m) => m.name).join(', ')} on ${server.source === 'embedded' ? 'the embedded PostgreSQL' : 'DATABASE_URL'} (logs in ${path.relative(PROJECT_ROOT, dir)})`,
+    );
+    await Promise.all(members.map((m) => m.child.start()));
+    await registerNamespace(layout.address, this.config.temporal.namespace);
+    this.#say(`temporal: cluster frontend at ${layout.address}`);
+    return { address: layout.address, members };
+  }
+
   /** The `temporal` CLI (for a dev server run as a process of the stack's own); a clear error when there is none. */
   temporalCli(why: string): string {
     const cli = findTemporalCli(this.config.temporal.cliPath) ?? installTemporalCli(this.#say);
@@ -251,6 +295,54 @@ export class Stack {
       );
     return cli.path;
   }
+}
+
+export type ClusterOptions = { databasePrefix?: string; drop?: () => boolean; onUnexpectedExit?: (child: SupervisedChild) => void };
+
+export type StackCluster = { address: string; members: Array<ClusterMember & { child: SupervisedChild }> };
+
+/** Registers `namespace` and our search attributes once the cluster answers (its history and matching services may still be joining). */
+async function registerNamespace(address: string, namespace: string): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 2000 });
+      try {
+        await connection.workflowService
+          .registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('3 days') })
+          .catch((err: { code?: number }) => {
+            if (err.code !== 6) throw err; // ALREADY_EXISTS
+          });
+        await connection.workflowService.describeNamespace({ namespace });
+        await ensureSearchAttributes(connection, namespace);
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      if (Date.now() > deadline) throw new StartupError(`the Temporal cluster at ${address} did not take the namespace ${namespace}: ${messageOf(err)}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+/** The first of `n` consecutive ports that are free now on 127.0.0.1. */
+async function freePortRange(n: number): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    // Below 32768: the cluster stores its membership ports as a Postgres smallint.
+    const base = 20_000 + Math.floor(Math.random() * (32_767 - 20_000 - n));
+    const free = await Promise.all(Array.from({ length: n }, (_, i) => portFree(base + i)));
+    if (free.every(Boolean)) return base;
+  }
+  throw new StartupError(`no ${n} consecutive free ports found for the Temporal cluster`);
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 /** A fresh name for a run's own database or task queue. */

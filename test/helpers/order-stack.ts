@@ -63,19 +63,26 @@ export type OrderStackOptions = {
   webhook?: WebhookTarget;
   /** Where the workers' spans go (tracing off by default). */
   tracing?: Tracing;
+  /** `cluster`: a Temporal cluster of the file's own (service processes on Postgres) instead of the shared dev server. */
+  temporal?: 'dev server' | 'cluster';
 };
 
 export async function createOrderStack(opts: OrderStackOptions = {}): Promise<OrderStack> {
-  const temporalAddress = requireTestEnv(TEMPORAL_ADDRESS_VAR);
+  const cluster = opts.temporal === 'cluster';
   // The test environment's Postgres and dev server; a database of the file's own, copied from the migrated template.
-  const config = loadConfig({ DATABASE_URL: requireTestEnv(ADMIN_URL_VAR), TEMPORAL_ADDRESS: temporalAddress, LOG_LEVEL: 'error' });
+  const config = loadConfig({
+    DATABASE_URL: requireTestEnv(ADMIN_URL_VAR),
+    ...(cluster ? { TEMPORAL_MODE: 'cluster' } : { TEMPORAL_ADDRESS: requireTestEnv(TEMPORAL_ADDRESS_VAR) }),
+    LOG_LEVEL: 'error',
+  });
   const builder = new Stack(config, pino({ level: 'silent' }));
   return builder.build(async (stack) => {
     const db = await stack.database({ own: { name: runName('idem_test'), template: requireTestEnv(TEMPLATE_DB_VAR) }, poolMax: 20 });
     await seedProducts(db.pool, opts.stock ?? 1000);
     const faults = new FaultInjector({ seed: 1, ...opts.faults });
     const gateway = await stack.gateway(db, { faults, webhook: opts.webhook });
-    const temporal = await stack.temporal();
+    const temporal = await stack.temporal({ cluster: { databasePrefix: runName('idem_test_temporal'), drop: () => true } });
+    const temporalAddress = temporal.address;
     const taskQueue = `test-${randomBytes(4).toString('hex')}`;
     const store = new IdempotencyStore(db.pool, { defaultTtlSeconds: opts.ttlSeconds ?? 86_400 });
     const deps: ActivityDeps = {
