@@ -10,7 +10,7 @@ export function chaosProgressBar(): { update: (p: ChaosProgress) => void; stop: 
   const bar = new SingleBar({
     stream: process.stderr,
     format:
-      ' {phase} |{bar}| {value}/{total} {what} | requests {requests} | kills: worker {workerKills} · temporal {temporalRestarts} · gateway {gatewayRestarts} · pg backends {pgBackendsTerminated} | {duration_formatted}',
+      ' {phase} |{bar}| {value}/{total} {what} | requests {requests} | kills: worker {workerKills} · temporal {temporal} · gateway {gatewayRestarts} · pg backends {pgBackendsTerminated} | {duration_formatted}',
     barsize: 24,
     hideCursor: true,
     noTTYOutput: true,
@@ -19,7 +19,10 @@ export function chaosProgressBar(): { update: (p: ChaosProgress) => void; stop: 
   let phase: ChaosProgress['phase'] | undefined;
   const update = (p: ChaosProgress): void => {
     const value = p.phase === 'chaos' ? p.accepted : p.terminal;
-    const payload = { phase: p.phase, what: p.phase === 'chaos' ? 'accepted' : 'terminal', requests: p.requests, ...p.counts };
+    const { frontend, history, matching } = p.counts.temporalServiceKills;
+    // A dev server's restarts, or a cluster's service SIGKILLs (frontend/history/matching).
+    const temporal = frontend + history + matching > 0 ? `${frontend}/${history}/${matching}` : String(p.counts.temporalRestarts);
+    const payload = { phase: p.phase, what: p.phase === 'chaos' ? 'accepted' : 'terminal', requests: p.requests, ...p.counts, temporal };
     if (phase !== p.phase) {
       if (phase) bar.stop();
       phase = p.phase;
