@@ -45,21 +45,17 @@ import { runBench, startBenchStack } from './harness';
 const TARGETS = { latencyOverRegularFloor: 0.35, throughputOverRegularFloor: 1.5, overNoIdempotency: 0.85 };
 const VARIANTS = ['shipped', 'noIdempotency', 'regular', 'http', 'classic'] as const;
 type Variant = (typeof VARIANTS)[number];
-const LABELS: Record<Variant, string> = {
-  shipped: '(a) shipped placeOrder',
-  noIdempotency: '(b) no idempotency layer',
-  regular: '(c) regular path, no-op',
-  http: '(d) HTTP, Prefer: wait',
-  classic: '(e) classic shape',
+/**
+ * Each variant's label and how one of its sagas starts: its workflow type, and whether eagerly on this
+ * process's worker (over its connection) or the usual way through matching. (d) goes through the API.
+ */
+const SPECS: Record<Variant, { label: string; start?: { workflowType: string; eager: boolean } }> = {
+  shipped: { label: '(a) shipped placeOrder', start: { workflowType: 'placeOrder', eager: true } },
+  noIdempotency: { label: '(b) no idempotency layer', start: { workflowType: 'placeOrderNoIdempotency', eager: true } },
+  regular: { label: '(c) regular path, no-op', start: { workflowType: 'noopSaga', eager: false } },
+  http: { label: '(d) HTTP, Prefer: wait' },
+  classic: { label: '(e) classic shape', start: { workflowType: 'placeOrder', eager: false } },
 };
-const WORKFLOW_TYPES: Record<Exclude<Variant, 'http'>, string> = {
-  shipped: 'placeOrder',
-  noIdempotency: 'placeOrderNoIdempotency',
-  regular: 'noopSaga',
-  classic: 'placeOrder',
-};
-/** Started eagerly on this process's worker (over its connection), or the usual way through matching. */
-const EAGER: Record<Exclude<Variant, 'http'>, boolean> = { shipped: true, noIdempotency: true, regular: false, classic: false };
 
 type Options = { concurrency: number[]; sagas: number; warmup: number; rounds: number };
 
@@ -169,6 +165,7 @@ async function main(): Promise<void> {
         namespace,
         taskQueue: taskQueues.shipped,
         deps: { pool: db, store, gateway: gatewayClient, leaseMs: config.activityLeaseMs },
+        tracing: 'off', // as the worker runs without OTEL_EXPORTER_OTLP_ENDPOINT (bundled here, untraced)
       }),
       await Worker.create({
         connection: workerConnection,
@@ -217,14 +214,15 @@ async function main(): Promise<void> {
       const input = { orderId, tenantId, items: [{ sku: skus[serial % skus.length]!, quantity: 1 }], currency: 'EUR', paymentToken: 'tok_visa' };
       const started = performance.now();
       let result: { status?: string; reason?: string };
-      if (variant === 'http') {
+      const start = SPECS[variant].start;
+      if (variant === 'http' || !start) {
         result = await placeOverHttp(orderId, { items: input.items, paymentToken: input.paymentToken });
       } else {
-        const handle = await (EAGER[variant] ? eagerClient : client).workflow.start(WORKFLOW_TYPES[variant], {
+        const handle = await (start.eager ? eagerClient : client).workflow.start(start.workflowType, {
           taskQueue: taskQueues[variant],
           workflowId: `wf-${orderId}`,
           args: [variant === 'classic' ? { ...input, options: { classicSteps: true } } : input],
-          ...(EAGER[variant] && { requestEagerStart: true }),
+          ...(start.eager && { requestEagerStart: true }),
         });
         result = (await handle.result()) as { status?: string; reason?: string };
       }
@@ -301,7 +299,7 @@ async function main(): Promise<void> {
     const latencyOverRegularFloor = ratios(minConcurrency).latencyOverRegularFloor;
     const rowsOut = results.map((r) => [
       String(r.concurrency),
-      LABELS[r.variant],
+      SPECS[r.variant].label,
       String(r.sagas),
       r.sagasPerSecond.toFixed(1),
       r.p50Ms.toFixed(1),
@@ -310,7 +308,7 @@ async function main(): Promise<void> {
     ]);
 
     const svg = renderThroughputSvg(
-      VARIANTS.map((v) => ({ label: LABELS[v], points: opts.concurrency.map((c) => ({ x: c, y: at(v, c).sagasPerSecond })) })),
+      VARIANTS.map((v) => ({ label: SPECS[v].label, points: opts.concurrency.map((c) => ({ x: c, y: at(v, c).sagasPerSecond })) })),
       `Saga throughput vs concurrency (${os.cpus().length} CPUs, Node ${process.version})`,
     );
     const outPath = path.join(PROJECT_ROOT, 'bench', 'out', 'saga-throughput.svg');

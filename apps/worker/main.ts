@@ -42,7 +42,8 @@ runMain(async () => {
         leaseMs: config.activityLeaseMs,
         chargeStepKind: config.chargeStepKind,
       },
-      tracing,
+      // Tracing off and bundled here: no tracing interceptors at all. A prebuilt bundle is traced: spans made, then dropped.
+      tracing: tracing.enabled || config.temporal.workflowBundlePath ? tracing : 'off',
     });
     const http =
       config.workerHttp.port === undefined

@@ -9,7 +9,7 @@ import { createActivities, type ActivityDeps } from './activities';
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 /** Workflow interceptors bundled with the workflows: step summaries for the Temporal UI. */
 export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('./interceptors')];
-/** OpenTelemetry's workflow interceptors: in every bundle, so one bundle serves a worker with tracing on or off. */
+/** OpenTelemetry's workflow interceptors: in a traced bundle, which serves a worker with tracing on or off. */
 const TRACING_WORKFLOW_MODULE = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
 
 /** Where the library's sources are: its entry points resolve there while it is developed in this repository. */
@@ -26,11 +26,14 @@ export const WORKFLOW_BUNDLER_OPTIONS = {
   },
 };
 
-/** Bundling takes seconds: build once and hand the bundle to every worker of a process. */
-export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+/**
+ * Bundling takes seconds: build once and hand the bundle to every worker of a process. Traced by default
+ * (OpenTelemetry's workflow interceptors in it); `{ traced: false }` for workers with tracing 'off'.
+ */
+export function bundleWorkflows(opts: { traced?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
-    workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES, TRACING_WORKFLOW_MODULE],
+    workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES, ...(opts.traced === false ? [] : [TRACING_WORKFLOW_MODULE])],
     logger: quietBundlerLogger,
     ...WORKFLOW_BUNDLER_OPTIONS,
   });
@@ -58,9 +61,13 @@ export async function createOrderWorker(opts: {
   deps: ActivityDeps;
   workflowBundle?: WorkflowBundleOption | undefined;
   identity?: string;
-  /** Where the worker's spans go; tracing off (spans dropped) by default. */
-  tracing?: Pick<Tracing, 'spanProcessor' | 'resource'>;
+  /**
+   * Where the worker's spans go. Default: spans made and dropped (any bundle works). `'off'`: no tracing
+   * interceptors at all, the cheapest; the bundle must then be untraced (`bundleWorkflows({ traced: false })`, or none).
+   */
+  tracing?: Pick<Tracing, 'spanProcessor' | 'resource'> | 'off';
 }): Promise<Worker> {
+  const { tracing } = opts;
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
@@ -70,7 +77,7 @@ export async function createOrderWorker(opts: {
     interceptors: { activity: [stepLogInterceptors], ...(!opts.workflowBundle && { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }) },
     activities: createActivities(opts.deps),
     ...(opts.identity && { identity: opts.identity }),
-    // Always on, so the bundle's tracing interceptors find their exporter sink; without tracing it drops spans.
-    plugins: [temporalTracingPlugin(opts.tracing ?? setupTracing('worker', { env: {} }))],
+    // Unless 'off', so a traced bundle's interceptors find their exporter sink; without tracing it drops spans.
+    ...(tracing !== 'off' && { plugins: [temporalTracingPlugin(tracing ?? setupTracing('worker', { env: {} }))] }),
   });
 }

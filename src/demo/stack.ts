@@ -43,7 +43,7 @@ export async function startDemoStack(opts: {
   const { config, logger, plan, taskQueue, say } = opts;
   return new Stack(config, logger, say).build(async (stack) => {
     // Bundling the workflows takes seconds: do it while Postgres and Temporal start.
-    const bundle = bundleWorkflows();
+    const bundle = bundleWorkflows({ traced: false }); // the demo and npm start trace nothing: no tracing interceptors
     bundle.catch(() => undefined); // awaited below; do not report it twice
     const [db, temporal] = await Promise.all([stack.database(), stack.temporal({ ui: true })]);
     await seedProducts(db.pool, AMPLE_STOCK);
@@ -56,6 +56,7 @@ export async function startDemoStack(opts: {
       taskQueue,
       workflowBundle: await bundle,
       identity: `demo-${process.pid}`,
+      tracing: 'off',
       deps: {
         pool: db.pool,
         store: new IdempotencyStore(db.pool, { ...config.idempotency }),

@@ -225,7 +225,7 @@ export class Stack {
   /** An order worker in this process, running until close() (which lets in-flight tasks finish). */
   async worker(
     temporal: StackTemporal,
-    opts: { taskQueue: string; workflowBundle: WorkflowBundleWithSourceMap; deps: ActivityDeps; identity?: string; tracing?: Tracing },
+    opts: { taskQueue: string; workflowBundle: WorkflowBundleWithSourceMap; deps: ActivityDeps; identity?: string; tracing?: Tracing | 'off' },
   ): Promise<Worker> {
     const worker = await createOrderWorker({ connection: temporal.workerConnection, namespace: temporal.namespace, ...opts });
     const running = worker.run();

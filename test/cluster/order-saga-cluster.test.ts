@@ -39,7 +39,7 @@ test('happy path on the cluster: one order, one reservation per item, one charge
 
 test('a declined payment on the cluster: COMPENSATED, the reservations released, nothing charged', async () => {
   const { result } = await stack.placeOrder({ orderId: 'cluster-declined-1', items: [{ sku: 'SKU-3', quantity: 1 }], paymentToken: 'tok_decline' });
-  expect((result).status).toBe('COMPENSATED');
+  expect(result.status).toBe('COMPENSATED');
   expect(result.reason).toMatch(/^CARD_DECLINED/);
   expect(await stack.orderStatus('cluster-declined-1')).toBe('COMPENSATED');
   expect(await stack.count(`SELECT count(*) AS n FROM reservations WHERE order_id = 'cluster-declined-1' AND status = 'released'`)).toBe(1);

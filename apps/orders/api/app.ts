@@ -4,7 +4,7 @@ import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
-import { ServiceError, type Client } from '@temporalio/client';
+import { ServiceError } from '@temporalio/client';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
@@ -20,7 +20,7 @@ import { DEFAULT_TOLERANCE_SECONDS } from '../../gateway/signature';
 import { findTenantByApiKey, type Tenant } from '../domain/tenants';
 import type { IdempotencyStore } from 'idempotent-sagas/store';
 import type { Logger } from '../../../src/logger';
-import type { ApiContext } from './context';
+import type { ApiContext, ApiTemporal } from './context';
 import { createApiMetrics, type ApiMetrics } from './metrics';
 import { finishOpenApi } from './openapi';
 import { PROBLEM_CONTENT_TYPE, Problem, problemBody, sendProblem, type FieldError, type ProblemKind } from './problems';
@@ -34,12 +34,7 @@ import type { SagaLifetimeOptions } from 'idempotent-sagas/workflow';
 export type ApiDeps = {
   pool: Pool;
   store: IdempotencyStore;
-  temporal: {
-    client: Client;
-    taskQueue: string;
-    /** The client shares its NativeConnection with a worker of `taskQueue` in this process: start sagas eagerly on it. */
-    eagerStart?: boolean;
-  };
+  temporal: ApiTemporal;
   logger?: Logger;
   /** Metrics of this instance; by default a fresh registry (with process metrics when `processMetrics`). */
   metrics?: ApiMetrics;

@@ -7,15 +7,18 @@ import type { IdempotencyStore } from 'idempotent-sagas/store';
 import type { SagaLifetimeOptions } from 'idempotent-sagas/workflow';
 import type { ApiMetrics } from './metrics';
 
+/** Where the API starts and finds sagas. */
+export type ApiTemporal = {
+  client: Client;
+  taskQueue: string;
+  /** The client shares its NativeConnection with a worker of `taskQueue` in this process: start sagas eagerly on it. */
+  eagerStart?: boolean;
+};
+
 export type ApiContext = {
   pool: Pool;
   store: IdempotencyStore;
-  temporal: {
-    client: Client;
-    taskQueue: string;
-    /** The client shares its NativeConnection with a worker of `taskQueue` in this process: start sagas eagerly on it. */
-    eagerStart?: boolean;
-  };
+  temporal: ApiTemporal;
   metrics: ApiMetrics;
   /** Identifies this app instance in lease owners (`api:<instance>:<request id>`). */
   instanceId: string;
