@@ -29,6 +29,11 @@ test('without --duration the chaos phase grows with the orders, never below 30 s
   expect(parse('--orders', '500', '--duration', '12.5')).toMatchObject({ durationS: 12.5 });
 });
 
+test('--temporal cluster: its services are killed on their own schedule; a dev server by default', () => {
+  expect(parse()).toMatchObject({ temporal: 'dev', temporalServiceKillEveryS: 12 });
+  expect(parse('--temporal', 'cluster', '--temporal-service-kill-every', '5')).toMatchObject({ temporal: 'cluster', temporalServiceKillEveryS: 5 });
+});
+
 test('0 turns a fault kind off; fractional seconds are allowed', () => {
   expect(parse('--worker-kill-every', '0', '--temporal-restart-every', '0.5', '--keep')).toMatchObject({
     workerKillEveryS: 0,
@@ -46,6 +51,8 @@ test.each([
   [['--concurrency', '201'], '--concurrency must be an integer from 1 to 200.'],
   [['--workers', '17'], '--workers must be an integer from 2 to 16.'],
   [['extra'], 'too many arguments. Expected 0 arguments but got 1.'],
+  [['--temporal', 'k8s'], '--temporal must be dev or cluster, got "k8s"'],
+  [['--temporal-service-kill-every', '4000'], '--temporal-service-kill-every must be a number from 0 to 3600.'],
 ])('%j is a UsageError naming the option and its range', (argv, message) => {
   expect(() => parse(...argv)).toThrow(UsageError);
   expect(() => parse(...argv)).toThrow(message);

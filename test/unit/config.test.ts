@@ -32,6 +32,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ SAGA_STUCK_AFTER_ATTEMPTS: '0' })).toThrow(/SAGA_STUCK_AFTER_ATTEMPTS/);
   });
 
+  test('TEMPORAL_MODE: a dev server unless it says cluster', () => {
+    expect(loadConfig({}).temporal.mode).toBe('dev');
+    expect(loadConfig({ TEMPORAL_MODE: 'cluster' }).temporal.mode).toBe('cluster');
+  });
+
   test('an empty DATABASE_URL means unset', () => {
     expect(loadConfig({ DATABASE_URL: '' }).databaseUrl).toBeUndefined();
   });
@@ -45,6 +50,7 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'loud', /LOG_LEVEL/],
     ['WEBHOOK_EVENTS_RETENTION_SECONDS', '0', /WEBHOOK_EVENTS_RETENTION_SECONDS/],
     ['WEBHOOK_EVENTS_RETENTION_SECONDS', '1.5', /WEBHOOK_EVENTS_RETENTION_SECONDS/],
+    ['TEMPORAL_MODE', 'kubernetes', /TEMPORAL_MODE/],
   ])('a bad %s stops start-up with a message naming it', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);
