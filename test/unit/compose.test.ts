@@ -4,6 +4,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { DEV_WEBHOOK_SECRET, loadConfig } from '../../src/config';
+import { TEMPORAL_SERVER_VERSION } from '../../src/temporal/cluster';
+import { LATENCY_DYNAMIC_CONFIG } from '../../src/temporal/dev-server';
+
+const TEMPORAL_SERVICES = ['frontend', 'history', 'matching', 'worker'];
 
 type Service = {
   image?: string;
@@ -17,7 +21,7 @@ type Service = {
 };
 
 const root = path.resolve(__dirname, '../..');
-const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Service> };
+const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
 const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
 
 const dependsOn = (s: Service | undefined): string[] => (Array.isArray(s?.depends_on) ? s.depends_on : Object.keys(s?.depends_on ?? {}));
@@ -31,7 +35,7 @@ test('every service the README names is in docker-compose.yml, and no other', ()
 });
 
 test.each([
-  ['temporal', '7233:7233'],
+  ['temporal-frontend', '7233:7233'],
   ['temporal-ui', '8080:8080'],
   ['postgres', '5433:5432'],
   ['gateway', '4010:4010'],
@@ -40,12 +44,29 @@ test.each([
   expect(compose.services[name]?.ports).toContain(port);
 });
 
-test('dependencies: Temporal on its Postgres, the worker and the API on Postgres and Temporal', () => {
-  expect(dependsOn(compose.services.temporal)).toEqual(['temporal-db']);
-  expect(dependsOn(compose.services['temporal-ui'])).toEqual(['temporal']);
+test("dependencies: the schema job on Temporal's Postgres, every service after it, the namespace set up once they run, the worker and the API after that", () => {
+  expect(dependsOn(compose.services['temporal-schema'])).toEqual(['temporal-db']);
+  for (const service of TEMPORAL_SERVICES) expect(dependsOn(compose.services[`temporal-${service}`])).toEqual(['temporal-schema']);
+  expect(dependsOn(compose.services['temporal-setup']).sort()).toEqual(TEMPORAL_SERVICES.map((s) => `temporal-${s}`).sort());
+  expect(dependsOn(compose.services['temporal-ui'])).toEqual(['temporal-frontend']);
   expect(dependsOn(compose.services.gateway)).toEqual(['postgres']);
-  expect(dependsOn(compose.services.worker).sort()).toEqual(['gateway', 'postgres', 'temporal']);
-  expect(dependsOn(compose.services.api).sort()).toEqual(['postgres', 'temporal']);
+  expect(dependsOn(compose.services.worker).sort()).toEqual(['gateway', 'postgres', 'temporal-setup']);
+  expect(dependsOn(compose.services.api).sort()).toEqual(['postgres', 'temporal-setup']);
+});
+
+test('the Temporal cluster: server 1.29.1 (as npm run temporal:cluster builds), one service per container, the schema by its SQL tool, eager dispatch on', () => {
+  for (const service of TEMPORAL_SERVICES) {
+    const s = compose.services[`temporal-${service}`]!;
+    expect(s.image).toBe(`temporalio/server:${TEMPORAL_SERVER_VERSION}`);
+    expect(s.environment?.SERVICES).toBe(service);
+    expect(s.environment?.DB).toBe('postgres12');
+  }
+  expect(compose.services['temporal-schema']?.image).toBe(`temporalio/admin-tools:${TEMPORAL_SERVER_VERSION}`);
+  expect(JSON.stringify(compose.services['temporal-schema']?.command)).toContain('temporal-sql-tool');
+  expect(JSON.stringify(compose.services['temporal-schema']?.command)).toContain('/schema/postgresql/v12/');
+  const dynamicConfig = parse(fs.readFileSync(path.join(root, 'deploy/temporal/dynamicconfig.yaml'), 'utf8')) as Record<string, Array<{ value: unknown }>>;
+  for (const key of Object.keys(LATENCY_DYNAMIC_CONFIG)) expect({ key, value: dynamicConfig[key]?.[0]?.value }).toEqual({ key, value: true });
+  expect(Object.values(compose.services).some((s) => s.image?.includes('auto-setup'))).toBe(false);
 });
 
 test('the worker scales: no fixed name or host port; every project service runs our image with DATABASE_URL', () => {
@@ -57,7 +78,7 @@ test('the worker scales: no fixed name or host port; every project service runs 
     expect(s.build).toBe('.');
     expect(s.environment?.DATABASE_URL).toMatch(/^postgres:\/\/.+@postgres:5432\//);
   }
-  expect(compose.services.worker?.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
+  expect(compose.services.worker?.environment?.TEMPORAL_ADDRESS).toBe('temporal-frontend:7233');
   expect(compose.services.api?.environment?.API_HOST).toBe('0.0.0.0');
   expect(compose.services.gateway?.environment?.GATEWAY_HOST).toBe('0.0.0.0');
   // The commands run the built entry points with node; each is the build of an entry point that exists,
