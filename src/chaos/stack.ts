@@ -5,7 +5,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 import pino from 'pino';
 import { type Config, PROJECT_ROOT } from '../config';
@@ -17,6 +16,7 @@ import { SEARCH_ATTRIBUTES } from '../../apps/worker/search-attributes';
 import type { StackDatabase } from '../stack/stack';
 import { Stack } from '../stack/stack';
 import { LATENCY_DYNAMIC_CONFIG } from '../temporal/dev-server';
+import { untilTemporalAnswers } from '../temporal/connection';
 import { dynamicConfigArgs } from 'idempotent-sagas/testing';
 import type { ChildSpec, SupervisedChild } from '../stack/child-process';
 import { installDeletionWitness } from './deletion-witness';
@@ -225,22 +225,12 @@ export async function startChaosStack(opts: {
 }
 
 /** Resolves once the dev server answers a call (its banner comes before it serves). */
-async function temporalAnswers(address: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const connection = await Connection.connect({ address, connectTimeout: 2000 });
-      try {
-        await connection.workflowService.getSystemInfo({});
-        return;
-      } finally {
-        await connection.close();
-      }
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`the Temporal dev server at ${address} does not answer: ${err instanceof Error ? err.message : String(err)}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
+function temporalAnswers(address: string): Promise<void> {
+  return untilTemporalAnswers(address, (connection) => connection.workflowService.getSystemInfo({}), {
+    timeoutMs: 30_000,
+    intervalMs: 250,
+    failure: (why) => new Error(`the Temporal dev server at ${address} does not answer: ${why}`),
+  });
 }
 
 export function newRunId(): string {

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common';
 import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
@@ -25,7 +25,7 @@ import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { type ProvisionedDatabase, provisionDatabase } from '../db/provision';
 import type { Logger } from '../logger';
-import { connectClient, connectWorker, ensureSearchAttributes } from '../temporal/connection';
+import { connectClient, connectWorker, ensureSearchAttributes, untilTemporalAnswers } from '../temporal/connection';
 import { startDevServer } from '../temporal/dev-server';
 import { type ClusterMember, findClusterBinaries, prepareCluster } from '../temporal/cluster';
 
@@ -202,7 +202,8 @@ export class Stack {
     }
     const { client, connection } = await connectClient(address, namespace);
     this.defer('the temporal client', () => connection.close());
-    if (source !== 'dev server') await ensureSearchAttributes(connection, namespace);
+    // A dev server registers them at start, and the cluster when it registers the namespace.
+    if (source === 'TEMPORAL_ADDRESS') await ensureSearchAttributes(connection, namespace);
     const workerConnection = await connectWorker(address);
     this.defer('the worker connection', () => workerConnection.close());
     const eagerClient = new Client({ connection: workerConnection, namespace, interceptors: client.options.interceptors });
@@ -302,28 +303,22 @@ export type ClusterOptions = { databasePrefix?: string; drop?: () => boolean; on
 export type StackCluster = { address: string; members: Array<ClusterMember & { child: SupervisedChild }> };
 
 /** Registers `namespace` and our search attributes once the cluster answers (its history and matching services may still be joining). */
-async function registerNamespace(address: string, namespace: string): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    try {
-      const connection = await Connection.connect({ address, connectTimeout: 2000 });
-      try {
-        await connection.workflowService
-          .registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('3 days') })
-          .catch((err: { code?: number }) => {
-            if (err.code !== 6) throw err; // ALREADY_EXISTS
-          });
-        await connection.workflowService.describeNamespace({ namespace });
-        await ensureSearchAttributes(connection, namespace);
-        return;
-      } finally {
-        await connection.close();
-      }
-    } catch (err) {
-      if (Date.now() > deadline) throw new StartupError(`the Temporal cluster at ${address} did not take the namespace ${namespace}: ${messageOf(err)}`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
+function registerNamespace(address: string, namespace: string): Promise<void> {
+  return untilTemporalAnswers(
+    address,
+    async (connection) => {
+      await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('3 days') }).catch((err: { code?: number }) => {
+        if (err.code !== 6) throw err; // ALREADY_EXISTS
+      });
+      await connection.workflowService.describeNamespace({ namespace });
+      await ensureSearchAttributes(connection, namespace);
+    },
+    {
+      timeoutMs: 90_000,
+      intervalMs: 500,
+      failure: (why) => new StartupError(`the Temporal cluster at ${address} did not take the namespace ${namespace}: ${why}`),
+    },
+  );
 }
 
 /** The first of `n` consecutive ports that are free now on 127.0.0.1. */

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createDatabase, databaseUrl } from 'idempotent-sagas/testing';
+import { createDatabase } from 'idempotent-sagas/testing';
 import { StartupError } from '../errors';
 import type { ChildSpec } from '../stack/child-process';
 import { LATENCY_DYNAMIC_CONFIG } from './dev-server';
@@ -202,9 +202,4 @@ dynamicConfigClient:
   filepath: "${o.dynamicConfigFile}"
   pollInterval: "10s"
 `;
-}
-
-/** The cluster's databases as a URL on the same server (for a check or a drop). */
-export function clusterDatabaseUrl(adminUrl: string, prefix: string): string {
-  return databaseUrl(adminUrl, prefix);
 }

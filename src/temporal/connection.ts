@@ -84,3 +84,29 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
 export function tracedClient(connection: Connection, namespace: string): Client {
   return new Client({ connection, namespace, interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } });
 }
+
+/**
+ * Runs `probe` on a fresh connection to `address` until it succeeds (a server just started may refuse or
+ * not answer yet), every `intervalMs`, for up to `timeoutMs`; then throws `failure(last error)`.
+ */
+export async function untilTemporalAnswers(
+  address: string,
+  probe: (connection: Connection) => Promise<unknown>,
+  opts: { timeoutMs: number; intervalMs: number; failure: (why: string) => Error },
+): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 2000 });
+      try {
+        await probe(connection);
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      if (Date.now() > deadline) throw opts.failure(err instanceof Error ? err.message : String(err));
+      await new Promise((r) => setTimeout(r, opts.intervalMs));
+    }
+  }
+}
