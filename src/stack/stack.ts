@@ -281,7 +281,11 @@ export class Stack {
     this.#say(
       `temporal: a cluster of ${members.map((m) => m.name).join(', ')} on ${server.source === 'embedded' ? 'the embedded PostgreSQL' : 'DATABASE_URL'} (logs in ${path.relative(PROJECT_ROOT, dir)})`,
     );
-    await Promise.all(members.map((m) => m.child.start()));
+    // One process first: each initialises the cluster metadata row when it finds none, and two at once on a
+    // fresh database race for it (the loser exits with "failed to initialize current cluster metadata").
+    const [first, ...rest] = members;
+    if (first) await first.child.start();
+    await Promise.all(rest.map((m) => m.child.start()));
     await registerNamespace(layout.address, this.config.temporal.namespace);
     this.#say(`temporal: cluster frontend at ${layout.address}`);
     return { address: layout.address, members };
