@@ -16,6 +16,15 @@ const postgresUrl = z
   .trim()
   .refine((s) => /^postgres(ql)?:\/\/.+/.test(s), 'a URL of the form postgres://user@host:port/database');
 
+/** A NATS server: nats:// or tls:// (optionally with user:pass@ or a token@), or a bare host:port. */
+const natsUrl = z
+  .string()
+  .trim()
+  .refine(
+    (s) => /^(?:(?:nats|tls):\/\/(?:[^\s@/]+@)?[A-Za-z0-9.-]+(?::\d{1,5})?\/?|[A-Za-z0-9.-]+:\d{1,5})$/.test(s),
+    'a NATS server URL, e.g. nats://127.0.0.1:4222 (or tls://host:port, or host:port)',
+  );
+
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 
@@ -92,6 +101,21 @@ const envSchema = z.object({
   TEMPORAL_UI_PORT: port.optional(),
   TEMPORAL_MODE: z.enum(['dev', 'cluster']).default('dev'),
   WORKFLOW_BUNDLE_PATH: optionalString,
+  NATS_URL: optionalString.pipe(natsUrl.optional()),
+  NATS_SERVER_PATH: optionalString,
+  EVENTS_STREAM: z
+    .string()
+    .trim()
+    .regex(/^[A-Z][A-Z0-9_]{0,31}$/, 'a JetStream stream name: capital letters, digits and _, at most 32, e.g. SAGA_EVENTS')
+    .default('SAGA_EVENTS'),
+  EVENTS_DUPLICATE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(120),
+  RELAY_POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(200),
+  RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
+  RELAY_HTTP_PORT: port.optional(),
+  CONSUMER_ACK_WAIT_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  CONSUMER_HTTP_PORT: port.optional(),
+  RELAY_FAULT_PAUSE_AFTER_PUBLISH_MS: z.coerce.number().int().min(0).max(600_000).default(0),
+  CONSUMER_FAULT_PAUSE_AFTER_APPLY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
   ACTIVITY_LEASE_MS: positiveInt.min(500).max(600_000).default(15_000),
   CHARGE_STEP_KIND: z.enum(['external', 'at-most-once']).default('external'),
   GATEWAY_PORT: port.default(4010),
@@ -141,6 +165,32 @@ export type Config = {
     mode: 'dev' | 'cluster';
     /** A workflow bundle prebuilt with `bundleWorkflowCode` (a worker then starts without bundling); bundled at start when unset. */
     workflowBundlePath: string | undefined;
+  };
+  /**
+   * The event broker, NATS with JetStream (NATS_URL, NATS_SERVER_PATH). Without a URL the stack uses the server at
+   * 127.0.0.1:4222 when it answers with JetStream, else starts nats-server (this binary when set).
+   */
+  nats: { url: string | undefined; serverPath: string | undefined };
+  /** The outbox relay and the shipping consumer (docs/events.md). */
+  events: {
+    /** The JetStream stream of the events (EVENTS_STREAM, default SAGA_EVENTS); its subjects are its name in lower case with - for _. */
+    stream: string;
+    /** The broker drops a re-published event ID within this window (EVENTS_DUPLICATE_WINDOW_SECONDS, default 120). */
+    duplicateWindowSeconds: number;
+    /** How long an idle relay waits before it reads the outbox again (RELAY_POLL_INTERVAL_MS, default 200). */
+    relayPollIntervalMs: number;
+    /** Outbox rows per relay batch (RELAY_BATCH_SIZE, default 100). */
+    relayBatchSize: number;
+    /** The relay's /metrics and /healthz (RELAY_HTTP_PORT); off when unset. */
+    relayHttpPort: number | undefined;
+    /** How long the broker waits for the consumer's ack before redelivering (CONSUMER_ACK_WAIT_SECONDS, default 30). */
+    consumerAckWaitSeconds: number;
+    /** The consumer's /metrics and /healthz (CONSUMER_HTTP_PORT); off when unset. */
+    consumerHttpPort: number | undefined;
+    /** Test-only fault: the relay waits this long after the broker's ack, before marking (a kill there re-publishes); 0 = off. */
+    relayFaultPauseAfterPublishMs: number;
+    /** Test-only fault: the consumer waits this long after its effect committed, before the ack (a kill there redelivers); 0 = off. */
+    consumerFaultPauseAfterApplyMs: number;
   };
   /** How long a claim on an external effect lasts without a heartbeat. */
   activityLeaseMs: number;
@@ -216,6 +266,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       uiPort: e.TEMPORAL_UI_PORT,
       mode: e.TEMPORAL_MODE,
       workflowBundlePath: e.WORKFLOW_BUNDLE_PATH === undefined ? undefined : path.resolve(e.WORKFLOW_BUNDLE_PATH),
+    },
+    nats: { url: e.NATS_URL, serverPath: e.NATS_SERVER_PATH },
+    events: {
+      stream: e.EVENTS_STREAM,
+      duplicateWindowSeconds: e.EVENTS_DUPLICATE_WINDOW_SECONDS,
+      relayPollIntervalMs: e.RELAY_POLL_INTERVAL_MS,
+      relayBatchSize: e.RELAY_BATCH_SIZE,
+      relayHttpPort: e.RELAY_HTTP_PORT,
+      consumerAckWaitSeconds: e.CONSUMER_ACK_WAIT_SECONDS,
+      consumerHttpPort: e.CONSUMER_HTTP_PORT,
+      relayFaultPauseAfterPublishMs: e.RELAY_FAULT_PAUSE_AFTER_PUBLISH_MS,
+      consumerFaultPauseAfterApplyMs: e.CONSUMER_FAULT_PAUSE_AFTER_APPLY_MS,
     },
     activityLeaseMs: e.ACTIVITY_LEASE_MS,
     chargeStepKind: e.CHARGE_STEP_KIND,

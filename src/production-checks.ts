@@ -1,16 +1,16 @@
-// What NODE_ENV=production refuses, in one place. Called by the API's and the gateway's entrypoints
+// What NODE_ENV=production refuses, in one place. Called by the API's, the gateway's, the relay's and the consumer's entrypoints
 // right after loadConfig, before they connect to anything: a refused setting stops start-up with a
 // ConfigError (printed as `error: …`, exit 2 by runMain) naming every offending variable.
 import { type Config, ConfigError, DEV_WEBHOOK_SECRET } from './config';
 
-export type ProductionRole = 'api' | 'gateway';
+export type ProductionRole = 'api' | 'gateway' | 'relay' | 'consumer';
 
 /** Every reason `config` is unfit for production in `role`, one line each naming its variable; empty when fit (or not production). */
 export function productionViolations(config: Config, role: ProductionRole): string[] {
   if (!config.production) return [];
   const out: string[] = [];
   // Both sides of the webhook HMAC: the development secret is public, so anyone could sign an event.
-  if (config.gateway.webhookSecret === DEV_WEBHOOK_SECRET) {
+  if ((role === 'api' || role === 'gateway') && config.gateway.webhookSecret === DEV_WEBHOOK_SECRET) {
     out.push(
       'WEBHOOK_SECRET: unset or the public development value (DEV_WEBHOOK_SECRET in src/config.ts); set a private secret of at least 16 characters, the same for the API and the gateway',
     );
@@ -20,6 +20,12 @@ export function productionViolations(config: Config, role: ProductionRole): stri
   }
   if (role === 'gateway' && config.gateway.faults !== undefined) {
     out.push('GATEWAY_FAULTS: a test-only fault configuration; unset it');
+  }
+  if (role === 'relay' && config.events.relayFaultPauseAfterPublishMs > 0) {
+    out.push(`RELAY_FAULT_PAUSE_AFTER_PUBLISH_MS: a test-only fault (got ${config.events.relayFaultPauseAfterPublishMs}); unset it or set 0`);
+  }
+  if (role === 'consumer' && config.events.consumerFaultPauseAfterApplyMs > 0) {
+    out.push(`CONSUMER_FAULT_PAUSE_AFTER_APPLY_MS: a test-only fault (got ${config.events.consumerFaultPauseAfterApplyMs}); unset it or set 0`);
   }
   return out;
 }

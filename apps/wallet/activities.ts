@@ -1,9 +1,11 @@
 // Wallet activities for the transfer saga: debit one wallet, credit another, and their compensations.
 // Each forward step is a local step; each compensation is compensateLocal, which
 // undoes an applied step once (writing a reversal ledger row) or tombstones a step that never applied.
+// The transfer's outcome is a local step too: its record and its event, in one transaction.
 import type { PoolClient } from 'pg';
 import { z } from 'zod';
-import { BusinessFailure, type StepKinds } from 'idempotent-sagas/activity';
+import { BusinessFailure, ownSagaId, type StepKinds } from 'idempotent-sagas/activity';
+import { appendEvent } from '../events/outbox';
 
 export const WalletFailure = {
   InsufficientFunds: 'INSUFFICIENT_FUNDS',
@@ -20,6 +22,17 @@ const MoveInput = z.object({
 export type WalletMoveInput = z.infer<typeof MoveInput>;
 const ReverseInput = z.object({ forwardKey: z.string().min(1).max(255), transferId: Id, walletId: Id });
 export type WalletReverseInput = z.infer<typeof ReverseInput>;
+
+const OutcomeInput = z.object({
+  key: z.string().min(1).max(255),
+  transferId: Id,
+  from: Id,
+  to: Id,
+  amountCents: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  outcome: z.enum(['COMPLETED', 'COMPENSATED']),
+  reason: z.string().max(1000).optional(),
+});
+export type TransferOutcomeInput = z.infer<typeof OutcomeInput>;
 
 export type WalletMove = { transferId: string; walletId: string; amountCents: number };
 type LedgerKind = 'debit' | 'credit' | 'debit-reversal' | 'credit-reversal';
@@ -131,6 +144,25 @@ export function createWalletActivities(steps: StepKinds) {
           throw new Error(`cannot reverse the credit of ${credit.amountCents} to wallet ${credit.walletId}: its balance is lower now`);
         }
         await insertLedger(client, credit.transferId, credit.walletId, -credit.amountCents, 'credit-reversal');
+      },
+    }),
+
+    /**
+     * The transfer's terminal transition: a transfer has no row of its own, so its outcome is this step's
+     * record, and its event goes to the outbox in the same transaction (once: the step is keyed).
+     */
+    recordTransferOutcome: steps.local({
+      input: OutcomeInput,
+      effect: async (client, input): Promise<null> => {
+        const { transferId, from, to, amountCents } = input;
+        const workflowId = ownSagaId();
+        if (input.outcome === 'COMPLETED') {
+          await appendEvent(client, { workflowId, type: 'transfer.completed', aggregateId: transferId, payload: { transferId, from, to, amountCents } });
+        } else {
+          const payload = { transferId, from, to, amountCents, reason: input.reason ?? '' };
+          await appendEvent(client, { workflowId, type: 'transfer.compensated', aggregateId: transferId, payload });
+        }
+        return null;
       },
     }),
   };

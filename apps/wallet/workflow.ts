@@ -2,10 +2,19 @@
 // the saga helper and the idempotency store, to show neither is tied to orders. Keys are
 // `${workflowId}/${stepId}`, computed by the saga and passed to the activity.
 // A run resumed by continue-as-new (input.resume) skips the forward phase and goes on compensating.
-import { ApplicationFailure, defineQuery, isCancellation, makeContinueAsNewFunc, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  isCancellation,
+  makeContinueAsNewFunc,
+  patched,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { appSagaOptions, compensationActivities, forward, sagaCloser } from '../worker/saga-plumbing';
 import { INJECTED_FAILURE } from '../orders/workflows/messages';
-import { SAGA_LIFETIME_PATCH, Saga, describeFailure, handleOperatorDecisions } from 'idempotent-sagas/workflow';
+import { SAGA_LIFETIME_PATCH, Saga, describeFailure, handleOperatorDecisions, stepKeys } from 'idempotent-sagas/workflow';
 import type { Compensation, SagaLifetimeOptions, SagaSnapshot, SagaState } from 'idempotent-sagas/workflow';
 
 export type TransferInput = {
@@ -28,6 +37,9 @@ export type TransferSagaState = SagaState & { transferId: string };
 export const transferStateQuery = defineQuery<TransferSagaState>('sagaState');
 
 export const TransferErrorType = { InvalidTransfer: 'INVALID_TRANSFER' } as const;
+
+/** The patch under which a transfer records its outcome (and publishes its event) before it closes. */
+export const TRANSFER_EVENTS_PATCH = 'transfer-events-v1';
 
 export async function transferFunds(input: TransferInput): Promise<TransferResult> {
   if (input.from === input.to) {
@@ -58,12 +70,24 @@ export async function transferFunds(input: TransferInput): Promise<TransferResul
   const saga = resume ? Saga.resume(resume.saga, sagaOptions, compensationFor) : new Saga(sagaOptions);
   setHandler(transferStateQuery, () => ({ ...saga.state(), transferId }));
   handleOperatorDecisions(saga);
-  const close = sagaCloser(lifetime, workflowId);
+  const closeSaga = sagaCloser(lifetime, workflowId);
+  // Histories recorded before transfers published events replay without the outcome step.
+  const announce = patched(TRANSFER_EVENTS_PATCH);
+  const close = async (outcome: 'COMPLETED' | 'COMPENSATED', reason?: string): Promise<void> => {
+    if (announce) {
+      const { forwardKey: key } = stepKeys(workflowId, 'outcome');
+      const { from, to } = input;
+      await CancellationScope.nonCancellable(() =>
+        forward.recordTransferOutcome({ key, transferId, from, to, amountCents, outcome, ...(reason !== undefined && { reason }) }),
+      );
+    }
+    await closeSaga(outcome);
+  };
 
   if (resume) {
     // The forward phase ended in an earlier run: go on compensating, newest first.
     await saga.compensate(resume.saga.reason);
-    await close('COMPENSATED');
+    await close('COMPENSATED', resume.saga.reason);
     return { transferId, status: 'COMPENSATED', reason: resume.saga.reason };
   }
 
@@ -75,7 +99,7 @@ export async function transferFunds(input: TransferInput): Promise<TransferResul
     const reason = reasonOf(err);
     workflowCancelled = isCancellation(err);
     await saga.compensate(reason);
-    await close('COMPENSATED');
+    await close('COMPENSATED', reason);
     if (workflowCancelled) throw err; // workflow cancellation: end as cancelled, after compensating
     return { transferId, status: 'COMPENSATED', reason };
   }

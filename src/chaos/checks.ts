@@ -4,6 +4,7 @@
 import { Client, Connection } from '@temporalio/client';
 import type { PlaceOrderResult } from '../../apps/orders/workflows/messages';
 import { type InvariantReport, checkInvariants } from '../../apps/orders/domain/invariants';
+import type { EventWitness } from '../../apps/shipping/checks';
 import { type InvariantLine, databaseInvariantLines } from '../demo/report';
 import type { ChaosStack } from './stack';
 import type { OrderTraffic } from './traffic';
@@ -19,6 +20,8 @@ export type ChaosChecks = {
   /** Sagas parked for an operator, with the reason their order row records. */
   stuckOrders: Array<{ id: string; reason: string }>;
   lines: CheckLine[];
+  /** With events: what the outbox, the broker and the shipping inbox show. */
+  events: (EventWitness & { inStream: number }) | undefined;
   invariantsHeld: boolean;
 };
 
@@ -36,6 +39,8 @@ export async function checkChaosRun(opts: {
   naturalKeysOff?: boolean;
   gatewayKeyOff?: boolean;
   liveExamples: string[];
+  /** With events: the witness once they settled. */
+  events?: (EventWitness & { inStream: number }) | undefined;
 }): Promise<ChaosChecks> {
   const { stack, traffic, orderIds } = opts;
   const database = await checkInvariants(stack.pool);
@@ -109,6 +114,13 @@ export async function checkChaosRun(opts: {
   );
   line('cleanup deleted no record of an open saga', opts.liveRecordsDeleted === 0, `${opts.liveRecordsDeleted} deleted, e.g. ${opts.liveExamples.join(', ')}`);
 
+  const ev = opts.events;
+  if (ev) {
+    line('every order event was published (the outbox holds none unpublished)', ev.eventsUnpublished === 0, `${ev.eventsUnpublished} unpublished`);
+    line('every terminal order had its event applied by shipping (a shipment or a cancellation)', ev.eventsMissing === 0, `${ev.eventsMissing} missing`);
+    line('no event was applied twice (the inbox; shipping_actions has no unique key)', ev.eventsAppliedTwice === 0, `${ev.eventsAppliedTwice} applied twice`);
+    line("every shipping action matches its order's final status", ev.eventsMismatched === 0, `${ev.eventsMismatched} mismatched`);
+  }
   return {
     database,
     accepted: orderIds.length,
@@ -116,6 +128,7 @@ export async function checkChaosRun(opts: {
     workflows: temporal.total,
     stuckOrders: rows.filter((r) => r.status === 'COMPENSATION_STUCK').map((r) => ({ id: r.id, reason: r.reason ?? '' })),
     lines,
+    events: opts.events,
     invariantsHeld: lines.every((l) => l.held),
   };
 }

@@ -1,11 +1,12 @@
 // The faults of a chaos run, each kind on its own seeded schedule until stop(): SIGKILL a worker and start
 // it again, SIGKILL the Temporal dev server and start it again on the same file (or, on a cluster, SIGKILL
 // one frontend, history or matching process and start it again), SIGKILL the gateway and start it again,
-// terminate Postgres backends of the services. A service that dies by itself is started again.
+// terminate Postgres backends of the services; with events, SIGKILL a relay, a shipping consumer or NATS
+// and start it again. A service that dies by itself is started again.
 import type { Pool } from 'pg';
 import type { Random } from '../random';
 import type { SupervisedChild } from '../stack/child-process';
-import { HARNESS_APPLICATION_NAME } from './stack';
+import { type ChaosEvents, HARNESS_APPLICATION_NAME } from './stack';
 
 /** The cluster's service kinds that chaos kills. */
 export const KILLED_TEMPORAL_SERVICES = ['frontend', 'history', 'matching'] as const;
@@ -22,6 +23,10 @@ export type MayhemCounts = {
   pgBackendsTerminated: number;
   /** Services that exited without being killed (started again). */
   unexpectedExits: number;
+  /** With events: SIGKILLs of a relay, of a shipping consumer, of NATS (each started again). */
+  relayKills: number;
+  consumerKills: number;
+  natsRestarts: number;
 };
 
 export type MayhemIntervals = {
@@ -30,6 +35,9 @@ export type MayhemIntervals = {
   temporalRestartEveryS: number;
   gatewayRestartEveryS: number;
   pgTerminateEveryS: number;
+  relayKillEveryS: number;
+  consumerKillEveryS: number;
+  natsRestartEveryS: number;
 };
 
 export class Mayhem {
@@ -41,6 +49,9 @@ export class Mayhem {
     pgTerminations: 0,
     pgBackendsTerminated: 0,
     unexpectedExits: 0,
+    relayKills: 0,
+    consumerKills: 0,
+    natsRestarts: 0,
   };
   readonly #stopped = new AbortController();
   readonly #loops: Array<Promise<void>> = [];
@@ -58,20 +69,20 @@ export class Mayhem {
       temporal: SupervisedChild | Record<KilledTemporalService, SupervisedChild[]>;
       gateway: SupervisedChild;
       workers: SupervisedChild[];
+      events?: ChaosEvents | undefined;
     },
     private readonly random: Random,
     private readonly log: (line: string) => void,
   ) {}
 
   start(intervals: MayhemIntervals): void {
-    const { temporal, gateway, workers } = this.target;
-    this.#every(intervals.workerKillEveryS, 'worker kill', async () => {
-      const idle = workers.filter((w) => w.running && !w.busy);
-      const victim = idle[this.random.int(0, idle.length - 1)];
-      if (!victim) return;
-      this.counts.workerKills += 1;
-      await this.#restart(victim);
-    });
+    const { temporal, gateway, workers, events } = this.target;
+    this.#killOneOf(intervals.workerKillEveryS, 'worker kill', workers, 'workerKills');
+    if (events) {
+      this.#killOneOf(intervals.relayKillEveryS, 'relay kill', events.relays, 'relayKills');
+      this.#killOneOf(intervals.consumerKillEveryS, 'consumer kill', events.consumers, 'consumerKills');
+      this.#killOneOf(intervals.natsRestartEveryS, 'nats restart', [events.nats], 'natsRestarts');
+    }
     if ('spec' in temporal) {
       this.#every(intervals.temporalRestartEveryS, 'temporal restart', async () => {
         this.counts.temporalRestarts += 1;
@@ -139,6 +150,17 @@ export class Mayhem {
       }
     };
     this.#loops.push(loop());
+  }
+
+  /** On its schedule, SIGKILLs one of `children` not already being restarted, and starts it again. */
+  #killOneOf(meanS: number, what: string, children: SupervisedChild[], counter: 'workerKills' | 'relayKills' | 'consumerKills' | 'natsRestarts'): void {
+    this.#every(meanS, what, async () => {
+      const idle = children.filter((c) => c.running && !c.busy);
+      const victim = idle[this.random.int(0, idle.length - 1)];
+      if (!victim) return;
+      this.counts[counter] += 1;
+      await this.#restart(victim);
+    });
   }
 
   /** SIGKILL, then start again (retrying while a service it needs is itself down). */

@@ -34,6 +34,12 @@ export type ChaosOptions = {
   naturalKeys: boolean;
   /** The gateway applies every charge request, ignoring Idempotency-Key (its unique key dropped too); the charge runs as the at-most-once step kind. */
   providerIgnoresKeys: boolean;
+  /** The events too: NATS of the run's own, two relays and two shipping consumers as processes, with their own faults and invariant. */
+  events: boolean;
+  /** With --events: SIGKILLs of a relay, of a consumer, and restarts of NATS. */
+  relayKillEveryS: number;
+  consumerKillEveryS: number;
+  natsRestartEveryS: number;
 };
 
 /** Without --duration the chaos phase lasts this long per order (at least MIN_AUTO_DURATION_S), so faults overlap the sagas. */
@@ -58,6 +64,10 @@ export const DEFAULT_CHAOS_OPTIONS: Omit<ChaosOptions, 'durationS'> = {
   refundOutageS: 0,
   naturalKeys: true,
   providerIgnoresKeys: false,
+  events: false,
+  relayKillEveryS: 8,
+  consumerKillEveryS: 10,
+  natsRestartEveryS: 20,
 };
 
 const MAX_INTERVAL_S = 3600;
@@ -134,7 +144,15 @@ export function parseChaosOptions(argv: readonly string[], out: (text: string) =
       'every refund fails for this long, from a quarter into the chaos phase; stuck sagas are then retried as an operator (0..3600)',
       decimal('--refund-outage', 0, 3600),
       d.refundOutageS,
-    );
+    )
+    .option(
+      '--events',
+      "also run the events: NATS JetStream of the run's own, two outbox relays and two shipping consumers as processes, SIGKILLed and restarted; then checks every terminal order was shipped or cancelled exactly once",
+      d.events,
+    )
+    .option(...interval('--relay-kill-every', 'relay SIGKILLs (with --events)', d.relayKillEveryS))
+    .option(...interval('--consumer-kill-every', 'shipping consumer SIGKILLs (with --events)', d.consumerKillEveryS))
+    .option(...interval('--nats-restart-every', 'NATS restarts (with --events)', d.natsRestartEveryS));
   if (parseCommand(program, argv, out) === 'help') return 'help';
   const o = program.opts<{
     orders: number;
@@ -155,6 +173,10 @@ export function parseChaosOptions(argv: readonly string[], out: (text: string) =
     refundOutage: number;
     naturalKeys: boolean;
     providerIgnoresKeys: boolean;
+    events: boolean;
+    relayKillEvery: number;
+    consumerKillEvery: number;
+    natsRestartEvery: number;
   }>();
   return {
     orders: o.orders,
@@ -175,5 +197,9 @@ export function parseChaosOptions(argv: readonly string[], out: (text: string) =
     refundOutageS: o.refundOutage,
     naturalKeys: o.naturalKeys,
     providerIgnoresKeys: o.providerIgnoresKeys,
+    events: o.events,
+    relayKillEveryS: o.relayKillEvery,
+    consumerKillEveryS: o.consumerKillEvery,
+    natsRestartEveryS: o.natsRestartEvery,
   };
 }

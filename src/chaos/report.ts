@@ -61,6 +61,17 @@ export function reportJson(r: ChaosResult): Record<string, unknown> {
     pgBackendsTerminated: r.counts.pgBackendsTerminated,
     unexpectedExits: r.counts.unexpectedExits,
     takeovers: r.takeovers,
+    ...(c.events && {
+      events: true,
+      eventsPublished: c.events.eventsPublished,
+      eventsApplied: c.events.eventsApplied,
+      eventsInStream: c.events.inStream,
+      eventsMissing: c.events.eventsMissing,
+      eventsAppliedTwice: c.events.eventsAppliedTwice,
+      relayKills: r.counts.relayKills,
+      consumerKills: r.counts.consumerKills,
+      natsRestarts: r.counts.natsRestarts,
+    }),
     recordsCleaned: r.cleanup.deleted,
     liveRecordsDeleted: r.cleanup.liveRecordsDeleted,
     operatorRetries: r.operatorRetries,
@@ -94,6 +105,11 @@ export function formatReport(r: ChaosResult): string[] {
         : `temporal restarts ${r.counts.temporalRestarts}`
     } · gateway restarts ${r.counts.gatewayRestarts} · ` +
       `pg backends terminated ${r.counts.pgBackendsTerminated} in ${r.counts.pgTerminations} rounds · services that exited by themselves ${r.counts.unexpectedExits}`,
+    ...(c.events
+      ? [
+          `  events        ${c.events.eventsPublished} published (${c.events.inStream} messages in the stream), ${c.events.eventsApplied} applied by shipping · relay SIGKILLs ${r.counts.relayKills} · consumer SIGKILLs ${r.counts.consumerKills} · NATS restarts ${r.counts.natsRestarts}`,
+        ]
+      : []),
     `  retention     ${r.options.ttlS !== undefined ? `step records kept ${r.options.ttlS} s after their saga closed` : 'default TTLs'} · cleanup ${r.options.cleanupEveryS > 0 ? `every ${r.options.cleanupEveryS} s: ${r.cleanup.runs} runs, ${r.cleanup.deleted} records and ${r.cleanup.extraDeleted} webhook events deleted, ${r.cleanup.liveRecordsDeleted} of an open saga` : 'off'}`,
     ...(r.options.refundOutageS > 0
       ? [

@@ -5,6 +5,8 @@ import type { Config } from '../config';
 import { CleanupLoop, type CleanupTotals, IdempotencyStore } from 'idempotent-sagas/store';
 import { planDemo } from '../demo/plan';
 import { mulberry32 } from '../random';
+import { eventTopology, streamMessageCount } from '../../apps/events/broker';
+import { settleEvents } from '../../apps/shipping/checks';
 import { type ChaosChecks, checkChaosRun, countWorkflows } from './checks';
 import { Mayhem, type MayhemCounts } from './mayhem';
 import { refundOutage, retryStuckSagas } from './operator';
@@ -91,6 +93,7 @@ export async function runChaos(opts: {
     naturalKeys: options.naturalKeys,
     providerIgnoresKeys: options.providerIgnoresKeys,
     temporal: options.temporal,
+    events: options.events,
     say,
     onUnexpectedExit: (child) => mayhem?.revive(child),
   });
@@ -128,7 +131,7 @@ export async function runChaos(opts: {
   opts.interrupted.addEventListener('abort', onInterrupt, { once: true });
   try {
     mayhem = new Mayhem(
-      { pool: stack.pool, database: stack.database.name, temporal: stack.temporal, gateway: stack.gateway, workers: stack.workers },
+      { pool: stack.pool, database: stack.database.name, temporal: stack.temporal, gateway: stack.gateway, workers: stack.workers, events: stack.events },
       random,
       say,
     );
@@ -214,6 +217,14 @@ export async function runChaos(opts: {
       if (Date.now() > drainDeadline || opts.interrupted.aborted) break;
       await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
     }
+    // The events of the last terminal orders may still be on their way: let them arrive (within the drain's time, at least a minute).
+    const events = stack.events
+      ? {
+          ...(await settleEvents(stack.pool, '%', Math.max(60_000, drainDeadline - Date.now()))),
+          // More messages than events: re-publications after a relay kill reached the stream, and the inboxes dropped them.
+          inStream: await streamMessageCount(stack.events.natsUrl, eventTopology().stream),
+        }
+      : undefined;
     const drainMs = Date.now() - drainStarted;
     if (opts.interrupted.aborted) {
       keepData = options.keep;
@@ -235,6 +246,7 @@ export async function runChaos(opts: {
       liveExamples: witness.liveExamples,
       naturalKeysOff: !options.naturalKeys,
       gatewayKeyOff: options.providerIgnoresKeys,
+      events,
     });
     // A violation keeps the evidence.
     keepData = options.keep || !checks.invariantsHeld;

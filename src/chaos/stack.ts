@@ -1,6 +1,7 @@
 // The chaos run's services, each a separate OS process except Postgres (DATABASE_URL, or the embedded
 // server in this process): a Temporal dev server persisted to a file, the payment gateway, N workers and
-// the API. The run gets a database of its own on that server, so its invariants see only its orders.
+// the API; with events, NATS of the run's own, two outbox relays and two shipping consumers. The run gets a
+// database of its own on that server, so its invariants see only its orders.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -27,6 +28,10 @@ import type { KilledTemporalService } from './mayhem';
 export const HARNESS_APPLICATION_NAME = 'chaos-harness';
 /** Short leases: a compensation waiting out a killed worker's claim does not wait long. */
 const LEASE_MS = 3000;
+/** With events: the broker forgets an event ID after this long, so a relay re-publishing after a kill reaches the inboxes. */
+const EVENTS_DUPLICATE_WINDOW_S = 2;
+/** With events: an unacknowledged event comes back after this long (a killed consumer's). */
+const EVENTS_ACK_WAIT_S = 5;
 /** The gateway holds an "apply then time out" answer this long; workers give up sooner and retry by key. */
 const GATEWAY_HANG_MS = 5000;
 const GATEWAY_CLIENT_TIMEOUT_MS = 2000;
@@ -47,6 +52,8 @@ export type ChaosStack = {
   api: SupervisedChild;
   apiUrl: string;
   apiKey: string;
+  /** With events: the broker, the relays and the shipping consumers. */
+  events: ChaosEvents | undefined;
   /** Every child, in start order. */
   children(): SupervisedChild[];
   /** Stops every process (newest first) and, when `dropData`, drops the run database and the Temporal file. */
@@ -69,6 +76,8 @@ export async function startChaosStack(opts: {
   shortStuckRounds?: boolean;
   /** A dev server persisted to a file (default), or a cluster of service processes on the run's Postgres. */
   temporal?: 'dev' | 'cluster';
+  /** NATS of the run's own, two relays and two shipping consumers. */
+  events?: boolean;
   say: (line: string) => void;
   onUnexpectedExit: (child: SupervisedChild) => void;
 }): Promise<ChaosStack> {
@@ -201,6 +210,25 @@ export async function startChaosStack(opts: {
     await Promise.all([gateway.start(), api.start(), ...workers.map((w) => w.start())]);
     say(`gateway, api and ${workers.length} workers started (logs in ${path.relative(PROJECT_ROOT, runDir)})`);
 
+    let events: ChaosEvents | undefined;
+    if (opts.events) {
+      const nats = await stack.nats({ own: true, name: `chaos-${runId}`, drop: () => dropData, onUnexpectedExit: opts.onUnexpectedExit });
+      if (!nats.child) throw new Error("a NATS of the run's own has a process");
+      started.push(nats.child);
+      const eventsEnv = {
+        NATS_URL: nats.url,
+        EVENTS_DUPLICATE_WINDOW_SECONDS: String(EVENTS_DUPLICATE_WINDOW_S),
+        CONSUMER_ACK_WAIT_SECONDS: String(EVENTS_ACK_WAIT_S),
+        RELAY_POLL_INTERVAL_MS: '100',
+        PG_POOL_MAX: '4',
+      };
+      const relays = [1, 2].map((i) => node(`relay-${i}`, 'apps/events/relay-main.ts', 'outbox relay ready', eventsEnv));
+      const consumers = [1, 2].map((i) => node(`consumer-${i}`, 'apps/shipping/main.ts', 'shipping consumer ready', eventsEnv));
+      await Promise.all([...relays, ...consumers].map((c) => c.start()));
+      events = { nats: nats.child, natsUrl: nats.url, relays, consumers };
+      say(`events: NATS at ${nats.url}, 2 outbox relays and 2 shipping consumers started`);
+    }
+
     return {
       runId,
       runDir,
@@ -215,6 +243,7 @@ export async function startChaosStack(opts: {
       api,
       apiUrl: `http://127.0.0.1:${apiPort}`,
       apiKey,
+      events,
       children: () => [...started],
       close: async (drop: boolean) => {
         dropData = drop;
@@ -223,6 +252,8 @@ export async function startChaosStack(opts: {
     };
   });
 }
+
+export type ChaosEvents = { nats: SupervisedChild; natsUrl: string; relays: SupervisedChild[]; consumers: SupervisedChild[] };
 
 /** Resolves once the dev server answers a call (its banner comes before it serves). */
 function temporalAnswers(address: string): Promise<void> {

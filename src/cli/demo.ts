@@ -53,7 +53,7 @@ runCommand('demo', parseDemoOptions, async ({ options, config, logger, say }) =>
   }
 
   try {
-    stack = await startDemoStack({ config, logger, plan, taskQueue: runId, say });
+    stack = await startDemoStack({ config, logger, plan, taskQueue: runId, say, eventsStream: runId.replace(/\W/g, '_').toUpperCase() });
   } catch (err) {
     if (stopping.signal.aborted) {
       say(`interrupted during start-up (${err instanceof Error ? err.message : String(err)})`);
@@ -64,6 +64,7 @@ runCommand('demo', parseDemoOptions, async ({ options, config, logger, say }) =>
 
   try {
     const { temporal } = stack;
+    const { consumer } = stack.events;
     const runWorkflowsUrl = temporal.uiUrl
       ? `${temporal.uiUrl}/namespaces/${encodeURIComponent(temporal.namespace)}/workflows?query=${encodeURIComponent(`TaskQueue="${runId}"`)}`
       : undefined;
@@ -86,6 +87,7 @@ runCommand('demo', parseDemoOptions, async ({ options, config, logger, say }) =>
       temporalUi: temporal.uiUrl,
       runWorkflowsUrl,
       interrupted: stopping.signal.aborted,
+      consumerCounts: () => consumer.counts,
     }).catch((err: unknown) => {
       if (!stopping.signal.aborted) throw err;
       // Ctrl-C in a terminal also stops Postgres and the dev server (same process group).

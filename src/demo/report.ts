@@ -2,6 +2,8 @@
 // (checkInvariants over the whole database, plus checks of this run's own workflows), and the JSON line.
 import type { Pool } from 'pg';
 import { type InvariantReport, checkInvariants } from '../../apps/orders/domain/invariants';
+import { type EventWitness, settleEvents } from '../../apps/shipping/checks';
+import type { ShippingCounts } from '../../apps/shipping/consumer';
 import type { InjectedFaultCounts } from './counting-faults';
 import type { GatewayStats } from '../../apps/gateway/stats';
 import type { OrderOutcome } from './drive';
@@ -30,6 +32,8 @@ export type DemoSummary = {
   nonTerminal: number;
   notStarted: number;
   gateway: GatewayRunStats;
+  /** This run's order events: published by the relay, applied by the shipping consumer (whose counts are the whole process's). */
+  events: EventWitness & { consumer: ShippingCounts };
   database: InvariantReport;
   invariants: InvariantLine[];
   invariantsHeld: boolean;
@@ -133,12 +137,18 @@ export async function summarise(opts: {
   temporalUi: string | undefined;
   runWorkflowsUrl: string | undefined;
   interrupted: boolean;
+  /** The shipping consumer's counts, read once this run's events have settled. */
+  consumerCounts: () => ShippingCounts;
+  /** How long to wait for this run's events to be published and applied. Default 30 s; none when interrupted. */
+  eventsTimeoutMs?: number;
 }): Promise<DemoSummary> {
   const all = [...opts.outcomes.values()];
   const count = (kind: OrderOutcome['kind']): number => all.filter((o) => o.kind === kind).length;
   const compensatedBy: Record<string, number> = {};
   for (const o of all) if (o.kind === 'COMPENSATED') compensatedBy[o.reasonType] = (compensatedBy[o.reasonType] ?? 0) + 1;
 
+  const witness = await settleEvents(opts.pool, `${opts.runId}-%`, opts.interrupted ? 0 : (opts.eventsTimeoutMs ?? 30_000));
+  const events = { ...witness, consumer: opts.consumerCounts() };
   const database = await checkInvariants(opts.pool);
   const gateway = await gatewayRunStats(opts.pool, opts.runId, opts.injected);
   const wrong = await disagreements(opts.pool, opts.runId, opts.orders, opts.outcomes);
@@ -155,6 +165,13 @@ export async function summarise(opts: {
     label: "every order of this run reached a terminal state (its saga's result, or COMPENSATION_STUCK)",
     held: nonTerminal === 0,
     ...(nonTerminal > 0 && { detail: `${nonTerminal} not finished: ${unfinished.slice(0, 3).join('; ')}${unfinished.length > 3 ? ' …' : ''}` }),
+  });
+  invariants.push({
+    label: 'every terminal order of this run had its event published and applied once by shipping (outbox → NATS → inbox)',
+    held: events.eventsMissing === 0 && events.eventsUnpublished === 0 && events.eventsAppliedTwice === 0 && events.eventsMismatched === 0,
+    ...((events.eventsMissing > 0 || events.eventsUnpublished > 0 || events.eventsAppliedTwice > 0 || events.eventsMismatched > 0) && {
+      detail: `${events.eventsMissing} missing, ${events.eventsUnpublished} unpublished, ${events.eventsAppliedTwice} applied twice, ${events.eventsMismatched} mismatched`,
+    }),
   });
   invariants.push({
     label: "this run's workflow results agree with the orders table",
@@ -174,6 +191,7 @@ export async function summarise(opts: {
     nonTerminal,
     notStarted: opts.orders.length - all.length,
     gateway,
+    events,
     database,
     invariants,
     invariantsHeld: invariants.every((i) => i.held),
@@ -220,6 +238,13 @@ export function formatSummary(s: DemoSummary): string[] {
   lines.push(`    ${pad('  refund requests answered 503', W - 2)} ${num(i.refundServerErrors, 6)} of ${i.refundRequests}`);
   lines.push(`    ${pad('keys tombstoned by a refund-by-key', W - 2)} ${num(g.tombstones, 6)}`);
   lines.push('');
+  const e = s.events;
+  lines.push('  events, this run (outbox → NATS JetStream → shipping inbox)');
+  lines.push(`    ${pad('published (broker acknowledged)', W - 2)} ${num(e.eventsPublished, 6)}`);
+  lines.push(`    ${pad('applied by shipping', W - 2)} ${num(e.eventsApplied, 6)}`);
+  lines.push(`    ${pad('  duplicates dropped by the inbox', W - 2)} ${num(e.consumer.duplicates, 6)}`);
+  lines.push(`    ${pad('  dead-lettered', W - 2)} ${num(e.consumer.deadLettered, 6)}`);
+  lines.push('');
   const d = s.database;
   lines.push(
     `  invariants (DESIGN §6) over the whole database: ${d.orders} orders (${d.completed} completed, ` +
@@ -259,6 +284,14 @@ export function summaryJson(s: DemoSummary): Record<string, unknown> {
     compensatedBy: s.compensatedBy,
     doubleCharges: s.database.doubleCharges,
     doubleReservations: s.database.doubleReservations,
+    events: {
+      published: s.events.eventsPublished,
+      applied: s.events.eventsApplied,
+      missing: s.events.eventsMissing,
+      appliedTwice: s.events.eventsAppliedTwice,
+      duplicatesDropped: s.events.consumer.duplicates,
+      deadLettered: s.events.consumer.deadLettered,
+    },
     invariantsHeld: s.invariantsHeld,
     violations: s.invariants.filter((i) => !i.held).map((i) => (i.detail ? `${i.label}: ${i.detail}` : i.label)),
     gateway: {

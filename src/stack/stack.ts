@@ -3,6 +3,7 @@
 // newest first, each close bounded in time. What differs between them is only which parts, and where
 // they run: in this process, or (chaos) as separate processes it can kill.
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Client, type Connection } from '@temporalio/client';
@@ -13,6 +14,10 @@ import type { Pool } from 'pg';
 import { createDatabase, dropDatabase, findTemporalCli, installTemporalCli, TemporalUnavailableError } from 'idempotent-sagas/testing';
 import { buildApiApp, type ApiDeps } from '../../apps/orders/api/app';
 import { GATEWAY_MIGRATIONS } from '../../apps/gateway/schema';
+import { eventTopology } from '../../apps/events/broker';
+import { OutboxRelay, type RelayOptions } from '../../apps/events/relay';
+import { ShippingConsumer, type ShippingConsumerOptions } from '../../apps/shipping/consumer';
+import { SHIPPING_MIGRATIONS } from '../../apps/shipping/schema';
 import { type RunningGateway, startGateway } from '../../apps/gateway/server';
 import type { GatewayAppOptions } from '../../apps/gateway/app';
 import type { ActivityDeps } from '../../apps/worker/activities';
@@ -28,6 +33,17 @@ import type { Logger } from '../logger';
 import { connectClient, connectWorker, ensureSearchAttributes, untilTemporalAnswers } from '../temporal/connection';
 import { startDevServer } from '../temporal/dev-server';
 import { type ClusterMember, findClusterBinaries, prepareCluster } from '../temporal/cluster';
+import {
+  HOW_TO_GET_NATS,
+  LOCAL_NATS_URL,
+  NatsUnavailableError,
+  findNatsServer,
+  installNatsServer,
+  natsAnswers,
+  natsProblem,
+  natsServerSpec,
+  redactNatsUrl,
+} from '../events/nats-server';
 
 /** How long each part may take to close before close() goes on without it. */
 const CLOSE_TIMEOUT_MS = 5000;
@@ -60,6 +76,26 @@ export type StackTemporal = {
   eagerClient: Client;
 };
 
+export type StackNats = {
+  /** Where clients connect: nats://host:port (NATS_URL as given). */
+  url: string;
+  /** Where it came from: NATS_URL, the server already running at 127.0.0.1:4222, or a nats-server the stack started. */
+  source: 'NATS_URL' | 'local server' | 'nats-server';
+  /** The server's process when the stack started it (chaos kills and restarts it); undefined otherwise. */
+  child: SupervisedChild | undefined;
+};
+
+export type NatsOptions = {
+  /** Always start a server of the stack's own, even with NATS_URL set or a server at 127.0.0.1:4222 (a test or chaos that restarts it). */
+  own?: boolean;
+  /** Its directory under .data/nats/ (JetStream store and log); default a fresh random name. */
+  name?: string;
+  /** Asked at close, after the server stopped: delete its directory? Default: yes for a random name, no for a given one. */
+  drop?: () => boolean;
+  /** Called when the server exits without being asked (see SupervisedChild). */
+  onUnexpectedExit?: (child: SupervisedChild) => void;
+};
+
 export type DatabaseOptions = {
   /** A new database of the stack's own on the configured server (default: the configured database itself). */
   own?: {
@@ -78,6 +114,7 @@ export class Stack {
   readonly #closers: Array<{ what: string; close: () => Promise<unknown>; timeoutMs: number }> = [];
   readonly #say: (line: string) => void;
   #postgres: Promise<ProvisionedDatabase> | undefined;
+  #nats: Promise<StackNats> | undefined;
 
   constructor(
     readonly config: Config,
@@ -154,7 +191,8 @@ export class Stack {
       });
     }
     if (!opts.own?.template) {
-      const applied = [...(await migrate(url, (msg) => logger.debug(msg))), ...(await migrate(url, (msg) => logger.debug(msg), GATEWAY_MIGRATIONS))];
+      const log = (msg: string): void => logger.debug(msg);
+      const applied = [...(await migrate(url, log)), ...(await migrate(url, log, GATEWAY_MIGRATIONS)), ...(await migrate(url, log, SHIPPING_MIGRATIONS))];
       if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     }
     const pool = createPool(url, {
@@ -223,6 +261,40 @@ export class Stack {
     return gateway;
   }
 
+  /** The outbox relay in this process, publishing the database's events to `nats` until close(). */
+  async relay(db: StackDatabase, nats: StackNats, opts: Partial<Omit<RelayOptions, 'pool' | 'databaseUrl' | 'natsUrl'>> = {}): Promise<OutboxRelay> {
+    const { events } = this.config;
+    const relay = await OutboxRelay.start({
+      pool: db.pool,
+      databaseUrl: db.url,
+      natsUrl: nats.url,
+      logger: this.logger.child({ component: 'relay' }),
+      batchSize: events.relayBatchSize,
+      pollIntervalMs: events.relayPollIntervalMs,
+      duplicateWindowMs: events.duplicateWindowSeconds * 1000,
+      topology: eventTopology(events.stream),
+      ...opts,
+    });
+    this.defer('the outbox relay', () => relay.stop());
+    return relay;
+  }
+
+  /** The shipping consumer in this process, applying the order events from `nats` until close(). */
+  async consumer(db: StackDatabase, nats: StackNats, opts: Partial<Omit<ShippingConsumerOptions, 'pool' | 'natsUrl'>> = {}): Promise<ShippingConsumer> {
+    const { events } = this.config;
+    const consumer = await ShippingConsumer.start({
+      pool: db.pool,
+      natsUrl: nats.url,
+      logger: this.logger.child({ component: 'shipping' }),
+      ackWaitMs: events.consumerAckWaitSeconds * 1000,
+      duplicateWindowMs: events.duplicateWindowSeconds * 1000,
+      topology: eventTopology(events.stream),
+      ...opts,
+    });
+    this.defer('the shipping consumer', () => consumer.stop());
+    return consumer;
+  }
+
   /** An order worker in this process, running until close() (which lets in-flight tasks finish). */
   async worker(
     temporal: StackTemporal,
@@ -271,7 +343,14 @@ export class Stack {
     const server = await this.postgresServer();
     const prefix = opts.databasePrefix ?? 'temporal_cluster';
     const dir = path.join(PROJECT_ROOT, '.data', 'temporal-cluster', prefix);
-    const layout = await prepareCluster({ binaries, adminUrl: server.url, databasePrefix: prefix, dir, basePort: await freePortRange(30), say: this.#say });
+    const layout = await prepareCluster({
+      binaries,
+      adminUrl: server.url,
+      databasePrefix: prefix,
+      dir,
+      basePort: await freePortRange(30, 'the Temporal cluster'),
+      say: this.#say,
+    });
     if (opts.drop) {
       this.defer(`the cluster databases ${prefix}*`, async () => {
         if (opts.drop?.()) for (const name of [`${prefix}_visibility`, prefix]) await dropDatabase(server.url, name);
@@ -289,6 +368,53 @@ export class Stack {
     await registerNamespace(layout.address, this.config.temporal.namespace);
     this.#say(`temporal: cluster frontend at ${layout.address}`);
     return { address: layout.address, members };
+  }
+
+  /**
+   * NATS with JetStream, the event broker: NATS_URL (which must answer with JetStream), else the server at
+   * 127.0.0.1:4222 when it does, else a nats-server of the stack's own (found, or built with Go), started as a
+   * process of the stack on a free port with its store under .data/nats/; a NatsUnavailableError naming every
+   * way otherwise. Found once per stack. `own`: always a new server of the stack's own.
+   */
+  nats(opts: NatsOptions = {}): Promise<StackNats> {
+    if (opts.own) return this.#ownNats(opts);
+    this.#nats ??= this.#findNats(opts);
+    return this.#nats;
+  }
+
+  async #findNats(opts: NatsOptions): Promise<StackNats> {
+    const { url } = this.config.nats;
+    if (url) {
+      const problem = await natsProblem(url, 5000);
+      if (problem) throw new NatsUnavailableError(`the NATS server at NATS_URL=${redactNatsUrl(url)} ${problem}.`);
+      this.#say(`nats: ${redactNatsUrl(url)} (NATS_URL)`);
+      return { url, source: 'NATS_URL', child: undefined };
+    }
+    if (await natsAnswers(LOCAL_NATS_URL)) {
+      this.#say(`nats: the local server at ${LOCAL_NATS_URL}`);
+      return { url: LOCAL_NATS_URL, source: 'local server', child: undefined };
+    }
+    return this.#ownNats(opts);
+  }
+
+  /** A nats-server of the stack's own, stopped at close (and its directory deleted when `drop` says so). */
+  async #ownNats(opts: NatsOptions): Promise<StackNats> {
+    const binary = findNatsServer(this.config.nats.serverPath) ?? installNatsServer(this.#say);
+    if (!binary) throw new NatsUnavailableError(HOW_TO_GET_NATS);
+    const named = opts.name !== undefined;
+    const dir = path.join(PROJECT_ROOT, '.data', 'nats', opts.name ?? runName('nats'));
+    const port = await freePortRange(1, 'a NATS server');
+    const spec = natsServerSpec({ binary, port, storeDir: path.join(dir, 'store'), logFile: path.join(dir, 'nats-server.log') });
+    // Registered before the process, so it runs after the process has stopped.
+    this.defer(`the NATS directory ${path.relative(PROJECT_ROOT, dir)}`, async () => {
+      if (opts.drop?.() ?? !named) await rm(dir, { recursive: true, force: true });
+    });
+    const child = this.process(spec, opts.onUnexpectedExit);
+    this.#say(`nats: starting nats-server (${binary})…`);
+    await child.start();
+    const url = `nats://127.0.0.1:${port}`;
+    this.#say(`nats: nats-server at ${url} (store and log in ${path.relative(PROJECT_ROOT, dir)})`);
+    return { url, source: 'nats-server', child };
   }
 
   /** The `temporal` CLI (for a dev server run as a process of the stack's own); a clear error when there is none. */
@@ -325,15 +451,15 @@ function registerNamespace(address: string, namespace: string): Promise<void> {
   );
 }
 
-/** The first of `n` consecutive ports that are free now on 127.0.0.1. */
-async function freePortRange(n: number): Promise<number> {
+/** The first of `n` consecutive ports that are free now on 127.0.0.1 (`forWhat` names their user in the error). */
+async function freePortRange(n: number, forWhat: string): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt += 1) {
     // Below 32768: the cluster stores its membership ports as a Postgres smallint.
     const base = 20_000 + Math.floor(Math.random() * (32_767 - 20_000 - n));
     const free = await Promise.all(Array.from({ length: n }, (_, i) => portFree(base + i)));
     if (free.every(Boolean)) return base;
   }
-  throw new StartupError(`no ${n} consecutive free ports found for the Temporal cluster`);
+  throw new StartupError(`no ${n} consecutive free ports found for ${forWhat}`);
 }
 
 function portFree(port: number): Promise<boolean> {

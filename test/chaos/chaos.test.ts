@@ -1,6 +1,7 @@
 // `npm run chaos` end to end, as a child process, about a minute: its own Temporal dev server on a file,
-// gateway, two workers and the API as processes; workers, Temporal and the gateway SIGKILLed and
-// restarted, Postgres backends terminated; every invariant must hold. And bad options refused.
+// gateway, two workers and the API as processes, and the events (NATS, relays, shipping consumers); workers,
+// Temporal, the gateway, relays, consumers and NATS SIGKILLed and restarted, Postgres backends terminated;
+// every invariant must hold. And bad options refused.
 import { expectRefusal, freePort, lastJsonLine, runScript } from '../helpers/processes';
 import { ADMIN_URL_VAR, requireTestEnv } from '../helpers/test-env';
 
@@ -31,6 +32,14 @@ test('40 orders through a minute of kills and restarts: nothing double-applied, 
     '1',
     '--refund-outage',
     '15',
+    // The events too: NATS, two relays and two shipping consumers, each SIGKILLed and restarted.
+    '--events',
+    '--relay-kill-every',
+    '6',
+    '--consumer-kill-every',
+    '7',
+    '--nats-restart-every',
+    '15',
   ];
   const run = await runScript(CHAOS, args, env, 400_000);
   if (run.code !== 0) throw new Error(`chaos exited ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr.slice(-5000)}`);
@@ -56,6 +65,14 @@ test('40 orders through a minute of kills and restarts: nothing double-applied, 
   expect(run.stdout).toContain("✓ every closed order workflow's result agrees with its order row");
   expect(run.stdout).toContain('✓ cleanup deleted no record of an open saga');
   expect(run.stdout).toContain('✓ one workflow per accepted order on the run task queue');
+  // Every terminal order's event went out and was applied exactly once, through relay, consumer and NATS kills.
+  expect(report).toMatchObject({ events: true, eventsMissing: 0, eventsAppliedTwice: 0 });
+  expect(n('eventsPublished')).toBe(n('completed') + n('compensated'));
+  expect(n('eventsApplied')).toBe(n('eventsPublished'));
+  expect(n('relayKills')).toBeGreaterThanOrEqual(1);
+  expect(n('consumerKills')).toBeGreaterThanOrEqual(1);
+  expect(n('natsRestarts')).toBeGreaterThanOrEqual(1);
+  expect(run.stdout).toContain('✓ no event was applied twice');
   expect(run.stdout).not.toContain('✗');
 }, 420_000);
 

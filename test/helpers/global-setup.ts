@@ -6,6 +6,7 @@ import { Client } from 'pg';
 import { startEmbeddedPostgres } from 'idempotent-sagas/testing';
 import { migrate } from '../../src/db/migrate';
 import { GATEWAY_MIGRATIONS } from '../../apps/gateway/schema';
+import { SHIPPING_MIGRATIONS } from '../../apps/shipping/schema';
 import { startDevServer } from '../../src/temporal/dev-server';
 import { ADMIN_URL_VAR, TEMPLATE_DB_VAR, TEMPORAL_ADDRESS_VAR, databaseUrl } from './test-env';
 
@@ -44,6 +45,7 @@ export default async function globalSetup(): Promise<void> {
   }
   await migrate(databaseUrl(adminUrl, template));
   await migrate(databaseUrl(adminUrl, template), () => {}, GATEWAY_MIGRATIONS);
+  await migrate(databaseUrl(adminUrl, template), () => {}, SHIPPING_MIGRATIONS);
   process.env[TEMPORAL_ADDRESS_VAR] = await provideTemporal();
   process.env[ADMIN_URL_VAR] = adminUrl;
   process.env[TEMPLATE_DB_VAR] = template;

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { DEV_WEBHOOK_SECRET, loadConfig } from '../../src/config';
+import { NATS_SERVER_VERSION } from '../../src/events/nats-server';
 import { TEMPORAL_SERVER_VERSION } from '../../src/temporal/cluster';
 import { LATENCY_DYNAMIC_CONFIG } from '../../src/temporal/dev-server';
 
@@ -18,10 +19,15 @@ type Service = {
   depends_on?: Record<string, { condition: string }> | string[];
   environment?: Record<string, string>;
   container_name?: string;
+  volumes?: string[];
+  restart?: string;
 };
 
 const root = path.resolve(__dirname, '../..');
-const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+};
 const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
 
 const dependsOn = (s: Service | undefined): string[] => (Array.isArray(s?.depends_on) ? s.depends_on : Object.keys(s?.depends_on ?? {}));
@@ -40,6 +46,7 @@ test.each([
   ['postgres', '5433:5432'],
   ['gateway', '4010:4010'],
   ['api', '3000:3000'],
+  ['nats', '4223:4222'],
 ])('%s publishes %s', (name, port) => {
   expect(compose.services[name]?.ports).toContain(port);
 });
@@ -52,6 +59,7 @@ test("dependencies: the schema job on Temporal's Postgres, every service after i
   expect(dependsOn(compose.services.gateway)).toEqual(['postgres']);
   expect(dependsOn(compose.services.worker).sort()).toEqual(['gateway', 'postgres', 'temporal-setup']);
   expect(dependsOn(compose.services.api).sort()).toEqual(['postgres', 'temporal-setup']);
+  for (const name of ['relay', 'consumer']) expect(dependsOn(compose.services[name]).sort()).toEqual(['nats', 'postgres']);
 });
 
 test('the Temporal cluster: server 1.29.1 (as npm run temporal:cluster builds), one service per container, the schema by its SQL tool, eager dispatch on', () => {
@@ -112,4 +120,32 @@ test('the gateway and the API share a webhook secret that is not the public deve
   expect(fallback).toMatch(/local/);
   // The fallback passes the config's own check, so the stack starts (even with NODE_ENV=production).
   expect(loadConfig({ WEBHOOK_SECRET: fallback }).gateway.webhookSecret).toBe(fallback);
+});
+
+test('the events: NATS with JetStream (the nats-server npm run nats:install builds) on a named volume, the relay and the consumer on it', () => {
+  const nats = compose.services.nats!;
+  expect(nats.image).toBe(`nats:${NATS_SERVER_VERSION.replace(/^v/, '')}`);
+  const command = nats.command!;
+  expect(command).toContain('-js');
+  expect(command[command.indexOf('-sd') + 1]).toBe('/data');
+  const volume = nats.volumes?.find((v) => v.endsWith(':/data'));
+  expect(volume).toBeDefined();
+  expect(Object.keys(compose.volumes ?? {})).toContain(volume!.split(':')[0]);
+  for (const [name, built] of [
+    ['relay', 'dist/apps/events/relay-main.js'],
+    ['consumer', 'dist/apps/shipping/main.js'],
+  ] as const) {
+    const s = compose.services[name]!;
+    expect(s.build).toBe('.');
+    expect(s.command).toEqual(['node', built]);
+    expect(s.environment?.NATS_URL).toBe('nats://nats:4222');
+    expect(s.environment?.DATABASE_URL).toMatch(/^postgres:\/\/.+@postgres:5432\//);
+    const after = s.depends_on as Record<string, { condition: string }>;
+    expect(after.postgres?.condition).toBe('service_healthy');
+    // The nats image (FROM scratch) has nothing to run a health check with: started, and the service restarts until it connects.
+    expect(after.nats?.condition).toBe(nats.healthcheck ? 'service_healthy' : 'service_started');
+    if (!nats.healthcheck) expect(s.restart).toBe('on-failure');
+  }
+  // The URL passes the config's own check.
+  expect(loadConfig({ NATS_URL: compose.services.relay!.environment!.NATS_URL }).nats.url).toBe('nats://nats:4222');
 });

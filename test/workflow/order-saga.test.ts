@@ -32,6 +32,12 @@ const effects = async (orderId: string) => ({
   payments: await stack.count('SELECT count(*) AS n FROM payments WHERE order_id = $1', [orderId]),
 });
 
+/** The events the order's terminal transition wrote to the outbox: [type, event ID]. */
+const outbox = async (orderId: string): Promise<string[][]> =>
+  (
+    await stack.db.pool.query<{ type: string; event_id: string }>('SELECT type, event_id FROM outbox_events WHERE aggregate_id = $1 ORDER BY seq', [orderId])
+  ).rows.map((r) => [r.type, r.event_id]);
+
 /** The saga's close (closeSaga at its terminal state): the outcome it recorded, once. */
 const closedAs = async (orderId: string): Promise<string[]> =>
   (await stack.db.pool.query<{ outcome: string }>('SELECT outcome FROM idempotency_sagas WHERE saga_id = $1', [`order-${orderId}`])).rows.map((r) => r.outcome);
@@ -77,6 +83,17 @@ test('happy path: one order, one reservation per item, one charge, COMPLETED', a
   const charged = await stack.count(`SELECT amount AS n FROM gateway_charges WHERE order_id = 'happy-1'`);
   expect(charged).toBe(2 * 2490 + 3 * 650);
   expect(await closedAs('happy-1')).toEqual(['COMPLETED']);
+  // Its event, once, with the ID derived from the workflow ID and the transition, written with the COMPLETED status.
+  expect(await outbox('happy-1')).toEqual([['order.completed', 'order-happy-1:order.completed']]);
+  const { rows } = await stack.db.pool.query<{ payload: unknown }>('SELECT payload FROM outbox_events WHERE aggregate_id = $1', ['happy-1']);
+  expect(rows[0]?.payload).toMatchObject({
+    orderId: 'happy-1',
+    totalCents: 2 * 2490 + 3 * 650,
+    items: [
+      { sku: 'SKU-1', quantity: 2 },
+      { sku: 'SKU-4', quantity: 3 },
+    ],
+  });
   const after = await stockOf('SKU-1');
   expect(after.sold - before.sold).toBe(2);
   expect(after.on_hand + after.reserved + after.sold).toBe(after.total_stock);
@@ -92,6 +109,7 @@ test('card declined: reservations released, order COMPENSATED with the reason, n
   expect(reason.rows[0]?.failure_reason).toBe(result.reason);
   expect(await stockOf('SKU-2')).toEqual(before);
   expect(await closedAs('declined-1')).toEqual(['COMPENSATED']);
+  expect(await outbox('declined-1')).toEqual([['order.compensated', 'order-declined-1:order.compensated']]);
   const state = await handle.query(sagaStateQuery);
   expect(state).toMatchObject({ status: 'COMPENSATED', pivoted: false });
 });
@@ -118,6 +136,7 @@ test('an unknown SKU fails the saga with UNKNOWN_SKU before anything is held', a
   expect(result.status).toBe('COMPENSATED');
   expect(result.reason).toMatch(/^UNKNOWN_SKU/);
   expect(await effects('unknown-1')).toMatchObject({ orderStatus: undefined, reservations: 0, charges: 0 });
+  expect(await outbox('unknown-1')).toEqual([]); // no order existed: no transition to announce
 });
 
 describe('gateway faults', () => {
@@ -189,6 +208,9 @@ describe('cancellation', () => {
   });
 
   test('cancel after the pivot is refused with a clear answer and the order completes', async () => {
+    // A slow gateway: the charge takes over a second, so the order row is held below before the pivot can run
+    // (a warm worker runs the whole saga in a few tens of milliseconds otherwise).
+    stack.faults.replace({ seed: 1, latencyMs: 1500 });
     const handle = await stack.startOrder({ orderId: 'cancel-2', items: [{ sku: 'SKU-10', quantity: 1 }] });
     await waitFor(async () => (await stack.count(`SELECT count(*) AS n FROM orders WHERE id = 'cancel-2'`)) === 1, 'the order row');
     // Hold the order row so the confirm step (the pivot) starts but cannot finish yet.

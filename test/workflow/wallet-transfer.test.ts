@@ -27,6 +27,9 @@ afterEach(async () => {
   expect(await sumOfBalances()).toBe(total);
 });
 
+/** The event types the transfer's terminal transition wrote to the outbox. */
+const outbox = async (transferId: string): Promise<string[]> =>
+  (await stack.db.pool.query<{ type: string }>('SELECT type FROM outbox_events WHERE aggregate_id = $1 ORDER BY seq', [transferId])).rows.map((r) => r.type);
 const sumOfBalances = (): Promise<number> => stack.count(`SELECT sum(balance_cents) AS n FROM wallets`);
 const balance = (id: string): Promise<number> => stack.count(`SELECT balance_cents AS n FROM wallets WHERE id = $1`, [id]);
 const ledgerRows = (transferId: string, kind?: string): Promise<number> =>
@@ -117,6 +120,7 @@ test('happy path: one debit row, one credit row, the money moved', async () => {
   expect(await balance('alice')).toBe(7500);
   expect(await balance('bob')).toBe(3000);
   expect(await closedAs('t-happy')).toEqual(['COMPLETED']);
+  expect(await outbox('t-happy')).toEqual(['transfer.completed']);
 });
 
 test('insufficient funds: nothing moves, no ledger rows, COMPENSATED with INSUFFICIENT_FUNDS', async () => {
@@ -128,6 +132,7 @@ test('insufficient funds: nothing moves, no ledger rows, COMPENSATED with INSUFF
   expect(await balance('carol')).toBe(300);
   expect(await balance('dave')).toBe(0);
   expect(await closedAs('t-poor')).toEqual(['COMPENSATED']);
+  expect(await outbox('t-poor')).toEqual(['transfer.compensated']);
   // The debit's failure is stored; its compensation found nothing to undo, and the credit never ran.
   expect(await stack.store.get({ scope: 'step', key: 'transfer-t-poor/debit' })).toMatchObject({ status: 'failed' });
   expect(await stack.store.get({ scope: 'step', key: 'transfer-t-poor/credit' })).toBeUndefined();
@@ -145,6 +150,7 @@ test('a fault after the debit and the credit: both reversed exactly once, balanc
   expect(await balance('erin')).toBe(7000);
   expect(await balance('frank')).toBe(100);
   expect(await closedAs('t-fault')).toEqual(['COMPENSATED']);
+  expect(await outbox('t-fault')).toEqual(['transfer.compensated']);
   for (const step of ['debit', 'credit']) {
     expect(await stack.store.get({ scope: 'step', key: `transfer-t-fault/${step}` })).toMatchObject({ status: 'compensated' });
   }

@@ -1,6 +1,8 @@
 // Order activities: create (forward), compensate (final status with reason), mark stuck, confirm (the pivot).
 import { BusinessFailure, ownSagaId, type StepKinds } from 'idempotent-sagas/activity';
 import { z } from 'zod';
+import type { PoolClient } from 'pg';
+import { appendEvent } from '../../events/outbox';
 import * as sql from '../domain/orders-sql';
 import { CurrencySchema, OrderFailure, OrderItemsSchema } from '../domain/types';
 
@@ -53,9 +55,9 @@ export function createOrderActivities(steps: StepKinds) {
         if (created.orderId !== input.orderId) {
           throw new Error(`compensation for order ${input.orderId} does not match the step it undoes (order ${created.orderId})`);
         }
-        await sql.setOrderStatus(client, input.orderId, 'COMPENSATED', input.reason, ownSagaId());
+        await compensated(client, input.orderId, input.reason);
       },
-      undoByNaturalKey: (client, input) => sql.setOrderStatus(client, input.orderId, 'COMPENSATED', input.reason, ownSagaId()),
+      undoByNaturalKey: (client, input) => compensated(client, input.orderId, input.reason),
     }),
 
     /** Makes a stuck compensation visible on the order itself. */
@@ -75,8 +77,30 @@ export function createOrderActivities(steps: StepKinds) {
           throw new BusinessFailure(OrderFailure.NotPending, `order ${input.orderId} is not this saga's pending order`, { orderId: input.orderId });
         }
         await sql.consumeReservations(client, input.orderId);
+        const order = await summaryOf(client, input.orderId);
+        await appendEvent(client, {
+          workflowId: ownSagaId(),
+          type: 'order.completed',
+          aggregateId: input.orderId,
+          payload: { orderId: input.orderId, ...order },
+        });
         return { orderId: input.orderId, status: 'COMPLETED' as const };
       },
     }),
   };
+}
+
+/** The order this saga created ends COMPENSATED, its event in the outbox in the same transaction; false (nothing) when it never existed or is already terminal. */
+async function compensated(client: PoolClient, orderId: string, reason: string): Promise<boolean> {
+  const workflowId = ownSagaId();
+  if (!(await sql.setOrderStatus(client, orderId, 'COMPENSATED', reason, workflowId))) return false;
+  const { tenantId } = await summaryOf(client, orderId);
+  await appendEvent(client, { workflowId, type: 'order.compensated', aggregateId: orderId, payload: { orderId, tenantId, reason } });
+  return true;
+}
+
+async function summaryOf(client: PoolClient, orderId: string) {
+  const order = await sql.orderSummary(client, orderId);
+  if (!order) throw new Error(`order ${orderId} vanished inside its own transaction`);
+  return order;
 }

@@ -110,3 +110,18 @@ export async function markPaymentRefunded(db: Db, orderId: string, refundId: str
     [orderId, refundId, idempotencyKey ?? null],
   );
 }
+
+/** What an order's events carry: its tenant, lines and total. */
+export async function orderSummary(
+  db: Db,
+  orderId: string,
+): Promise<{ tenantId: string; items: Array<{ sku: string; quantity: number }>; totalCents: number; currency: string } | undefined> {
+  const { rows } = await db.query<{ tenant_id: string; items: PricedLine[]; total_cents: number; currency: string }>(
+    'SELECT tenant_id, items, total_cents, currency FROM orders WHERE id = $1',
+    [orderId],
+  );
+  const r = rows[0];
+  return (
+    r && { tenantId: r.tenant_id, items: r.items.map(({ sku, quantity }) => ({ sku, quantity })), totalCents: Number(r.total_cents), currency: r.currency }
+  );
+}

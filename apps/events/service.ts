@@ -1,0 +1,80 @@
+// What the relay's and the consumer's entrypoints share: the broker a standalone service may use (NATS_URL,
+// else the server at 127.0.0.1:4222 — never a private one nobody else would reach), their Postgres, their
+// /metrics and /healthz, and a clean stop on SIGINT or SIGTERM.
+import Fastify from 'fastify';
+import type { Pool } from 'pg';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Config } from '../../src/config';
+import { type MigrationSet, migrate } from '../../src/db/migrate';
+import { createPool } from '../../src/db/pool';
+import { provisionDatabase } from '../../src/db/provision';
+import { HOW_TO_GET_NATS, LOCAL_NATS_URL, NatsUnavailableError, natsProblem, redactNatsUrl } from '../../src/events/nats-server';
+import type { Logger } from '../../src/logger';
+
+/** The broker of a standalone service: NATS_URL, else the local server; a clear error when neither answers with JetStream. */
+export async function serviceNatsUrl(config: Config): Promise<string> {
+  const url = config.nats.url ?? LOCAL_NATS_URL;
+  const problem = await natsProblem(url, 5000);
+  if (!problem) return url;
+  const where = config.nats.url ? `NATS_URL=${redactNatsUrl(url)}` : `${LOCAL_NATS_URL} (NATS_URL is unset)`;
+  throw new NatsUnavailableError(`the NATS server at ${where} ${problem}.\n${HOW_TO_GET_NATS}`);
+}
+
+export type EventServiceDeps = { pool: Pool; databaseUrl: string; natsUrl: string; registry: Registry };
+
+/**
+ * Runs one event service until SIGINT or SIGTERM: Postgres provisioned and `migrations` applied, the broker
+ * found, `/metrics` and `/healthz` on `httpPort` when set; `start` returns what to stop at the end.
+ */
+export async function runEventService(o: {
+  config: Config;
+  logger: Logger;
+  name: string;
+  migrations?: MigrationSet;
+  httpPort: number | undefined;
+  start: (deps: EventServiceDeps) => Promise<{ stop(): Promise<void> }>;
+}): Promise<void> {
+  const { config, logger } = o;
+  const natsUrl = await serviceNatsUrl(config);
+  const db = await provisionDatabase(config, (line) => logger.trace({ postgres: line.trimEnd() }, 'embedded postgres'));
+  try {
+    const applied = await migrate(db.url, (msg) => logger.debug(msg), o.migrations);
+    if (applied.length > 0) logger.info({ applied }, `${o.name}: migrations applied`);
+    const pool = createPool(db.url, {
+      max: config.poolMax,
+      onIdleError: (err) => logger.warn({ error: err.message }, 'idle postgres client failed; the pool replaces it'),
+    });
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    const http = Fastify({ logger: false });
+    http.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+    http.get('/healthz', async () => ({ status: 'ok' }));
+    try {
+      const service = await o.start({ pool, databaseUrl: db.url, natsUrl, registry });
+      if (o.httpPort !== undefined) await http.listen({ port: o.httpPort, host: '0.0.0.0' });
+      logger.info({ nats: redactNatsUrl(natsUrl), source: db.source, httpPort: o.httpPort }, `${o.name} ready`);
+      const signal = await nextSignal();
+      logger.info({ signal }, `${o.name} stopping`);
+      await service.stop();
+    } finally {
+      await http.close();
+      await pool.end();
+    }
+  } finally {
+    await db.stop();
+  }
+}
+
+function nextSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+}
+
+/** A test-only fault: log that the process is paused at `where`, then wait `ms` (a test kills it meanwhile). */
+export async function faultPause(logger: Logger, ms: number, where: string): Promise<void> {
+  if (ms <= 0) return;
+  logger.warn({ pauseMs: ms }, `fault: paused after ${where}`);
+  await new Promise((r) => setTimeout(r, ms));
+}

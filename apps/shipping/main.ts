@@ -1,0 +1,32 @@
+// `npm run start:consumer`: the shipping service, an example consumer of the order events, as its own process.
+import { runMain } from '../../src/cli/run-main';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { assertProductionSafe } from '../../src/production-checks';
+import { eventTopology } from '../events/broker';
+import { faultPause, runEventService } from '../events/service';
+import { ShippingConsumer } from './consumer';
+import { SHIPPING_MIGRATIONS } from './schema';
+
+runMain(async () => {
+  const config = loadConfig();
+  assertProductionSafe(config, 'consumer');
+  const logger = createLogger(config, 'shipping');
+  const { events } = config;
+  await runEventService({
+    config,
+    logger,
+    name: 'shipping consumer',
+    migrations: SHIPPING_MIGRATIONS,
+    httpPort: events.consumerHttpPort,
+    start: (deps) =>
+      ShippingConsumer.start({
+        ...deps,
+        logger,
+        ackWaitMs: events.consumerAckWaitSeconds * 1000,
+        duplicateWindowMs: events.duplicateWindowSeconds * 1000,
+        topology: eventTopology(events.stream),
+        hooks: { afterApply: () => faultPause(logger, events.consumerFaultPauseAfterApplyMs, 'applying') },
+      }),
+  });
+});
