@@ -146,6 +146,8 @@ const envSchema = z.object({
     .default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WEBHOOK_EVENTS_RETENTION_SECONDS: positiveInt.default(604_800),
+  OUTBOX_RETENTION_SECONDS: positiveInt.default(604_800),
+  INBOX_RETENTION_SECONDS: positiveInt.default(604_800),
   NODE_ENV: optionalString,
 });
 
@@ -183,6 +185,10 @@ export type Config = {
     relayBatchSize: number;
     /** The relay's /metrics and /healthz (RELAY_HTTP_PORT); off when unset. */
     relayHttpPort: number | undefined;
+    /** db:cleanup deletes outbox rows published longer ago than this (OUTBOX_RETENTION_SECONDS, default 7 days); never an unpublished one. */
+    outboxRetentionSeconds: number;
+    /** db:cleanup deletes shipping inbox rows older than this (INBOX_RETENTION_SECONDS, default 7 days): longer than a copy can still arrive. */
+    inboxRetentionSeconds: number;
     /** How long the broker waits for the consumer's ack before redelivering (CONSUMER_ACK_WAIT_SECONDS, default 30). */
     consumerAckWaitSeconds: number;
     /** The consumer's /metrics and /healthz (CONSUMER_HTTP_PORT); off when unset. */
@@ -274,6 +280,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       relayPollIntervalMs: e.RELAY_POLL_INTERVAL_MS,
       relayBatchSize: e.RELAY_BATCH_SIZE,
       relayHttpPort: e.RELAY_HTTP_PORT,
+      outboxRetentionSeconds: e.OUTBOX_RETENTION_SECONDS,
+      inboxRetentionSeconds: e.INBOX_RETENTION_SECONDS,
       consumerAckWaitSeconds: e.CONSUMER_ACK_WAIT_SECONDS,
       consumerHttpPort: e.CONSUMER_HTTP_PORT,
       relayFaultPauseAfterPublishMs: e.RELAY_FAULT_PAUSE_AFTER_PUBLISH_MS,

@@ -3,11 +3,13 @@
 // are killed where it hurts (SIGKILL of their own processes), and the effects are counted.
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import pino from 'pino';
+import { Registry } from 'prom-client';
 import { withTransaction } from 'idempotent-sagas/store';
 import { connectBroker, deadLetterSubject, eventSubject, eventTopology } from '../../apps/events/broker';
 import { eventId } from '../../apps/events/events';
 import { appendEvent } from '../../apps/events/outbox';
 import { OutboxRelay } from '../../apps/events/relay';
+import { pruneInbox, pruneOutbox } from '../../apps/events/retention';
 import { SHIPPING_CONSUMER, ShippingConsumer } from '../../apps/shipping/consumer';
 import { loadConfig } from '../../src/config';
 import { Stack, type StackNats } from '../../src/stack/stack';
@@ -234,4 +236,42 @@ test('a NATS restart loses nothing: events committed while the broker is down ar
   expect(await published()).toBe(10);
   expect(await count('(SELECT order_id, kind FROM shipping_actions GROUP BY 1, 2 HAVING count(*) > 1) twice')).toBe(0);
   expect(shipping.counts.applied).toBe(10);
+});
+
+test('retention: published outbox rows and inbox rows past it are deleted in batches, an unpublished row never', async () => {
+  await terminalOrders(5);
+  const shipping = await consumer();
+  const r = await relay();
+  await waitFor(async () => (await shipments()) === 5, 'five shipments');
+  await r.stop();
+  await shipping.stop();
+  running.splice(0);
+  await terminalOrder(5, 'COMPENSATED'); // committed, never published
+  // Days compressed: three published rows and three inbox rows are a day old, and the unpublished one too.
+  await db.pool.query(
+    `UPDATE outbox_events SET published_at = CASE WHEN published_at IS NOT NULL THEN now() - interval '1 day' END, created_at = now() - interval '1 day' WHERE aggregate_id IN ('ord-0', 'ord-1', 'ord-2', 'ord-5')`,
+  );
+  await db.pool.query(
+    `UPDATE shipping_inbox SET received_at = now() - interval '1 day' WHERE event_id LIKE 'order-ord-0:%' OR event_id LIKE 'order-ord-1:%' OR event_id LIKE 'order-ord-2:%'`,
+  );
+  expect(await pruneOutbox(db.pool, { olderThanSeconds: 3600, batchSize: 2 })).toBe(3);
+  expect(await pruneInbox(db.pool, { olderThanSeconds: 3600, batchSize: 2 })).toBe(3);
+  expect(await count('outbox_events')).toBe(3); // ord-3, ord-4 (published an hour ago at most) and ord-5 (unpublished)
+  expect(await count("outbox_events WHERE aggregate_id = 'ord-5' AND published_at IS NULL")).toBe(1);
+  expect(await count('shipping_inbox')).toBe(2);
+  expect(await shipments()).toBe(5); // the effects stay: retention is of the bookkeeping only
+});
+
+test('the relay and the consumer report what they did as metrics', async () => {
+  await terminalOrders(3);
+  const registry = new Registry();
+  const shipping = await consumer({ registry });
+  await relay({ registry });
+  await waitFor(async () => shipping.counts.applied === 3, 'three applied');
+  const metrics = await registry.metrics();
+  expect(metrics).toMatch(/^outbox_events_published_total\{type="order.completed"\} 3$/m);
+  expect(metrics).toMatch(/^inbox_events_applied_total\{type="order.completed"\} 3$/m);
+  expect(metrics).toMatch(/^outbox_lag_seconds 0$/m);
+  expect(metrics).toMatch(/^inbox_duplicates_dropped_total 0$/m);
+  expect(metrics).toMatch(/^inbox_events_dead_lettered_total 0$/m);
 });

@@ -6,7 +6,7 @@
 // cleared; a row with signalled_at NULL is taken over only when its claim is released (claimed_at
 // NULL) or older than the claim window, so at most one handler signals at a time.
 import type { Pool, PoolClient } from 'pg';
-import { InvalidInputError } from 'idempotent-sagas/store';
+import { type PruneOptions, pruneInBatches } from '../../../src/db/prune';
 
 type Queryable = Pool | PoolClient;
 
@@ -86,14 +86,6 @@ export async function deleteOldWebhookEventsBatch(db: Queryable, olderThanSecond
  * pruned event is recorded and signalled again, which the saga ignores (it acts on the first signal),
  * so the retention should outlast the gateway's redeliveries (config.webhookEventsRetentionSeconds).
  */
-export async function pruneWebhookEvents(pool: Pool, opts: { olderThanSeconds: number; batchSize: number; maxBatches?: number }): Promise<number> {
-  if (!Number.isFinite(opts.olderThanSeconds) || opts.olderThanSeconds <= 0) throw new InvalidInputError('olderThanSeconds', 'must be a positive number');
-  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new InvalidInputError('batchSize', 'must be a positive integer');
-  let deleted = 0;
-  for (let batches = 0; opts.maxBatches === undefined || batches < opts.maxBatches; batches += 1) {
-    const n = await deleteOldWebhookEventsBatch(pool, opts.olderThanSeconds, opts.batchSize);
-    deleted += n;
-    if (n < opts.batchSize) break;
-  }
-  return deleted;
+export function pruneWebhookEvents(pool: Pool, opts: PruneOptions): Promise<number> {
+  return pruneInBatches(pool, opts, deleteOldWebhookEventsBatch);
 }
