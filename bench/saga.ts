@@ -39,6 +39,7 @@ import { IdempotencyStore } from 'idempotent-sagas/store';
 import { WORKFLOW_BUNDLER_OPTIONS, createOrderWorker } from '../apps/worker/order-worker';
 import { createNoIdempotencyActivities, createNoopActivities } from './saga/activities';
 import { renderThroughputSvg } from './saga/chart';
+import { type CpuSample, NO_CPU, addCpu, cpuSince, sampleCpu } from './saga/cpu';
 import { runBench, startBenchStack } from './harness';
 
 /** Each ratio's target: latency at most, the others at least. */
@@ -57,7 +58,7 @@ const SPECS: Record<Variant, { label: string; start?: { workflowType: string; ea
   classic: { label: '(e) classic shape', start: { workflowType: 'placeOrder', eager: false } },
 };
 
-type Options = { concurrency: number[]; sagas: number; warmup: number; rounds: number };
+type Options = { concurrency: number[]; sagas: number; warmup: number; rounds: number; variants: Variant[] };
 
 function intIn(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -67,6 +68,13 @@ function intIn(name: string, min: number, max: number) {
     }
     return n;
   };
+}
+
+function variantList(value: string): Variant[] {
+  const parts = value.split(',').map((p) => p.trim());
+  const unknown = parts.filter((p) => !(VARIANTS as readonly string[]).includes(p));
+  if (unknown.length > 0 || parts.length === 0) throw new InvalidArgumentError(`expected some of ${VARIANTS.join(', ')}, got "${value}"`);
+  return VARIANTS.filter((v) => parts.includes(v));
 }
 
 function concurrencyList(value: string): number[] {
@@ -88,6 +96,9 @@ function parseOptions(): Options {
     .option('--sagas <n>', 'measured sagas per variant and concurrency level', intIn('--sagas', 1, 1_000_000), 200)
     .option('--warmup <n>', 'unmeasured sagas per variant before measuring (0: none)', intIn('--warmup', 0, 100_000), 20)
     .option('--rounds <n>', 'rounds per level; each runs every variant, in a rotating order', intIn('--rounds', 1, 100), 3)
+    .option('--variants <list>', `comma-separated variants to run (default all: ${VARIANTS.join(',')}); a ratio needs both its variants`, variantList, [
+      ...VARIANTS,
+    ])
     .parse()
     .opts<Options>();
   if (opts.sagas < opts.rounds) throw new UsageError(`--sagas (${opts.sagas}) must be at least --rounds (${opts.rounds})`);
@@ -106,8 +117,17 @@ function table(headers: string[], rows: string[][]): string {
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-type Batch = { latenciesMs: number[]; seconds: number };
-export type LevelResult = { variant: Variant; concurrency: number; sagas: number; sagasPerSecond: number; p50Ms: number; p99Ms: number };
+type Batch = { latenciesMs: number[]; seconds: number; cpu: CpuSample };
+export type LevelResult = {
+  variant: Variant;
+  concurrency: number;
+  sagas: number;
+  sagasPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** CPU milliseconds per saga: this process (client, workers, gateway), the Temporal server, PostgreSQL. */
+  cpuMsPerSaga: CpuSample;
+};
 
 async function main(): Promise<void> {
   const opts = parseOptions();
@@ -235,6 +255,7 @@ async function main(): Promise<void> {
       const latenciesMs: number[] = [];
       let next = 0;
       const started = performance.now();
+      const cpuBefore = sampleCpu();
       await Promise.all(
         Array.from({ length: Math.min(concurrency, count) }, async () => {
           while (next < count) {
@@ -243,11 +264,12 @@ async function main(): Promise<void> {
           }
         }),
       );
-      return { latenciesMs, seconds: (performance.now() - started) / 1000 };
+      return { latenciesMs, seconds: (performance.now() - started) / 1000, cpu: cpuSince(cpuBefore) };
     };
 
+    const variants = opts.variants;
     if (opts.warmup > 0) {
-      for (const variant of VARIANTS) {
+      for (const variant of variants) {
         log(`warm-up: ${opts.warmup} ${variant} sagas at concurrency ${maxConcurrency}`);
         await batch(variant, maxConcurrency, opts.warmup);
       }
@@ -258,7 +280,7 @@ async function main(): Promise<void> {
       const batches: Record<Variant, Batch[]> = { shipped: [], noIdempotency: [], regular: [], http: [], classic: [] };
       for (let round = 0; round < opts.rounds && !interrupted; round += 1) {
         const count = Math.floor(opts.sagas / opts.rounds) + (round < opts.sagas % opts.rounds ? 1 : 0);
-        const order = VARIANTS.map((_, i) => VARIANTS[(i + round + concurrency) % VARIANTS.length]!);
+        const order = variants.map((_, i) => variants[(i + round + concurrency) % variants.length]!);
         for (const variant of order) {
           if (interrupted) break;
           log(`concurrency ${concurrency}, round ${round + 1}/${opts.rounds}: ${count} ${variant} sagas`);
@@ -266,7 +288,7 @@ async function main(): Promise<void> {
         }
       }
       if (interrupted) throw new Error('interrupted');
-      for (const variant of VARIANTS) {
+      for (const variant of variants) {
         const bs = batches[variant];
         const latencies = bs.flatMap((b) => b.latenciesMs).sort((x, y) => x - y);
         const seconds = bs.reduce((s, b) => s + b.seconds, 0);
@@ -277,6 +299,10 @@ async function main(): Promise<void> {
           sagasPerSecond: latencies.length / seconds,
           p50Ms: quantile(latencies, 0.5),
           p99Ms: quantile(latencies, 0.99),
+          cpuMsPerSaga: scaleCpu(
+            bs.reduce((sum, b) => addCpu(sum, b.cpu), NO_CPU),
+            1 / latencies.length,
+          ),
         });
       }
     }
@@ -285,18 +311,26 @@ async function main(): Promise<void> {
     const { rows } = await db.query<{ n: string }>(
       `SELECT count(*) AS n FROM orders o JOIN payments p ON p.order_id = o.id WHERE o.status = 'COMPLETED' AND p.status = 'captured'`,
     );
-    const expectedOrders = (opts.warmup + opts.sagas * opts.concurrency.length) * (VARIANTS.length - 1);
+    const expectedOrders = (opts.warmup + opts.sagas * opts.concurrency.length) * variants.filter((v) => v !== 'regular').length;
     if (Number(rows[0]?.n) !== expectedOrders) throw new Error(`expected ${expectedOrders} completed, paid orders; found ${rows[0]?.n}`);
 
-    const at = (variant: Variant, concurrency: number): LevelResult => results.find((r) => r.variant === variant && r.concurrency === concurrency)!;
+    const found = (variant: Variant, concurrency: number): LevelResult | undefined =>
+      results.find((r) => r.variant === variant && r.concurrency === concurrency);
+    /** a's measure over b's at one level; NaN when either variant did not run (--variants). */
+    const over = (a: Variant, b: Variant, concurrency: number, measure: 'sagasPerSecond' | 'p50Ms'): number => {
+      const x = found(a, concurrency);
+      const y = found(b, concurrency);
+      return x && y ? x[measure] / y[measure] : NaN;
+    };
     const ratios = (concurrency: number) => ({
-      overNoIdempotency: at('shipped', concurrency).sagasPerSecond / at('noIdempotency', concurrency).sagasPerSecond,
-      throughputOverRegularFloor: at('shipped', concurrency).sagasPerSecond / at('regular', concurrency).sagasPerSecond,
-      latencyOverRegularFloor: at('shipped', concurrency).p50Ms / at('regular', concurrency).p50Ms,
+      overNoIdempotency: over('shipped', 'noIdempotency', concurrency, 'sagasPerSecond'),
+      throughputOverRegularFloor: over('shipped', 'regular', concurrency, 'sagasPerSecond'),
+      latencyOverRegularFloor: over('shipped', 'regular', concurrency, 'p50Ms'),
     });
     const minConcurrency = Math.min(...opts.concurrency);
     const top = ratios(maxConcurrency);
     const latencyOverRegularFloor = ratios(minConcurrency).latencyOverRegularFloor;
+    const cpuCell = (c: CpuSample): string => `${c.node.toFixed(1)} / ${c.temporal.toFixed(1)} / ${c.postgres.toFixed(1)}`;
     const rowsOut = results.map((r) => [
       String(r.concurrency),
       SPECS[r.variant].label,
@@ -304,38 +338,46 @@ async function main(): Promise<void> {
       r.sagasPerSecond.toFixed(1),
       r.p50Ms.toFixed(1),
       r.p99Ms.toFixed(1),
-      r.variant === 'shipped' ? '1.00' : (at('shipped', r.concurrency).sagasPerSecond / r.sagasPerSecond).toFixed(2),
+      r.variant === 'shipped' ? '1.00' : (over('shipped', r.variant, r.concurrency, 'sagasPerSecond') || NaN).toFixed(2),
+      cpuCell(r.cpuMsPerSaga),
     ]);
 
-    const svg = renderThroughputSvg(
-      VARIANTS.map((v) => ({ label: SPECS[v].label, points: opts.concurrency.map((c) => ({ x: c, y: at(v, c).sagasPerSecond })) })),
-      `Saga throughput vs concurrency (${os.cpus().length} CPUs, Node ${process.version})`,
-    );
-    const outPath = path.join(PROJECT_ROOT, 'bench', 'out', 'saga-throughput.svg');
-    const docsPath = path.join(PROJECT_ROOT, 'docs', 'bench', 'saga-throughput.svg');
-    for (const p of [outPath, docsPath]) {
-      await mkdir(path.dirname(p), { recursive: true });
-      await writeFile(p, svg);
+    // The chart (committed under docs/) only from a run of every variant.
+    if (variants.length === VARIANTS.length) {
+      const svg = renderThroughputSvg(
+        VARIANTS.map((v) => ({ label: SPECS[v].label, points: opts.concurrency.map((c) => ({ x: c, y: found(v, c)!.sagasPerSecond })) })),
+        `Saga throughput vs concurrency (${os.cpus().length} CPUs, Node ${process.version})`,
+      );
+      const outPath = path.join(PROJECT_ROOT, 'bench', 'out', 'saga-throughput.svg');
+      const docsPath = path.join(PROJECT_ROOT, 'docs', 'bench', 'saga-throughput.svg');
+      for (const p of [outPath, docsPath]) {
+        await mkdir(path.dirname(p), { recursive: true });
+        await writeFile(p, svg);
+      }
+      log(`chart written to ${path.relative(PROJECT_ROOT, outPath)} and ${path.relative(PROJECT_ROOT, docsPath)}`);
     }
-    log(`chart written to ${path.relative(PROJECT_ROOT, outPath)} and ${path.relative(PROJECT_ROOT, docsPath)}`);
 
-    const round3 = (n: number): number => Number(n.toFixed(3));
-    const isMet = (name: keyof typeof TARGETS, value: number): boolean =>
-      name === 'latencyOverRegularFloor' ? value <= TARGETS[name] : value >= TARGETS[name];
+    const round3 = (n: number): number | null => (Number.isNaN(n) ? null : Number(n.toFixed(3)));
+    const isMet = (name: keyof typeof TARGETS, value: number): boolean | null =>
+      Number.isNaN(value) ? null : name === 'latencyOverRegularFloor' ? value <= TARGETS[name] : value >= TARGETS[name];
     const met = (name: keyof typeof TARGETS, value: number): string =>
-      `${value.toFixed(3)} (target ${name === 'latencyOverRegularFloor' ? '<=' : '>='} ${TARGETS[name]}: ${isMet(name, value) ? 'met' : 'MISSED'})`;
+      Number.isNaN(value)
+        ? 'not measured (a variant it needs did not run)'
+        : `${value.toFixed(3)} (target ${name === 'latencyOverRegularFloor' ? '<=' : '>='} ${TARGETS[name]}: ${isMet(name, value) ? 'met' : 'MISSED'})`;
+    const shippedTop = found('shipped', maxConcurrency);
+    const shippedLow = found('shipped', minConcurrency);
     process.stdout.write(
       `${stack.postgres === 'DATABASE_URL' ? 'PostgreSQL from DATABASE_URL' : 'embedded PostgreSQL'}, Temporal ${stack.temporal === 'dev-server' ? 'dev server' : 'TEMPORAL_ADDRESS'}, Node ${process.version}, ${os.cpus().length} CPUs; ` +
         `${opts.sagas} measured sagas per variant and level in ${opts.rounds} rotating rounds after ${opts.warmup} warm-up sagas per variant\n\n` +
-        `${table(['conc', 'variant', 'sagas', 'sagas/s', 'p50 ms', 'p99 ms', '(a) / this'], rowsOut)}\n\n` +
+        `${table(['conc', 'variant', 'sagas', 'sagas/s', 'p50 ms', 'p99 ms', '(a) / this', 'CPU ms/saga: this process / temporal / postgres'], rowsOut)}\n\n` +
         `latencyOverRegularFloor (p50, concurrency ${minConcurrency}): ${met('latencyOverRegularFloor', latencyOverRegularFloor)}\n` +
         `throughputOverRegularFloor at concurrency ${maxConcurrency}: ${met('throughputOverRegularFloor', top.throughputOverRegularFloor)}\n` +
         `overNoIdempotency at concurrency ${maxConcurrency}: ${met('overNoIdempotency', top.overNoIdempotency)}\n`,
     );
     process.stdout.write(
       `${JSON.stringify({
-        sagasPerSecond: round3(at('shipped', maxConcurrency).sagasPerSecond),
-        p50Ms: round3(at('shipped', minConcurrency).p50Ms),
+        sagasPerSecond: shippedTop ? round3(shippedTop.sagasPerSecond) : null,
+        p50Ms: shippedLow ? round3(shippedLow.p50Ms) : null,
         latencyOverRegularFloor: round3(latencyOverRegularFloor),
         throughputOverRegularFloor: round3(top.throughputOverRegularFloor),
         overNoIdempotency: round3(top.overNoIdempotency),
@@ -352,14 +394,23 @@ async function main(): Promise<void> {
             {
               ...Object.fromEntries(Object.entries(ratios(c)).map(([k, v]) => [k, round3(v)])),
               ...Object.fromEntries(
-                VARIANTS.map((v) => {
-                  const r = at(v, c);
-                  return [v, { sagasPerSecond: round3(r.sagasPerSecond), p50Ms: round3(r.p50Ms), p99Ms: round3(r.p99Ms), sagas: r.sagas }];
-                }),
+                results
+                  .filter((r) => r.concurrency === c)
+                  .map((r) => [
+                    r.variant,
+                    {
+                      sagasPerSecond: round3(r.sagasPerSecond),
+                      p50Ms: round3(r.p50Ms),
+                      p99Ms: round3(r.p99Ms),
+                      sagas: r.sagas,
+                      cpuMsPerSaga: Object.fromEntries(Object.entries(r.cpuMsPerSaga).map(([k, v]) => [k, round3(v)])),
+                    },
+                  ]),
               ),
             },
           ]),
         ),
+        variants,
         sagas: opts.sagas,
         warmup: opts.warmup,
         rounds: opts.rounds,
@@ -371,6 +422,10 @@ async function main(): Promise<void> {
     for (const p of pools) await p.end().catch(() => undefined);
     await stack.close();
   }
+}
+
+function scaleCpu(c: CpuSample, by: number): CpuSample {
+  return { node: c.node * by, temporal: c.temporal * by, postgres: c.postgres * by };
 }
 
 runBench(main);

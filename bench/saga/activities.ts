@@ -7,6 +7,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import { withTransaction } from 'idempotent-sagas/store';
+import { appendEvent } from '../../apps/events/outbox';
 import * as sql from '../../apps/orders/domain/orders-sql';
 import type { OrderItem } from '../../apps/orders/domain/types';
 import type { GatewayClient } from '../../apps/gateway/client';
@@ -78,10 +79,16 @@ export function createNoIdempotencyActivities(deps: { pool: Pool; gateway: Gatew
       return outcome;
     },
 
-    async confirmOrderPlain(input: { orderId: string }): Promise<{ orderId: string; status: 'COMPLETED' }> {
+    async confirmOrderPlain(input: { orderId: string; workflowId: string }): Promise<{ orderId: string; status: 'COMPLETED' }> {
       return withTransaction(pool, async (client) => {
-        await sql.consumeReservations(client, input.orderId);
         await sql.setOrderStatus(client, input.orderId, 'COMPLETED');
+        await sql.consumeReservations(client, input.orderId);
+        // The event goes out with the status, as in the shipped saga (the outbox is not part of the idempotency layer).
+        const order = await sql.orderSummary(client, input.orderId);
+        if (order) {
+          const payload = { orderId: input.orderId, ...order };
+          await appendEvent(client, { workflowId: input.workflowId, type: 'order.completed', aggregateId: input.orderId, payload });
+        }
         return { orderId: input.orderId, status: 'COMPLETED' as const };
       });
     },

@@ -61,7 +61,7 @@ export async function placeOrderNoIdempotency(input: BenchOrderInput): Promise<B
       },
       ({ forwardKey: key }) => compensations.refundPaymentPlain({ key, orderId: input.orderId }),
     );
-    await saga.pivot('confirm', () => forward.confirmOrderPlain({ orderId: input.orderId }));
+    await saga.pivot('confirm', () => forward.confirmOrderPlain({ orderId: input.orderId, workflowId }));
     saga.complete();
     return { orderId: input.orderId, status: 'COMPLETED', chargeId: charge.chargeId, totalCents: created.totalCents };
   } catch (err) {
