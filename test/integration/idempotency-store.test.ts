@@ -63,6 +63,27 @@ describe('runOnce (local effects)', () => {
     expect(counters.replays).toBe(199);
   });
 
+  test('expectNew (a first attempt: no fast-path read) changes nothing but the cost: concurrent and later duplicates still replay', async () => {
+    let invocations = 0;
+    const call = () =>
+      store.runOnce({
+        scope: SCOPE,
+        key: 'expect-new-1',
+        request: { amount: 3 },
+        expectNew: true,
+        effect: async (client) => {
+          invocations += 1;
+          return insertEffect('expect-new-1', 3)(client);
+        },
+      });
+    const outcomes = await Promise.all(Array.from({ length: 50 }, call));
+    const later = await call(); // the key is stored: the claim finds it and the record answers
+    expect(await effectRows('expect-new-1')).toBe(1);
+    expect(invocations).toBe(1);
+    expect(outcomes.filter((o) => !o.replayed)).toHaveLength(1);
+    expect(later).toMatchObject({ replayed: true, result: outcomes.find((o) => !o.replayed)!.result });
+  });
+
   test('a backend killed between the effect and the commit leaves neither effect nor key; the retry applies once', async () => {
     const killer = new Client({ connectionString: db.url });
     await killer.connect();

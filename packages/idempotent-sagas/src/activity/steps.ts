@@ -280,6 +280,8 @@ export function defineSteps(opts: StepKindOptions) {
             key,
             sagaId: ownSagaId(),
             request: input,
+            // A first attempt almost always finds no record: claim at once (a record it does find still answers).
+            expectNew: Context.current().info.attempt === 1,
             effect: async (client) => {
               const applied = await def.effect(client, input);
               await beforeCommit('local', key);

@@ -141,6 +141,12 @@ export class IdempotencyStore {
       key: string;
       request: unknown;
       effect: (client: PoolClient) => Promise<T>;
+      /**
+       * The caller expects a new key (a step's first attempt): skip the fast-path read and claim at once. Only
+       * a cost trade: a stored key is still answered from its record, after a claim that finds it (a transaction
+       * instead of one read). Default false.
+       */
+      expectNew?: boolean;
     },
   ): Promise<Outcome<T>> {
     const scope = validateScope(opts.scope);
@@ -149,9 +155,11 @@ export class IdempotencyStore {
     const fp = fingerprint(opts.request);
     const ttl = this.ttlSecondsFor(scope);
 
-    // Fast path: a stored outcome answers with one primary-key read.
-    const existing = await this.records.selectRecord(this.pool, scope, key);
-    if (existing && !existing.expired) return this.answer<T>(scope, key, fp, existing);
+    // Fast path: a stored outcome answers with one primary-key read (skipped when a new key is expected).
+    if (!opts.expectNew) {
+      const existing = await this.records.selectRecord(this.pool, scope, key);
+      if (existing && !existing.expired) return this.answer<T>(scope, key, fp, existing);
+    }
 
     const claim = { scope, key, fp, ttl, sagaId };
     const first = await withClient(this.pool, (client) => this.executeClaimed(client, claim, opts.effect));
