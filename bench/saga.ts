@@ -41,6 +41,7 @@ import { createNoIdempotencyActivities, createNoopActivities } from './saga/acti
 import { renderThroughputSvg } from './saga/chart';
 import { type CpuSample, NO_CPU, addCpu, cpuSince, sampleCpu } from './saga/cpu';
 import { runBench, startBenchStack } from './harness';
+import { STARTS_RUNNING } from '../apps/worker/search-attributes';
 
 /** Each ratio's target: latency at most, the others at least. */
 const TARGETS = { latencyOverRegularFloor: 0.35, throughputOverRegularFloor: 1.5, overNoIdempotency: 0.85 };
@@ -241,6 +242,7 @@ async function main(): Promise<void> {
         const handle = await (start.eager ? eagerClient : client).workflow.start(start.workflowType, {
           taskQueue: taskQueues[variant],
           workflowId: `wf-${orderId}`,
+          ...(variant !== 'regular' && STARTS_RUNNING),
           args: [variant === 'classic' ? { ...input, options: { classicSteps: true } } : input],
           ...(start.eager && { requestEagerStart: true }),
         });

@@ -5,6 +5,7 @@ import { type Client, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { Pool } from 'pg';
 import type { PlaceOrderResult } from '../../apps/orders/workflows/messages';
 import type { placeOrder } from '../../apps/orders/workflows/place-order';
+import { STARTS_RUNNING } from '../../apps/worker/search-attributes';
 import type { PlannedOrder } from './plan';
 
 export const DEMO_TENANT = 'demo';
@@ -98,6 +99,7 @@ export async function driveOrders(opts: {
         taskQueue: opts.taskQueue,
         workflowId: order.workflowId,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        ...STARTS_RUNNING,
         ...(opts.eagerStart && { requestEagerStart: true }),
         args: [
           {

@@ -14,6 +14,7 @@ import type { Tracing } from '../../src/observability/tracing';
 import { bundleWorkflows } from '../../apps/worker/order-worker';
 import type { PlaceOrderResult } from '../../apps/orders/workflows/messages';
 import type { PlaceOrderInput } from '../../apps/orders/workflows/place-order';
+import { STARTS_RUNNING } from '../../apps/worker/search-attributes';
 import { loadConfig } from '../../src/config';
 import { runName, Stack, type StackDatabase } from '../../src/stack/stack';
 import { ADMIN_URL_VAR, requireTestEnv, TEMPLATE_DB_VAR, TEMPORAL_ADDRESS_VAR } from './test-env';
@@ -100,6 +101,7 @@ export async function createOrderStack(opts: OrderStackOptions = {}): Promise<Or
       return temporal.client.workflow.start('placeOrder', {
         taskQueue,
         workflowId: workflowId ?? `order-${orderId}`,
+        ...STARTS_RUNNING,
         args: [{ tenantId: 'tenant-a', currency: 'EUR', paymentToken: 'tok_visa', ...input, orderId }],
       });
     };

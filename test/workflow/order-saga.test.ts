@@ -4,6 +4,7 @@ import { CancelledFailure, WorkflowFailedError, WorkflowUpdateFailedError } from
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../apps/worker/activities';
+import { SAGA_STATUS } from '../../apps/worker/search-attributes';
 import { GatewayKeyAbortedError } from '../../src/errors';
 import { setStock } from '../../apps/orders/domain/catalog';
 import { ORDER_NOT_CANCELLABLE, cancelOrderUpdate, sagaStateQuery, type PlaceOrderResult } from '../../apps/orders/workflows/messages';
@@ -83,6 +84,11 @@ test('happy path: one order, one reservation per item, one charge, COMPLETED', a
   const charged = await stack.count(`SELECT amount AS n FROM gateway_charges WHERE order_id = 'happy-1'`);
   expect(charged).toBe(2 * 2490 + 3 * 650);
   expect(await closedAs('happy-1')).toEqual(['COMPLETED']);
+  // Started RUNNING (STARTS_RUNNING): the only SagaStatus the saga upserts is its end (the other upserts are the SDK's patch versions).
+  const history = await stack.client.workflow.getHandle('order-happy-1').fetchHistory();
+  const statusUpserts = history.events?.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.SagaStatus) ?? [];
+  expect(statusUpserts.length).toBe(1);
+  expect((await stack.client.workflow.getHandle('order-happy-1').describe()).typedSearchAttributes.get(SAGA_STATUS)).toBe('COMPLETED');
   // Its event, once, with the ID derived from the workflow ID and the transition, written with the COMPLETED status.
   expect(await outbox('happy-1')).toEqual([['order.completed', 'order-happy-1:order.completed']]);
   const { rows } = await stack.db.pool.query<{ payload: unknown }>('SELECT payload FROM outbox_events WHERE aggregate_id = $1', ['happy-1']);

@@ -9,6 +9,7 @@ import type { PlaceOrderInput } from '../../workflows/place-order';
 import type { ApiContext } from '../context';
 import { headerOccurrences, idempotentRoute, type IdempotencyRefusal, type StoredResponse } from 'idempotent-sagas/fastify';
 import { HTTP_LEASE_MS, HTTP_SCOPE, orderIdFor, workflowIdFor } from '../http-idempotency';
+import { STARTS_RUNNING } from '../../../worker/search-attributes';
 import { preferredWait } from '../prefer';
 import { Problem, sendProblem, type ProblemKind } from '../problems';
 import {
@@ -137,6 +138,7 @@ export const orderRoutes =
             workflowId,
             args: [input],
             memo: { tenantId: tenant.id },
+            ...STARTS_RUNNING,
             staticSummary,
             staticDetails,
             workflowIdReusePolicy: 'REJECT_DUPLICATE',
