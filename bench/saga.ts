@@ -42,6 +42,7 @@ import { renderThroughputSvg } from './saga/chart';
 import { type CpuSample, NO_CPU, addCpu, cpuSince, sampleCpu } from './saga/cpu';
 import { runBench, startBenchStack } from './harness';
 import { STARTS_RUNNING } from '../apps/worker/search-attributes';
+import { ORDER_SAGA_SHAPE } from '../apps/orders/workflows/messages';
 
 /** Each ratio's target: latency at most, the others at least. */
 const TARGETS = { latencyOverRegularFloor: 0.35, throughputOverRegularFloor: 1.5, overNoIdempotency: 0.85 };
@@ -232,7 +233,14 @@ async function main(): Promise<void> {
       serial += 1;
       const orderId = `bench-${runId}-${variant}-${serial}`;
       // One item; the SKU rotates so the sagas in flight do not all queue on one product row.
-      const input = { orderId, tenantId, items: [{ sku: skus[serial % skus.length]!, quantity: 1 }], currency: 'EUR', paymentToken: 'tok_visa' };
+      const input = {
+        orderId,
+        tenantId,
+        items: [{ sku: skus[serial % skus.length]!, quantity: 1 }],
+        currency: 'EUR',
+        paymentToken: 'tok_visa',
+        shape: ORDER_SAGA_SHAPE,
+      };
       const started = performance.now();
       let result: { status?: string; reason?: string };
       const start = SPECS[variant].start;

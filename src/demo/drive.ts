@@ -3,7 +3,7 @@
 // orders table is watched for it; an order still open at its deadline is reported as not finished.
 import { type Client, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { Pool } from 'pg';
-import type { PlaceOrderResult } from '../../apps/orders/workflows/messages';
+import { ORDER_SAGA_SHAPE, type PlaceOrderResult } from '../../apps/orders/workflows/messages';
 import type { placeOrder } from '../../apps/orders/workflows/place-order';
 import { STARTS_RUNNING } from '../../apps/worker/search-attributes';
 import type { PlannedOrder } from './plan';
@@ -108,6 +108,7 @@ export async function driveOrders(opts: {
             items: order.items,
             currency: 'EUR',
             paymentToken: order.paymentToken,
+            shape: ORDER_SAGA_SHAPE,
             ...(order.failBeforePivot !== undefined && { options: { failBeforePivot: order.failBeforePivot } }),
           },
         ],

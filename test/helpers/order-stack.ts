@@ -12,7 +12,7 @@ import { FaultInjector, type FaultConfigInput } from '../../apps/gateway/faults'
 import type { WebhookTarget } from '../../apps/gateway/webhooks';
 import type { Tracing } from '../../src/observability/tracing';
 import { bundleWorkflows } from '../../apps/worker/order-worker';
-import type { PlaceOrderResult } from '../../apps/orders/workflows/messages';
+import { ORDER_SAGA_SHAPE, type PlaceOrderResult } from '../../apps/orders/workflows/messages';
 import type { PlaceOrderInput } from '../../apps/orders/workflows/place-order';
 import { STARTS_RUNNING } from '../../apps/worker/search-attributes';
 import { loadConfig } from '../../src/config';
@@ -102,7 +102,7 @@ export async function createOrderStack(opts: OrderStackOptions = {}): Promise<Or
         taskQueue,
         workflowId: workflowId ?? `order-${orderId}`,
         ...STARTS_RUNNING,
-        args: [{ tenantId: 'tenant-a', currency: 'EUR', paymentToken: 'tok_visa', ...input, orderId }],
+        args: [{ tenantId: 'tenant-a', currency: 'EUR', paymentToken: 'tok_visa', shape: ORDER_SAGA_SHAPE, ...input, orderId }],
       });
     };
 

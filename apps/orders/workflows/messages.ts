@@ -26,3 +26,6 @@ export const ORDER_NOT_CANCELLABLE = 'ORDER_NOT_CANCELLABLE';
 
 /** Failure type of the demonstration fault `failBeforePivot`. */
 export const INJECTED_FAILURE = 'INJECTED_FAILURE';
+
+/** The order saga's current shape (PlaceOrderInput.shape): the saga-lifetime-v1 and local-steps-v1 behaviour, decided by the input. */
+export const ORDER_SAGA_SHAPE = 2;

@@ -19,6 +19,7 @@ import type { OrderItem } from '../domain/types';
 import {
   INJECTED_FAILURE,
   ORDER_NOT_CANCELLABLE,
+  ORDER_SAGA_SHAPE,
   cancelOrderUpdate,
   paymentConfirmedSignal,
   sagaStateQuery,
@@ -45,6 +46,13 @@ export type PlaceOrderInput = {
     /** The local steps (order, reservations, confirm, close) as regular activities, the classic shape: for comparison. Default false. */
     classicSteps?: boolean;
   };
+  /**
+   * ORDER_SAGA_SHAPE from a starter of this code: the saga runs its current shape (lifetime, local steps) without
+   * asking its patches, so its history holds no patch markers and none of the search-attribute upserts the SDK adds
+   * to each. Without it, the markers decide, as for every history started before. Set it only once every worker
+   * runs code that knows it.
+   */
+  shape?: typeof ORDER_SAGA_SHAPE;
   /** Set by the saga itself when it continues-as-new while compensating; never by a caller. */
   resume?: PlaceOrderResume;
 };
@@ -60,10 +68,12 @@ export type PlaceOrderResume = {
 };
 
 export async function placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResult> {
-  // Evaluated once, before any command: histories recorded without the marker replay the old sequence.
-  const lifetime = patched(SAGA_LIFETIME_PATCH);
+  // The shape from the input when a starter gave it (no patch asked, no marker recorded); otherwise evaluated
+  // once, before any command: histories recorded without a marker replay the old sequence.
+  const current = input.shape === ORDER_SAGA_SHAPE;
+  const lifetime = current || patched(SAGA_LIFETIME_PATCH);
   // The same order of patch calls in every run: each marker is recorded before the first command.
-  const localSteps = patched(LOCAL_STEPS_PATCH) && !input.options?.classicSteps;
+  const localSteps = (current || patched(LOCAL_STEPS_PATCH)) && !input.options?.classicSteps;
   const { workflowId } = workflowInfo();
   const opts = input.options ?? {};
   const resume = input.resume;

@@ -4,7 +4,14 @@ import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@tempo
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { totalCents } from '../../domain/catalog';
 import type { OrderStatus } from '../../domain/types';
-import { ORDER_NOT_CANCELLABLE, cancelOrderUpdate, sagaStateQuery, type OrderSagaState, type PlaceOrderResult } from '../../workflows/messages';
+import {
+  ORDER_NOT_CANCELLABLE,
+  ORDER_SAGA_SHAPE,
+  cancelOrderUpdate,
+  sagaStateQuery,
+  type OrderSagaState,
+  type PlaceOrderResult,
+} from '../../workflows/messages';
 import type { PlaceOrderInput } from '../../workflows/place-order';
 import type { ApiContext } from '../context';
 import { headerOccurrences, idempotentRoute, type IdempotencyRefusal, type StoredResponse } from 'idempotent-sagas/fastify';
@@ -125,6 +132,7 @@ export const orderRoutes =
           items: body.items,
           currency: 'EUR',
           paymentToken: body.paymentToken,
+          shape: ORDER_SAGA_SHAPE,
           ...(ctx.sagaOptions && { options: ctx.sagaOptions }),
         };
         // What the Temporal UI shows for the workflow: order, tenant and total; the items as details.
