@@ -36,9 +36,9 @@ export function sampleCpu(): CpuSample {
   return out;
 }
 
-/** What was used between two samples. */
+/** What was used between two samples; at least 0 (a process that exited in between takes its CPU time with it). */
 export function cpuSince(before: CpuSample, after: CpuSample = sampleCpu()): CpuSample {
-  return Object.fromEntries(CPU_KINDS.map((k) => [k, after[k] - before[k]])) as CpuSample;
+  return Object.fromEntries(CPU_KINDS.map((k) => [k, Math.max(0, after[k] - before[k])])) as CpuSample;
 }
 
 export function addCpu(a: CpuSample, b: CpuSample): CpuSample {
