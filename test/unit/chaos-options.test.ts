@@ -34,6 +34,16 @@ test('--temporal cluster: its services are killed on their own schedule; a dev s
   expect(parse('--temporal', 'cluster', '--temporal-service-kill-every', '5')).toMatchObject({ temporal: 'cluster', temporalServiceKillEveryS: 5 });
 });
 
+test('--events adds the event services, each with its own kill schedule; off by default', () => {
+  expect(parse()).toMatchObject({ events: false, relayKillEveryS: 8, consumerKillEveryS: 10, natsRestartEveryS: 20 });
+  expect(parse('--events', '--relay-kill-every', '3', '--consumer-kill-every', '0', '--nats-restart-every', '7.5')).toMatchObject({
+    events: true,
+    relayKillEveryS: 3,
+    consumerKillEveryS: 0,
+    natsRestartEveryS: 7.5,
+  });
+});
+
 test('0 turns a fault kind off; fractional seconds are allowed', () => {
   expect(parse('--worker-kill-every', '0', '--temporal-restart-every', '0.5', '--keep')).toMatchObject({
     workerKillEveryS: 0,
@@ -53,6 +63,8 @@ test.each([
   [['extra'], 'too many arguments. Expected 0 arguments but got 1.'],
   [['--temporal', 'k8s'], '--temporal must be dev or cluster, got "k8s"'],
   [['--temporal-service-kill-every', '4000'], '--temporal-service-kill-every must be a number from 0 to 3600.'],
+  [['--relay-kill-every', '-1'], '--relay-kill-every must be a number from 0 to 3600.'],
+  [['--nats-restart-every', 'often'], '--nats-restart-every must be a number from 0 to 3600.'],
 ])('%j is a UsageError naming the option and its range', (argv, message) => {
   expect(() => parse(...argv)).toThrow(UsageError);
   expect(() => parse(...argv)).toThrow(message);
