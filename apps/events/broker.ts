@@ -51,6 +51,15 @@ export function connectBroker(url: string, name: string): Promise<NatsConnection
   return connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: false });
 }
 
+/** Drains the connection (in-flight acks and publishes finish) within 2 s, then closes it: a broker that is down cannot keep it open. */
+export async function closeBroker(nc: NatsConnection | undefined): Promise<void> {
+  if (!nc) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([nc.drain().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 2000)))]);
+  clearTimeout(timer);
+  if (!nc.isClosed()) await nc.close().catch(() => undefined);
+}
+
 /** Creates the event and dead-letter streams when missing; an existing stream keeps its settings but its duplicate window. */
 export async function ensureEventStreams(nc: NatsConnection, opts: BrokerOptions = {}): Promise<JetStreamManager> {
   const jsm = await jetstreamManager(nc);

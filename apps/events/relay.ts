@@ -7,7 +7,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import pg, { type Pool } from 'pg';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../../src/logger';
-import { connectBroker, ensureEventStreams, eventSubject, eventTopology, type BrokerOptions } from './broker';
+import { closeBroker, connectBroker, ensureEventStreams, eventSubject, eventTopology, type BrokerOptions } from './broker';
 import type { EventType, SagaEvent } from './events';
 
 /** The advisory lock key the publishing relay holds (any other relay waits for it). */
@@ -50,6 +50,7 @@ export class OutboxRelay {
   #nc: NatsConnection | undefined;
   #js: JetStreamClient | undefined;
   #lock: pg.Client | undefined;
+  #holdsLock = false;
   #stopped = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -63,7 +64,10 @@ export class OutboxRelay {
   static async start(opts: RelayOptions): Promise<OutboxRelay> {
     const relay = new OutboxRelay(opts);
     relay.#nc = await connectBroker(opts.natsUrl, 'outbox-relay');
-    await ensureEventStreams(relay.#nc, opts);
+    await ensureEventStreams(relay.#nc, opts).catch(async (err: unknown) => {
+      await closeBroker(relay.#nc);
+      throw err;
+    });
     relay.#js = jetstream(relay.#nc, { timeout: opts.publishTimeoutMs ?? 5000 });
     relay.#loop = relay.#run();
     return relay;
@@ -79,7 +83,7 @@ export class OutboxRelay {
     this.#wake?.();
     await this.#loop;
     await this.#releaseLock();
-    await this.#nc?.drain().catch(() => undefined);
+    await closeBroker(this.#nc);
   }
 
   async #run(): Promise<void> {
@@ -152,28 +156,38 @@ export class OutboxRelay {
   /** True when this relay may publish: always when not exclusive, else while it holds the advisory lock. */
   async #mayPublish(): Promise<boolean> {
     if (this.#opts.exclusive === false) return true;
-    if (this.#lock) return true;
-    const client = new pg.Client({ connectionString: this.#opts.databaseUrl, application_name: 'outbox-relay-lock' });
-    // A lost connection loses the lock with it: stop publishing until it is taken again.
-    client.on('error', () => void this.#releaseLock());
+    if (this.#holdsLock) return true;
     try {
-      await client.connect();
-      const { rows } = await client.query<{ held: boolean }>('SELECT pg_try_advisory_lock($1) AS held', [RELAY_LOCK_KEY]);
-      if (rows[0]?.held) {
+      // One connection of its own, kept while it lives: a standby asks for the lock on it at each look.
+      if (!this.#lock) {
+        const client = new pg.Client({
+          connectionString: this.#opts.databaseUrl,
+          application_name: 'outbox-relay-lock',
+          keepAlive: true,
+          connectionTimeoutMillis: 5000,
+        });
+        // A lost connection loses the lock with it: stop publishing until it is taken again.
+        client.on('error', () => void this.#releaseLock());
         this.#lock = client;
+        await client.connect();
+      }
+      const { rows } = await this.#lock.query<{ held: boolean }>('SELECT pg_try_advisory_lock($1) AS held', [RELAY_LOCK_KEY]);
+      if (rows[0]?.held) {
+        this.#holdsLock = true;
         this.#opts.logger.info('outbox relay: publishing (this relay holds the outbox lock)');
         return true;
       }
     } catch (err) {
       this.#opts.logger.warn({ err: String(err) }, 'outbox relay: could not ask for the outbox lock');
+      await this.#releaseLock();
     }
-    await client.end().catch(() => undefined);
     return false;
   }
 
   async #releaseLock(): Promise<void> {
     const lock = this.#lock;
     this.#lock = undefined;
+    this.#holdsLock = false;
     await lock?.end().catch(() => undefined);
   }
 

@@ -8,7 +8,16 @@ import type { Pool, PoolClient } from 'pg';
 import { Counter, type Registry } from 'prom-client';
 import { withTransaction } from 'idempotent-sagas/store';
 import type { Logger } from '../../src/logger';
-import { connectBroker, deadLetterSubject, ensureEventStreams, eventSubject, eventTopology, type BrokerOptions, type EventTopology } from '../events/broker';
+import {
+  closeBroker,
+  connectBroker,
+  deadLetterSubject,
+  ensureEventStreams,
+  eventSubject,
+  eventTopology,
+  type BrokerOptions,
+  type EventTopology,
+} from '../events/broker';
 import { SagaEvent } from '../events/events';
 
 /** The durable consumer's name; its dead letters go to `saga-events-dlq.shipping`. */
@@ -46,7 +55,10 @@ export class ShippingConsumer {
   static async start(opts: ShippingConsumerOptions): Promise<ShippingConsumer> {
     const consumer = new ShippingConsumer(opts);
     const nc = (consumer.#nc = await connectBroker(opts.natsUrl, 'shipping-consumer'));
-    const jsm = await ensureEventStreams(nc, opts);
+    const jsm = await ensureEventStreams(nc, opts).catch(async (err: unknown) => {
+      await closeBroker(nc);
+      throw err;
+    });
     const config = {
       durable_name: SHIPPING_CONSUMER,
       ack_policy: AckPolicy.Explicit,
@@ -61,7 +73,10 @@ export class ShippingConsumer {
     consumer.#js = jetstream(nc);
     const source = await consumer.#js.consumers.get(stream, SHIPPING_CONSUMER);
     consumer.#messages = await source.consume({ max_messages: 64 });
-    consumer.#loop = consumer.#run(consumer.#messages);
+    // Ended by stop(), or by the connection closing for good: either way logged, never an unhandled rejection.
+    consumer.#loop = consumer.#run(consumer.#messages).catch((err: unknown) => {
+      opts.logger.error({ err: String(err) }, 'shipping: the consumer stopped taking events');
+    });
     return consumer;
   }
 
@@ -73,7 +88,7 @@ export class ShippingConsumer {
   async stop(): Promise<void> {
     this.#messages?.stop();
     await this.#loop;
-    await this.#nc?.drain().catch(() => undefined);
+    await closeBroker(this.#nc);
   }
 
   async #run(messages: ConsumerMessages): Promise<void> {

@@ -78,7 +78,7 @@ export async function transferFunds(input: TransferInput): Promise<TransferResul
       const { forwardKey: key } = stepKeys(workflowId, 'outcome');
       const { from, to } = input;
       await CancellationScope.nonCancellable(() =>
-        forward.recordTransferOutcome({ key, transferId, from, to, amountCents, outcome, ...(reason !== undefined && { reason }) }),
+        forward.recordTransferOutcome({ key, transferId, from, to, amountCents, outcome, ...(reason !== undefined && { reason: reason.slice(0, 1000) }) }),
       );
     }
     await closeSaga(outcome);

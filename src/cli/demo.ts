@@ -53,7 +53,7 @@ runCommand('demo', parseDemoOptions, async ({ options, config, logger, say }) =>
   }
 
   try {
-    stack = await startDemoStack({ config, logger, plan, taskQueue: runId, say, eventsStream: runId.replace(/\W/g, '_').toUpperCase() });
+    stack = await startDemoStack({ config, logger, plan, taskQueue: runId, say });
   } catch (err) {
     if (stopping.signal.aborted) {
       say(`interrupted during start-up (${err instanceof Error ? err.message : String(err)})`);

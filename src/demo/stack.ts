@@ -5,7 +5,7 @@
 import type { Worker } from '@temporalio/worker';
 import { IdempotencyStore } from 'idempotent-sagas/store';
 import { seedProducts, setStock } from '../../apps/orders/domain/catalog';
-import { deleteEventStreams, eventTopology } from '../../apps/events/broker';
+import { eventTopology } from '../../apps/events/broker';
 import type { OutboxRelay } from '../../apps/events/relay';
 import type { ShippingConsumer } from '../../apps/shipping/consumer';
 import { createGatewayClient } from '../../apps/gateway/client';
@@ -44,8 +44,6 @@ export async function startDemoStack(opts: {
   say: (line: string) => void;
   /** Where the gateway sends its signed webhooks (npm start: the API's); none by default. */
   webhook?: WebhookTarget;
-  /** The events' stream: EVENTS_STREAM by default (npm start); the demo names one of its own, deleted at close. */
-  eventsStream?: string;
 }): Promise<DemoStack> {
   const { config, logger, plan, taskQueue, say } = opts;
   return new Stack(config, logger, say).build(async (stack) => {
@@ -72,8 +70,9 @@ export async function startDemoStack(opts: {
       },
     });
     say(`worker: task queue ${taskQueue} on ${temporal.address} (namespace ${temporal.namespace})`);
-    const stream = opts.eventsStream ?? config.events.stream;
-    if (opts.eventsStream) stack.defer(`the event streams of ${stream}`, () => deleteEventStreams(nats.url, eventTopology(stream)));
+    // The configured stream (EVENTS_STREAM), as every relay on this database uses: a relay publishes every unpublished
+    // row of its database, so a stream of the run's own would take other runs' events away from their consumers.
+    const stream = config.events.stream;
     const topology = eventTopology(stream);
     const consumer = await stack.consumer(db, nats, { topology });
     const relay = await stack.relay(db, nats, { topology });

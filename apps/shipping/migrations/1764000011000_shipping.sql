@@ -9,6 +9,8 @@ CREATE TABLE shipping_inbox (
   type        text        NOT NULL,
   received_at timestamptz NOT NULL DEFAULT now()
 );
+-- What retention deletes by (db:cleanup, INBOX_RETENTION_SECONDS).
+CREATE INDEX shipping_inbox_received_at_idx ON shipping_inbox (received_at);
 
 -- What shipping does: one shipment per completed order, one cancellation per compensated order. Deliberately
 -- no unique constraint on (order_id, kind): the inbox is the only guard, so an event applied twice shows
