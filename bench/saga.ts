@@ -39,7 +39,7 @@ import { IdempotencyStore } from 'idempotent-sagas/store';
 import { WORKFLOW_BUNDLER_OPTIONS, createOrderWorker } from '../apps/worker/order-worker';
 import { createNoIdempotencyActivities, createNoopActivities } from './saga/activities';
 import { renderThroughputSvg } from './saga/chart';
-import { type CpuSample, NO_CPU, addCpu, cpuSince, sampleCpu } from './saga/cpu';
+import { type CpuSample, NO_CPU, addCpu, cpuSince, sampleCpu, scaleCpu } from './saga/cpu';
 import { runBench, startBenchStack } from './harness';
 import { STARTS_RUNNING } from '../apps/worker/search-attributes';
 import { ORDER_SAGA_SHAPE } from '../apps/orders/workflows/messages';
@@ -432,10 +432,6 @@ async function main(): Promise<void> {
     for (const p of pools) await p.end().catch(() => undefined);
     await stack.close();
   }
-}
-
-function scaleCpu(c: CpuSample, by: number): CpuSample {
-  return { node: c.node * by, temporal: c.temporal * by, postgres: c.postgres * by };
 }
 
 runBench(main);

@@ -3,9 +3,8 @@ import { runMain } from '../../src/cli/run-main';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { assertProductionSafe } from '../../src/production-checks';
-import { eventTopology } from './broker';
 import { OutboxRelay } from './relay';
-import { faultPause, runEventService } from './service';
+import { faultPause, relaySettings, runEventService } from './service';
 
 runMain(async () => {
   const config = loadConfig();
@@ -21,10 +20,7 @@ runMain(async () => {
       OutboxRelay.start({
         ...deps,
         logger,
-        batchSize: events.relayBatchSize,
-        pollIntervalMs: events.relayPollIntervalMs,
-        duplicateWindowMs: events.duplicateWindowSeconds * 1000,
-        topology: eventTopology(events.stream),
+        ...relaySettings(events),
         hooks: { afterPublish: () => faultPause(logger, events.relayFaultPauseAfterPublishMs, 'publishing') },
       }),
   });

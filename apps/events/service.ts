@@ -4,12 +4,33 @@
 import Fastify from 'fastify';
 import type { Pool } from 'pg';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { nextSignal } from '../../src/cli/run-main';
 import type { Config } from '../../src/config';
 import { type MigrationSet, migrate } from '../../src/db/migrate';
 import { createPool } from '../../src/db/pool';
 import { provisionDatabase } from '../../src/db/provision';
 import { HOW_TO_GET_NATS, LOCAL_NATS_URL, NatsUnavailableError, natsProblem, redactNatsUrl } from '../../src/events/nats-server';
 import type { Logger } from '../../src/logger';
+import { eventTopology } from './broker';
+
+/** The relay's settings from EVENTS_STREAM, EVENTS_DUPLICATE_WINDOW_SECONDS, RELAY_BATCH_SIZE and RELAY_POLL_INTERVAL_MS. */
+export function relaySettings(events: Config['events']) {
+  return {
+    batchSize: events.relayBatchSize,
+    pollIntervalMs: events.relayPollIntervalMs,
+    duplicateWindowMs: events.duplicateWindowSeconds * 1000,
+    topology: eventTopology(events.stream),
+  };
+}
+
+/** The shipping consumer's settings from EVENTS_STREAM, EVENTS_DUPLICATE_WINDOW_SECONDS and CONSUMER_ACK_WAIT_SECONDS. */
+export function consumerSettings(events: Config['events']) {
+  return {
+    ackWaitMs: events.consumerAckWaitSeconds * 1000,
+    duplicateWindowMs: events.duplicateWindowSeconds * 1000,
+    topology: eventTopology(events.stream),
+  };
+}
 
 /** The broker of a standalone service: NATS_URL, else the local server; a clear error when neither answers with JetStream. */
 export async function serviceNatsUrl(config: Config): Promise<string> {
@@ -63,13 +84,6 @@ export async function runEventService(o: {
   } finally {
     await db.stop();
   }
-}
-
-function nextSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
 }
 
 /** A test-only fault: log that the process is paused at `where`, then wait `ms` (a test kills it meanwhile). */

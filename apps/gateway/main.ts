@@ -1,5 +1,5 @@
 // `npm run start:gateway`: the payment gateway as its own process, on its own tables.
-import { runMain } from '../../src/cli/run-main';
+import { nextSignal, runMain } from '../../src/cli/run-main';
 import { loadConfig } from '../../src/config';
 import { migrate } from '../../src/db/migrate';
 import { createPool } from '../../src/db/pool';
@@ -8,13 +8,6 @@ import { createLogger } from '../../src/logger';
 import { assertProductionSafe } from '../../src/production-checks';
 import { GATEWAY_MIGRATIONS } from './schema';
 import { startGateway } from './server';
-
-function nextSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
-}
 
 runMain(async () => {
   const config = loadConfig();

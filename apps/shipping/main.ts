@@ -3,8 +3,7 @@ import { runMain } from '../../src/cli/run-main';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { assertProductionSafe } from '../../src/production-checks';
-import { eventTopology } from '../events/broker';
-import { faultPause, runEventService } from '../events/service';
+import { consumerSettings, faultPause, runEventService } from '../events/service';
 import { ShippingConsumer } from './consumer';
 import { SHIPPING_MIGRATIONS } from './schema';
 
@@ -23,9 +22,7 @@ runMain(async () => {
       ShippingConsumer.start({
         ...deps,
         logger,
-        ackWaitMs: events.consumerAckWaitSeconds * 1000,
-        duplicateWindowMs: events.duplicateWindowSeconds * 1000,
-        topology: eventTopology(events.stream),
+        ...consumerSettings(events),
         hooks: { afterApply: () => faultPause(logger, events.consumerFaultPauseAfterApplyMs, 'applying') },
       }),
   });

@@ -45,4 +45,8 @@ export function addCpu(a: CpuSample, b: CpuSample): CpuSample {
   return Object.fromEntries(CPU_KINDS.map((k) => [k, a[k] + b[k]])) as CpuSample;
 }
 
+export function scaleCpu(c: CpuSample, by: number): CpuSample {
+  return Object.fromEntries(CPU_KINDS.map((k) => [k, c[k] * by])) as CpuSample;
+}
+
 export const NO_CPU: CpuSample = { node: 0, temporal: 0, postgres: 0 };

@@ -30,3 +30,11 @@ export function runMain(main: () => Promise<number | void>): void {
     },
   );
 }
+
+/** Resolves with the first SIGINT or SIGTERM: a long-running service's entry point waits on it, then stops in order. */
+export function nextSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+}

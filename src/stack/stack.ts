@@ -14,7 +14,7 @@ import type { Pool } from 'pg';
 import { createDatabase, dropDatabase, findTemporalCli, installTemporalCli, TemporalUnavailableError } from 'idempotent-sagas/testing';
 import { buildApiApp, type ApiDeps } from '../../apps/orders/api/app';
 import { GATEWAY_MIGRATIONS } from '../../apps/gateway/schema';
-import { eventTopology } from '../../apps/events/broker';
+import { consumerSettings, relaySettings } from '../../apps/events/service';
 import { OutboxRelay, type RelayOptions } from '../../apps/events/relay';
 import { ShippingConsumer, type ShippingConsumerOptions } from '../../apps/shipping/consumer';
 import { SHIPPING_MIGRATIONS } from '../../apps/shipping/schema';
@@ -263,16 +263,12 @@ export class Stack {
 
   /** The outbox relay in this process, publishing the database's events to `nats` until close(). */
   async relay(db: StackDatabase, nats: StackNats, opts: Partial<Omit<RelayOptions, 'pool' | 'databaseUrl' | 'natsUrl'>> = {}): Promise<OutboxRelay> {
-    const { events } = this.config;
     const relay = await OutboxRelay.start({
       pool: db.pool,
       databaseUrl: db.url,
       natsUrl: nats.url,
       logger: this.logger.child({ component: 'relay' }),
-      batchSize: events.relayBatchSize,
-      pollIntervalMs: events.relayPollIntervalMs,
-      duplicateWindowMs: events.duplicateWindowSeconds * 1000,
-      topology: eventTopology(events.stream),
+      ...relaySettings(this.config.events),
       ...opts,
     });
     this.defer('the outbox relay', () => relay.stop());
@@ -281,14 +277,11 @@ export class Stack {
 
   /** The shipping consumer in this process, applying the order events from `nats` until close(). */
   async consumer(db: StackDatabase, nats: StackNats, opts: Partial<Omit<ShippingConsumerOptions, 'pool' | 'natsUrl'>> = {}): Promise<ShippingConsumer> {
-    const { events } = this.config;
     const consumer = await ShippingConsumer.start({
       pool: db.pool,
       natsUrl: nats.url,
       logger: this.logger.child({ component: 'shipping' }),
-      ackWaitMs: events.consumerAckWaitSeconds * 1000,
-      duplicateWindowMs: events.duplicateWindowSeconds * 1000,
-      topology: eventTopology(events.stream),
+      ...consumerSettings(this.config.events),
       ...opts,
     });
     this.defer('the shipping consumer', () => consumer.stop());

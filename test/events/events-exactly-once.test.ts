@@ -5,7 +5,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { withTransaction } from 'idempotent-sagas/store';
-import { connectBroker, deadLetterSubject, eventSubject, eventTopology } from '../../apps/events/broker';
+import { connectBroker, deadLetterSubject, deleteEventStreams, eventSubject, eventTopology, streamMessageCount } from '../../apps/events/broker';
 import { eventId } from '../../apps/events/events';
 import { appendEvent } from '../../apps/events/outbox';
 import { OutboxRelay } from '../../apps/events/relay';
@@ -37,10 +37,7 @@ beforeAll(async () => {
 beforeEach(async () => {
   db = await createTestDatabase();
   // Each test its own streams: what an earlier test left must not be consumed here.
-  const nc = await connectBroker(nats.url, 'test-reset');
-  const jsm = await jetstreamManager(nc);
-  for (const stream of [EVENTS_STREAM, DEAD_LETTER_STREAM]) await jsm.streams.delete(stream).catch(() => undefined);
-  await nc.close();
+  await deleteEventStreams(nats.url, topology);
 });
 
 afterEach(async () => {
@@ -82,14 +79,7 @@ const count = (sql: string): Promise<number> => db.pool.query<{ n: number }>(`SE
 const shipments = (): Promise<number> => count("shipping_actions WHERE kind = 'shipment'");
 const published = (): Promise<number> => count('outbox_events WHERE published_at IS NOT NULL');
 
-async function streamMessages(stream: string): Promise<number> {
-  const nc = await connectBroker(nats.url, 'test-count');
-  try {
-    return (await (await jetstreamManager(nc)).streams.info(stream)).state.messages;
-  } finally {
-    await nc.close();
-  }
-}
+const streamMessages = (stream: string): Promise<number> => streamMessageCount(nats.url, stream);
 
 function relay(opts: Partial<Parameters<typeof OutboxRelay.start>[0]> = {}): Promise<OutboxRelay> {
   return OutboxRelay.start({
