@@ -2,12 +2,11 @@
 // building it with `go install`), and a server of the stack's own as a process it can SIGKILL and restart
 // (its JetStream store persists in a directory across restarts). The stack builder picks among them
 // (Stack.nats); `npm run nats:install` finds or builds the binary, as CI does before the tests.
-import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { findGoBinary, goInstall, isExecutableFile } from 'idempotent-sagas/testing';
 import { StartupError } from '../errors';
 import type { ChildSpec } from '../stack/child-process';
 
@@ -76,16 +75,10 @@ export async function natsAnswers(url: string, timeoutMs = 1500): Promise<boolea
  */
 export function findNatsServer(explicitPath?: string, pathVar = process.env.PATH): string | undefined {
   if (explicitPath) {
-    if (!isExecutable(explicitPath)) throw new NatsUnavailableError(`NATS_SERVER_PATH=${explicitPath} is not an executable file.`);
+    if (!isExecutableFile(explicitPath)) throw new NatsUnavailableError(`NATS_SERVER_PATH=${explicitPath} is not an executable file.`);
     return explicitPath;
   }
-  for (const dir of (pathVar ?? '').split(path.delimiter)) {
-    if (dir && isExecutable(path.join(dir, 'nats-server'))) return path.join(dir, 'nats-server');
-  }
-  for (const dir of [...goBinDirs(), path.join(os.homedir(), 'go', 'bin')]) {
-    if (isExecutable(path.join(dir, 'nats-server'))) return path.join(dir, 'nats-server');
-  }
-  return undefined;
+  return findGoBinary('nats-server', pathVar)?.path;
 }
 
 /**
@@ -93,17 +86,11 @@ export function findNatsServer(explicitPath?: string, pathVar = process.env.PATH
  * without Go. A failed build is a NatsUnavailableError.
  */
 export function installNatsServer(say: (line: string) => void): string | undefined {
-  const [bin] = goBinDirs();
-  if (!bin) return undefined;
-  say(`building nats-server: go install ${NATS_SERVER_MODULE} (about a minute, once)`);
   try {
-    // Go's output to our stderr: a command's stdout stays for its result.
-    execFileSync('go', ['install', NATS_SERVER_MODULE], { stdio: ['ignore', 2, 2] });
+    return goInstall(NATS_SERVER_MODULE, 'nats-server', say, 'about a minute, once');
   } catch (err) {
-    throw new NatsUnavailableError(`go install ${NATS_SERVER_MODULE} failed: ${messageOf(err)}`);
+    throw new NatsUnavailableError(messageOf(err));
   }
-  const built = path.join(bin, 'nats-server');
-  return isExecutable(built) ? built : undefined;
 }
 
 /**
@@ -131,24 +118,6 @@ export function natsServerSpec(opts: { binary: string; port: number; storeDir: s
       if (problem) throw new Error(`${url} ${problem}`);
     },
   };
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/** Where `go install` puts binaries ($(go env GOBIN), else the first $(go env GOPATH) entry's bin), first; empty without Go. */
-function goBinDirs(): string[] {
-  const go = spawnSync('go', ['env', 'GOBIN', 'GOPATH'], { encoding: 'utf8' });
-  if (go.status !== 0) return [];
-  const [gobin = '', gopath = ''] = go.stdout.split('\n').map((l) => l.trim());
-  const dirs = [gobin, gopath ? path.join(gopath.split(path.delimiter)[0] ?? '', 'bin') : ''].filter((d) => d !== '');
-  return [...new Set(dirs)];
 }
 
 function messageOf(err: unknown): string {

@@ -263,29 +263,21 @@ export class Stack {
 
   /** The outbox relay in this process, publishing the database's events to `nats` until close(). */
   async relay(db: StackDatabase, nats: StackNats, opts: Partial<Omit<RelayOptions, 'pool' | 'databaseUrl' | 'natsUrl'>> = {}): Promise<OutboxRelay> {
-    const relay = await OutboxRelay.start({
-      pool: db.pool,
-      databaseUrl: db.url,
-      natsUrl: nats.url,
-      logger: this.logger.child({ component: 'relay' }),
-      ...relaySettings(this.config.events),
-      ...opts,
-    });
-    this.defer('the outbox relay', () => relay.stop());
-    return relay;
+    const settings = { ...relaySettings(this.config.events, this.logger.child({ component: 'relay' })), ...opts };
+    return this.#stoppedOnClose('the outbox relay', OutboxRelay.start({ pool: db.pool, databaseUrl: db.url, natsUrl: nats.url, ...settings }));
   }
 
   /** The shipping consumer in this process, applying the order events from `nats` until close(). */
   async consumer(db: StackDatabase, nats: StackNats, opts: Partial<Omit<ShippingConsumerOptions, 'pool' | 'natsUrl'>> = {}): Promise<ShippingConsumer> {
-    const consumer = await ShippingConsumer.start({
-      pool: db.pool,
-      natsUrl: nats.url,
-      logger: this.logger.child({ component: 'shipping' }),
-      ...consumerSettings(this.config.events),
-      ...opts,
-    });
-    this.defer('the shipping consumer', () => consumer.stop());
-    return consumer;
+    const settings = { ...consumerSettings(this.config.events, this.logger.child({ component: 'shipping' })), ...opts };
+    return this.#stoppedOnClose('the shipping consumer', ShippingConsumer.start({ pool: db.pool, natsUrl: nats.url, ...settings }));
+  }
+
+  /** `started`, stopped by close(). */
+  async #stoppedOnClose<T extends { stop(): Promise<void> }>(what: string, started: Promise<T>): Promise<T> {
+    const service = await started;
+    this.defer(what, () => service.stop());
+    return service;
   }
 
   /** An order worker in this process, running until close() (which lets in-flight tasks finish). */

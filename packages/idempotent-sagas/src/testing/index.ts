@@ -5,5 +5,6 @@ export { createTestDatabase, findPostgres, type FindPostgresOptions, type TestDa
 export { createDatabase, databaseUrl, describeDatabaseUrl, dropDatabase, whyUnreachable } from './databases';
 export { EMBEDDED_DATABASE, EmbeddedPostgresError, portAnswers, startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres';
 export { dynamicConfigArgs, findTemporal, startDevServer, type DevServer, type DevServerOptions, type TestTemporal } from './dev-server';
+export { findGoBinary, goBinDirs, goInstall, isExecutableFile, type GoBinaryLocation } from './go-tools';
 export { HOW_TO_GET_TEMPORAL, TEMPORAL_CLI_MODULE, TemporalUnavailableError, findTemporalCli, installTemporalCli, type CliLocation } from './temporal-cli';
 export { FaultInjector, INJECTED_FAULT, type ActivityFaultCounts, type Fault } from './faults';

@@ -1,8 +1,6 @@
 // Finding (or building) the `temporal` CLI whose dev server runs tests and demos (DESIGN §9).
-import { execFileSync, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { EnvironmentUnavailableError } from './environment-error';
+import { findGoBinary, goInstall, isExecutableFile } from './go-tools';
 
 /** The newest CLI release whose go.mod has no replace directive, so `go install` accepts it. */
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
@@ -18,53 +16,23 @@ export class TemporalUnavailableError extends EnvironmentUnavailableError {
   override readonly name = 'TemporalUnavailableError';
 }
 
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function onPath(name: string, pathVar: string | undefined): string | undefined {
-  for (const dir of (pathVar ?? '').split(path.delimiter)) {
-    if (dir && isExecutable(path.join(dir, name))) return path.join(dir, name);
-  }
-  return undefined;
-}
-
-function goBinDir(): string | undefined {
-  const go = spawnSync('go', ['env', 'GOPATH'], { encoding: 'utf8' });
-  if (go.status !== 0 || !go.stdout.trim()) return undefined;
-  return path.join(go.stdout.trim().split(path.delimiter)[0] ?? '', 'bin');
-}
-
-/** TEMPORAL_CLI_PATH, then `temporal` on PATH, then $(go env GOPATH)/bin/temporal. */
+/** TEMPORAL_CLI_PATH, then `temporal` on PATH, then in Go's bin directory ($(go env GOPATH)/bin and the like). */
 export function findTemporalCli(cliPath: string | undefined, pathVar = process.env.PATH): CliLocation | undefined {
   if (cliPath) {
-    if (!isExecutable(cliPath)) throw new TemporalUnavailableError(`TEMPORAL_CLI_PATH=${cliPath} is not an executable file.`);
+    if (!isExecutableFile(cliPath)) throw new TemporalUnavailableError(`TEMPORAL_CLI_PATH=${cliPath} is not an executable file.`);
     return { path: cliPath, foundBy: 'TEMPORAL_CLI_PATH' };
   }
-  const fromPath = onPath('temporal', pathVar);
-  if (fromPath) return { path: fromPath, foundBy: 'PATH' };
-  const bin = goBinDir();
-  if (bin && isExecutable(path.join(bin, 'temporal'))) return { path: path.join(bin, 'temporal'), foundBy: 'GOPATH' };
-  return undefined;
+  return findGoBinary('temporal', pathVar);
 }
 
 /** Builds the CLI with `go install` when Go is present; undefined when it is not. */
 export function installTemporalCli(log: (line: string) => void): CliLocation | undefined {
-  const bin = goBinDir();
-  if (!bin) return undefined;
-  log(`building the Temporal CLI: go install ${TEMPORAL_CLI_MODULE} (a few minutes, once)`);
   try {
-    execFileSync('go', ['install', TEMPORAL_CLI_MODULE], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const built = goInstall(TEMPORAL_CLI_MODULE, 'temporal', log);
+    return built ? { path: built, foundBy: 'go install' } : undefined;
   } catch (err) {
-    throw new TemporalUnavailableError(`go install ${TEMPORAL_CLI_MODULE} failed: ${(err as Error).message}`);
+    throw new TemporalUnavailableError((err as Error).message);
   }
-  const built = path.join(bin, 'temporal');
-  return isExecutable(built) ? { path: built, foundBy: 'go install' } : undefined;
 }
 
 /** What a user can do when no Temporal is available. */
