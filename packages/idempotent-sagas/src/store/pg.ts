@@ -46,7 +46,15 @@ export async function sendInOrder<A, B>(
 ): Promise<[PromiseSettledResult<A>, PromiseSettledResult<B>]> {
   // Async wrappers turn a synchronous throw into a rejection, so nothing already sent goes unawaited.
   const send = <T>(query: () => Promise<T>): Promise<T> => (async () => query())();
-  if (client.pipeline) return Promise.allSettled([send(first), send(second)]);
+  if (client.pipeline) {
+    const stream = socketOf(client);
+    stream?.cork();
+    try {
+      return Promise.allSettled([send(first), send(second)]);
+    } finally {
+      stream?.uncork();
+    }
+  }
   const [a] = await Promise.allSettled([send(first)]);
   if (a.status === 'rejected') return [a, a];
   const [b] = await Promise.allSettled([send(second)]);
@@ -58,4 +66,10 @@ export function bothOrThrow<A, B>([a, b]: [PromiseSettledResult<A>, PromiseSettl
   if (a.status === 'rejected') throw a.reason;
   if (b.status === 'rejected') throw b.reason;
   return [a.value, b.value];
+}
+
+/** The client's socket when node-postgres exposes it (`connection.stream`), to write two statements in one write. */
+function socketOf(client: PoolClient): { cork(): void; uncork(): void } | undefined {
+  const stream = (client as { connection?: { stream?: { cork?: unknown; uncork?: unknown } } }).connection?.stream;
+  return typeof stream?.cork === 'function' && typeof stream.uncork === 'function' ? (stream as { cork(): void; uncork(): void }) : undefined;
 }
