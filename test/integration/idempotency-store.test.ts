@@ -7,6 +7,7 @@ import {
   InProgressError,
   InvalidInputError,
   KeyAbortedError,
+  SagaClosedError,
   StaleEpochError,
   IdempotencyStore,
 } from 'idempotent-sagas/store';
@@ -29,6 +30,16 @@ beforeEach(() => {
 
 const effectRows = (tag: string): Promise<number> => db.count('SELECT count(*) AS n FROM effects WHERE tag = $1', [tag]);
 const keyRows = (key: string): Promise<number> => db.count('SELECT count(*) AS n FROM idempotency_keys WHERE key = $1', [key]);
+
+/** Waits until at least `n` backends of the test database wait on a lock. */
+async function waitForLockWait(n: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const waiting = await db.count(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+    if (waiting >= n) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`no ${n} backends waiting on a lock`);
+}
 
 /** An effect that writes one row and returns its id. */
 function insertEffect(tag: string, amount = 1) {
@@ -63,37 +74,21 @@ describe('runOnce (local effects)', () => {
     expect(counters.replays).toBe(199);
   });
 
-  test('expectNew (a first attempt: no fast-path read) changes nothing but the cost: concurrent and later duplicates still replay', async () => {
-    let invocations = 0;
-    const call = () =>
-      store.runOnce({
-        scope: SCOPE,
-        key: 'expect-new-1',
-        request: { amount: 3 },
-        expectNew: true,
-        effect: async (client) => {
-          invocations += 1;
-          return insertEffect('expect-new-1', 3)(client);
-        },
-      });
-    const outcomes = await Promise.all(Array.from({ length: 50 }, call));
-    const later = await call(); // the key is stored: the claim finds it and the record answers
-    expect(await effectRows('expect-new-1')).toBe(1);
-    expect(invocations).toBe(1);
-    expect(outcomes.filter((o) => !o.replayed)).toHaveLength(1);
-    expect(later).toMatchObject({ replayed: true, result: outcomes.find((o) => !o.replayed)!.result });
-  });
-
-  test('a backend killed between the effect and the commit leaves neither effect nor key; the retry applies once', async () => {
+  test.each([
+    ['claim first', false],
+    ['key last (expectNew)', true],
+  ])('%s: a backend killed between the effect and the commit leaves neither effect nor key; the retry applies once', async (_protocol, expectNew) => {
+    const key = `killed-${String(expectNew)}`;
     const killer = new Client({ connectionString: db.url });
     await killer.connect();
     try {
       const attempt = store.runOnce({
         scope: SCOPE,
-        key: 'killed-1',
+        key,
         request: { n: 1 },
+        expectNew,
         effect: async (client) => {
-          const out = await insertEffect('killed-1')(client);
+          const out = await insertEffect(key)(client);
           const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
           await killer.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
           return out;
@@ -103,15 +98,15 @@ describe('runOnce (local effects)', () => {
     } finally {
       await killer.end();
     }
-    expect(await effectRows('killed-1')).toBe(0);
-    expect(await keyRows('killed-1')).toBe(0);
+    expect(await effectRows(key)).toBe(0);
+    expect(await keyRows(key)).toBe(0);
 
-    const retry = await store.runOnce({ scope: SCOPE, key: 'killed-1', request: { n: 1 }, effect: insertEffect('killed-1') });
+    const retry = await store.runOnce({ scope: SCOPE, key, request: { n: 1 }, effect: insertEffect(key) });
     expect(retry.replayed).toBe(false);
-    expect(await effectRows('killed-1')).toBe(1);
-    const again = await store.runOnce({ scope: SCOPE, key: 'killed-1', request: { n: 1 }, effect: insertEffect('killed-1') });
+    expect(await effectRows(key)).toBe(1);
+    const again = await store.runOnce({ scope: SCOPE, key, request: { n: 1 }, effect: insertEffect(key) });
     expect(again).toEqual({ result: retry.result, replayed: true });
-    expect(await effectRows('killed-1')).toBe(1);
+    expect(await effectRows(key)).toBe(1);
   });
 
   test('the same key with a different request is a typed mismatch; reordered fields are the same request', async () => {
@@ -231,6 +226,106 @@ describe('runOnce (local effects)', () => {
     const longest = '~'.repeat(255);
     await store.runOnce({ scope: SCOPE, key: longest, request: {}, effect });
     expect(await keyRows(longest)).toBe(1);
+  });
+});
+
+describe("runOnce with expectNew: the key written last, in the effect's transaction", () => {
+  /** Runs `effect` through runOnce as a first attempt does, counting the effect function's invocations in `counted`. */
+  function firstAttempt(
+    key: string,
+    effect: (client: PoolClient) => Promise<unknown>,
+    opts: { sagaId?: string; request?: unknown; counted?: { invocations: number } } = {},
+  ) {
+    return store.runOnce({
+      scope: SCOPE,
+      key,
+      request: opts.request ?? { n: 1 },
+      expectNew: true,
+      ...(opts.sagaId && { sagaId: opts.sagaId }),
+      effect: (client) => {
+        if (opts.counted) opts.counted.invocations += 1;
+        return effect(client);
+      },
+    });
+  }
+
+  test('50 concurrent first attempts and a later one: the effect commits once, one caller executes, every caller gets its result', async () => {
+    const outcomes = await Promise.all(Array.from({ length: 50 }, () => firstAttempt('last-concurrent', insertEffect('last-concurrent', 3))));
+    const later = await firstAttempt('last-concurrent', insertEffect('last-concurrent', 3));
+    expect(await effectRows('last-concurrent')).toBe(1);
+    expect(await keyRows('last-concurrent')).toBe(1);
+    const executed = outcomes.filter((o) => !o.replayed);
+    expect(executed).toHaveLength(1);
+    for (const o of [...outcomes, later]) expect(o.result).toEqual(executed[0]!.result);
+    expect(later.replayed).toBe(true);
+    expect(store.counters.snapshot().executions).toBe(1);
+  });
+
+  test('a stored key: the effect runs, its writes roll back, and the stored result answers', async () => {
+    const first = await store.runOnce({ scope: SCOPE, key: 'last-stored', request: { n: 1 }, effect: insertEffect('last-stored') });
+    const counted = { invocations: 0 };
+    expect(await firstAttempt('last-stored', insertEffect('last-stored'), { counted })).toEqual({ result: first.result, replayed: true });
+    expect(counted.invocations).toBe(1); // it ran, and nothing of it committed:
+    expect(await effectRows('last-stored')).toBe(1);
+    expect(await keyRows('last-stored')).toBe(1);
+  });
+
+  test('a stored business failure answers a first attempt with the same failure; the effect leaves nothing', async () => {
+    const decline = async (): Promise<never> => {
+      throw new BusinessFailure('CARD_DECLINED', 'declined');
+    };
+    await expect(store.runOnce({ scope: SCOPE, key: 'last-failed', request: { n: 1 }, effect: decline })).rejects.toMatchObject({ type: 'CARD_DECLINED' });
+    await expect(firstAttempt('last-failed', insertEffect('last-failed'))).rejects.toMatchObject({ type: 'CARD_DECLINED' });
+    expect(await effectRows('last-failed')).toBe(0);
+  });
+
+  test('an expired record: the first attempt executes again, once, and the key holds the new result', async () => {
+    await store.runOnce({ scope: SCOPE, key: 'last-expired', request: { n: 1 }, effect: insertEffect('last-expired') });
+    await db.pool.query(`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = 'last-expired'`);
+    const again = await firstAttempt('last-expired', insertEffect('last-expired', 7), { request: { n: 2 } });
+    expect(again).toMatchObject({ replayed: false, result: { amount: 7 } });
+    expect(await effectRows('last-expired')).toBe(2);
+    expect(await keyRows('last-expired')).toBe(1);
+    expect((await store.get({ scope: SCOPE, key: 'last-expired' }))?.result).toEqual(again.result);
+  });
+
+  test("a duplicate committing first fails this attempt's effect on a natural key: the attempt answers from the duplicate's record", async () => {
+    await db.pool.query('CREATE TABLE natural_effects (tag text PRIMARY KEY)');
+    const insertNatural = async (client: PoolClient): Promise<{ tag: string }> => {
+      await client.query('INSERT INTO natural_effects (tag) VALUES ($1)', ['one']);
+      return { tag: 'one' };
+    };
+    // A claimed duplicate holds its transaction open after its effect, until the first attempt is blocked behind it.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let inserted!: () => void;
+    const didInsert = new Promise<void>((resolve) => (inserted = resolve));
+    const claimed = store.runOnce({
+      scope: SCOPE,
+      key: 'last-natural',
+      request: { n: 1 },
+      effect: async (client) => {
+        const out = await insertNatural(client);
+        inserted();
+        await held;
+        return out;
+      },
+    });
+    await didInsert;
+    const attempt = firstAttempt('last-natural', insertNatural);
+    await waitForLockWait(1);
+    release();
+    expect(await claimed).toEqual({ result: { tag: 'one' }, replayed: false });
+    expect(await attempt).toEqual({ result: { tag: 'one' }, replayed: true });
+    expect(await db.count('SELECT count(*) AS n FROM natural_effects')).toBe(1);
+  });
+
+  test('a closed saga refuses a first attempt: SagaClosedError, and neither effect nor key is written', async () => {
+    await store.closeSaga({ sagaId: 'last-closed-saga', outcome: 'COMPLETED', scope: SCOPE });
+    const attempt = firstAttempt('last-closed', insertEffect('last-closed'), { sagaId: 'last-closed-saga' });
+    await expect(attempt).rejects.toBeInstanceOf(SagaClosedError);
+    expect(await effectRows('last-closed')).toBe(0);
+    expect(await keyRows('last-closed')).toBe(0);
   });
 });
 

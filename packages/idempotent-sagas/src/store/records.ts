@@ -110,6 +110,7 @@ export function recordStatements(schema = 'public') {
   return {
     selectRecord,
     claimLocal,
+    insertCompleted,
     finishLocal,
     deleteStrayClaim,
     insertFailure,
@@ -152,6 +153,28 @@ export function recordStatements(schema = 'public') {
            created_at = now(), updated_at = now(), completed_at = NULL, expires_at = EXCLUDED.expires_at
        WHERE k.expires_at <= now()`,
       values: [scope, key, fingerprint, ttlSeconds, sagaId],
+    });
+  }
+
+  /**
+   * Inserts a completed record in the effect's transaction (the key written once, at its end). A key already
+   * there fails it with unique_violation, and a closed saga with not_null_violation (its scope, a primary-key
+   * column, is then NULL): either aborts the transaction, so a COMMIT sent behind it rolls the effect back.
+   */
+  async function insertCompleted(
+    db: Queryable,
+    scope: string,
+    key: string,
+    fingerprint: string,
+    resultJson: string,
+    ttlSeconds: number,
+    sagaId: string | null,
+  ): Promise<void> {
+    await db.query({
+      name: n('idem_insert_completed'),
+      text: `INSERT INTO ${KEYS} (scope, key, saga_id, fingerprint, status, result, attempts, completed_at, expires_at)
+      VALUES (CASE WHEN ${SAGA_OPEN('$6')} THEN $1 END, $2, $6, $3, 'completed', $4::jsonb, 1, now(), ${NEW_EXPIRY('$6', '$5')})`,
+      values: [scope, key, fingerprint, resultJson, ttlSeconds, sagaId],
     });
   }
 

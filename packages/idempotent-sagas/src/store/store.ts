@@ -77,6 +77,15 @@ const DEFAULT_RETRY_AFTER_MS = 1000;
 
 type LocalClaim = { scope: string; key: string; fp: string; ttl: number; sagaId: string | null };
 
+/** Key last found a record (or a closed saga) and committed nothing: the claimed path answers instead. */
+const KEY_TAKEN = Symbol('key taken');
+
+/** The key insert's refusals: a record already there (unique_violation), a closed saga (not_null_violation, by its design). */
+function isKeyRefusal(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '23505' || code === '23502';
+}
+
 function failureJson(f: BusinessFailure): string {
   const stored: StoredFailure = { type: f.type, message: f.message, details: f.details };
   return canonicalJson(stored, 'failure');
@@ -131,8 +140,8 @@ export class IdempotencyStore {
 
   /**
    * Runs a local effect exactly once. The key record and the effect commit in one
-   * transaction on one client; a duplicate gets the stored outcome and the effect does not
-   * run. The effect reports a business failure by throwing BusinessFailure: it is stored
+   * transaction on one client; a duplicate gets the stored outcome and its effect never
+   * commits. The effect reports a business failure by throwing BusinessFailure: it is stored
    * (the effect's own writes rolled back) and raised again for every duplicate.
    */
   async runOnce<T>(
@@ -142,9 +151,11 @@ export class IdempotencyStore {
       request: unknown;
       effect: (client: PoolClient) => Promise<T>;
       /**
-       * The caller expects a new key (a step's first attempt): skip the fast-path read and claim at once. Only
-       * a cost trade: a stored key is still answered from its record, after a claim that finds it (a transaction
-       * instead of one read). Default false.
+       * The caller expects a new key (a step's first attempt): no fast-path read and no claim first; the effect
+       * runs at once and its key is inserted once, completed, at the end of its transaction (key last). A key
+       * found there then fails that insert, the effect's writes roll back and the stored record answers, so the
+       * effect function may run for a duplicate while its writes still commit once. Default false: the key is
+       * claimed before the effect runs and a concurrent duplicate waits on it without running its effect.
        */
       expectNew?: boolean;
     },
@@ -162,7 +173,8 @@ export class IdempotencyStore {
     }
 
     const claim = { scope, key, fp, ttl, sagaId };
-    const first = await withClient(this.pool, (client) => this.executeClaimed(client, claim, opts.effect));
+    let first = opts.expectNew ? await withClient(this.pool, (client) => this.executeKeyLast(client, claim, opts.effect)) : KEY_TAKEN;
+    if (first === KEY_TAKEN) first = await withClient(this.pool, (client) => this.executeClaimed(client, claim, opts.effect));
     if (!(first instanceof BusinessFailure)) return first;
     const stored = await withTransaction(this.pool, (client) => this.storeFailure<T>(client, claim, first));
     if (stored instanceof BusinessFailure) throw stored;
@@ -226,6 +238,54 @@ export class IdempotencyStore {
     );
     if (commit.command !== 'COMMIT') {
       throw new Error(`idempotency record ${scope}/${key}: the transaction rolled back at COMMIT (${commit.command})`);
+    }
+    this.counters.inc('executions', scope);
+    return { result, replayed: false };
+  }
+
+  /**
+   * Key last (DESIGN-NOTES, "A first attempt writes its key last"): BEGIN, the effect, then the key inserted
+   * completed with COMMIT sent behind it. Returns KEY_TAKEN, with nothing committed, when a record was there
+   * (or a closed saga refused the key): the claimed path then answers from it, resets it if expired, or refuses.
+   */
+  private async executeKeyLast<T>(
+    client: PoolClient,
+    { scope, key, fp, ttl, sagaId }: LocalClaim,
+    effect: (client: PoolClient) => Promise<T>,
+  ): Promise<Outcome<T> | BusinessFailure | typeof KEY_TAKEN> {
+    // Invariant: the effect runs only inside the transaction BEGIN opened, so BEGIN is awaited, never sent with it.
+    await client.query('BEGIN');
+    let result: T;
+    try {
+      result = await effect(client);
+    } catch (err) {
+      if (
+        !(await client.query('ROLLBACK').then(
+          () => true,
+          () => false,
+        ))
+      )
+        throw err; // withClient destroys the client
+      if (err instanceof BusinessFailure) return err;
+      // A duplicate that committed first can fail this effect (its natural keys): then its record answers.
+      if (await this.records.selectRecord(client, scope, key)) return KEY_TAKEN;
+      throw err;
+    }
+    const resultJson = canonicalJson(result, 'result');
+    // Invariant: the insert fails on a key already there or a closed saga, so the COMMIT behind it then rolls back.
+    const [insert, commit] = await sendInOrder(
+      client,
+      () => this.records.insertCompleted(client, scope, key, fp, resultJson, ttl, sagaId),
+      () => client.query('COMMIT'),
+    );
+    if (insert.status === 'rejected') {
+      if (!(commit.status === 'fulfilled' && commit.value.command === 'ROLLBACK')) await client.query('ROLLBACK');
+      if (isKeyRefusal(insert.reason)) return KEY_TAKEN;
+      throw insert.reason;
+    }
+    if (commit.status === 'rejected') throw commit.reason;
+    if (commit.value.command !== 'COMMIT') {
+      throw new Error(`idempotency record ${scope}/${key}: the transaction rolled back at COMMIT (${commit.value.command})`);
     }
     this.counters.inc('executions', scope);
     return { result, replayed: false };
