@@ -1,7 +1,8 @@
 // The store against a real Postgres: every case counts effect rows, not just "did not throw".
-import { Client, type PoolClient } from 'pg';
+import { Client, Pool, type PoolClient } from 'pg';
 import {
   BusinessFailure,
+  EffectWithoutKeyError,
   ErrorType,
   FingerprintMismatchError,
   InProgressError,
@@ -318,6 +319,67 @@ describe("runOnce with expectNew: the key written last, in the effect's transact
     expect(await claimed).toEqual({ result: { tag: 'one' }, replayed: false });
     expect(await attempt).toEqual({ result: { tag: 'one' }, replayed: true });
     expect(await db.count('SELECT count(*) AS n FROM natural_effects')).toBe(1);
+  });
+
+  test('a claimed retry and a first attempt lock in opposite orders: the deadlock they meet ends with one effect and both answered', async () => {
+    await db.pool.query('CREATE TABLE natural_effects_2 (tag text PRIMARY KEY)');
+    const insertNatural = async (client: PoolClient): Promise<{ tag: string }> => {
+      await client.query('INSERT INTO natural_effects_2 (tag) VALUES ($1)', ['two']);
+      return { tag: 'two' };
+    };
+    // The retry claims the key first and waits; the first attempt then applies its effect and blocks on the claim.
+    let go!: () => void;
+    const gate = new Promise<void>((resolve) => (go = resolve));
+    let claimedKey!: () => void;
+    const keyClaimed = new Promise<void>((resolve) => (claimedKey = resolve));
+    const retry = store.runOnce({
+      scope: SCOPE,
+      key: 'last-deadlock',
+      request: { n: 1 },
+      effect: async (client) => {
+        claimedKey();
+        await gate;
+        return insertNatural(client); // blocks on the first attempt's row: a cycle
+      },
+    });
+    await keyClaimed;
+    const attempt = firstAttempt('last-deadlock', insertNatural);
+    await waitForLockWait(1);
+    go();
+    const [r, a] = await Promise.all([retry, attempt]);
+    expect([r.replayed, a.replayed].sort()).toEqual([false, true]);
+    expect(r.result).toEqual({ tag: 'two' });
+    expect(a.result).toEqual({ tag: 'two' });
+    expect(await db.count('SELECT count(*) AS n FROM natural_effects_2')).toBe(1);
+  });
+
+  test('without pipeline mode: a first attempt commits once and a stored key answers it', async () => {
+    const plain = new Pool({ connectionString: db.url, max: 2 });
+    try {
+      const unpiped = new IdempotencyStore(plain, { defaultTtlSeconds: 3600 });
+      const first = await unpiped.runOnce({ scope: SCOPE, key: 'last-unpiped', request: { n: 1 }, expectNew: true, effect: insertEffect('last-unpiped') });
+      const again = await unpiped.runOnce({ scope: SCOPE, key: 'last-unpiped', request: { n: 1 }, expectNew: true, effect: insertEffect('last-unpiped') });
+      expect(first.replayed).toBe(false);
+      expect(again).toEqual({ result: first.result, replayed: true });
+      expect(await effectRows('last-unpiped')).toBe(1);
+    } finally {
+      await plain.end();
+    }
+  });
+
+  test('a key insert refused by the client (a statement-name clash) while its COMMIT went through: a non-retryable EffectWithoutKeyError', async () => {
+    const one = new Pool({ connectionString: db.url, max: 1, pipeline: true });
+    try {
+      await one.query({ name: 'idem_insert_completed', text: 'SELECT 1' }); // the name, taken on the only connection
+      const clashing = new IdempotencyStore(one, { defaultTtlSeconds: 3600 });
+      const attempt = clashing.runOnce({ scope: SCOPE, key: 'last-clash', request: { n: 1 }, expectNew: true, effect: insertEffect('last-clash') });
+      await expect(attempt).rejects.toBeInstanceOf(EffectWithoutKeyError);
+      await expect(attempt).rejects.toMatchObject({ type: ErrorType.EffectWithoutKey, retryable: false });
+      expect(await effectRows('last-clash')).toBe(1); // what the error reports: applied, without its record
+      expect(await keyRows('last-clash')).toBe(0);
+    } finally {
+      await one.end();
+    }
   });
 
   test('a closed saga refuses a first attempt: SagaClosedError, and neither effect nor key is written', async () => {

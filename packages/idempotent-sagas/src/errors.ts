@@ -15,6 +15,8 @@ export const ErrorType = {
   StaleEpoch: 'IDEMPOTENCY_STALE_EPOCH',
   /** A new step record for a saga that has already closed: a late attempt, refused; nothing changed. */
   SagaClosed: 'IDEMPOTENCY_SAGA_CLOSED',
+  /** An effect committed while its key's insert was refused before reaching the server; an operator must reconcile. */
+  EffectWithoutKey: 'IDEMPOTENCY_EFFECT_WITHOUT_KEY',
 } as const;
 
 /** One of ErrorType's values. */
@@ -91,6 +93,23 @@ export class StaleEpochError extends KeyError {
     readonly epoch: number,
   ) {
     super(scope, key, ErrorType.StaleEpoch, false, `refused the write of epoch ${epoch}, fenced off by a newer attempt; nothing changed`);
+  }
+}
+
+/**
+ * A first attempt's effect committed but its key row did not: the row's insert was refused by the client
+ * before it reached the server (a statement-name clash on the pool, say) while the COMMIT behind it went
+ * through. Not retryable — a retry would apply the effect again; an operator reconciles it.
+ */
+export class EffectWithoutKeyError extends KeyError {
+  constructor(scope: string, key: string, cause: unknown) {
+    super(
+      scope,
+      key,
+      ErrorType.EffectWithoutKey,
+      false,
+      `applied its effect but its record was not written (${cause instanceof Error ? cause.message : String(cause)})`,
+    );
   }
 }
 

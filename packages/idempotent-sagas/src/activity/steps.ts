@@ -269,7 +269,10 @@ export function defineSteps(opts: StepKindOptions) {
   }
 
   return {
-    /** A local effect, exactly once: the effect and its record commit in one transaction (DESIGN §3). */
+    /**
+     * A local effect, exactly once: the effect and its record commit in one transaction (DESIGN §3). The effect
+     * must be only its writes on `client`: the function may run for a duplicate whose writes then roll back.
+     */
     local<S extends Schema, R>(def: LocalStepDefinition<S, R>): StepActivity<S, R> {
       const keyOf: KeyOf<S> = def.key ?? keyField('key');
       return async (raw) => {
@@ -280,7 +283,7 @@ export function defineSteps(opts: StepKindOptions) {
             key,
             sagaId: ownSagaId(),
             request: input,
-            // A first attempt almost always finds no record: claim at once (a record it does find still answers).
+            // A first attempt almost always finds no record: its key is written last (a record it does find still answers).
             expectNew: Context.current().info.attempt === 1,
             effect: async (client) => {
               const applied = await def.effect(client, input);

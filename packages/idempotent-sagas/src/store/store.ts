@@ -2,7 +2,16 @@
 // fenced lease, compensation tombstones. Every effect in the project writes through it.
 import type { Pool, PoolClient } from 'pg';
 import { bothOrThrow, sendInOrder, withClient, withTransaction } from './pg';
-import { BusinessFailure, FingerprintMismatchError, InProgressError, InvalidInputError, KeyAbortedError, SagaClosedError, StaleEpochError } from '../errors';
+import {
+  BusinessFailure,
+  EffectWithoutKeyError,
+  FingerprintMismatchError,
+  InProgressError,
+  InvalidInputError,
+  KeyAbortedError,
+  SagaClosedError,
+  StaleEpochError,
+} from '../errors';
 import { IdempotencyCounters } from './counters';
 import { canonicalJson, fingerprint } from './fingerprint';
 import { validateKey, validateScope } from '../keys';
@@ -80,10 +89,14 @@ type LocalClaim = { scope: string; key: string; fp: string; ttl: number; sagaId:
 /** Key last found a record (or a closed saga) and committed nothing: the claimed path answers instead. */
 const KEY_TAKEN = Symbol('key taken');
 
-/** The key insert's refusals: a record already there (unique_violation), a closed saga (not_null_violation, by its design). */
-function isKeyRefusal(err: unknown): boolean {
+/**
+ * Errors after which key last yields to the claimed path: the key already there (unique_violation), a closed
+ * saga (not_null_violation, by the insert's design), or a deadlock or serialization failure against a
+ * claimed duplicate (which takes the key first and the effect's locks second, the reverse of key last).
+ */
+function yieldsToRecord(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return code === '23505' || code === '23502';
+  return code === '23505' || code === '23502' || code === '40P01' || code === '40001';
 }
 
 function failureJson(f: BusinessFailure): string {
@@ -259,13 +272,12 @@ export class IdempotencyStore {
     try {
       result = await effect(client);
     } catch (err) {
-      if (
-        !(await client.query('ROLLBACK').then(
-          () => true,
-          () => false,
-        ))
-      )
-        throw err; // withClient destroys the client
+      const rollbackError = await client.query('ROLLBACK').then(
+        () => undefined,
+        (e: unknown) => e ?? new Error('ROLLBACK failed'),
+      );
+      // A business failure whose writes did not roll back is neither answered nor stored: the retryable ROLLBACK error is.
+      if (rollbackError !== undefined) throw err instanceof BusinessFailure ? rollbackError : err;
       if (err instanceof BusinessFailure) return err;
       // A duplicate that committed first can fail this effect (its natural keys): then its record answers.
       if (await this.records.selectRecord(client, scope, key)) return KEY_TAKEN;
@@ -279,11 +291,17 @@ export class IdempotencyStore {
       () => client.query('COMMIT'),
     );
     if (insert.status === 'rejected') {
+      // Refused by the client before the server saw it, the insert left the COMMIT behind it to commit the effect alone.
+      if (commit.status === 'fulfilled' && commit.value.command === 'COMMIT') throw new EffectWithoutKeyError(scope, key, insert.reason);
       if (!(commit.status === 'fulfilled' && commit.value.command === 'ROLLBACK')) await client.query('ROLLBACK');
-      if (isKeyRefusal(insert.reason)) return KEY_TAKEN;
+      if (yieldsToRecord(insert.reason)) return KEY_TAKEN;
       throw insert.reason;
     }
-    if (commit.status === 'rejected') throw commit.reason;
+    if (commit.status === 'rejected') {
+      // A deferred natural key or a serialization failure at COMMIT: a duplicate's record, if there is one, answers.
+      if (yieldsToRecord(commit.reason) && (await this.records.selectRecord(client, scope, key))) return KEY_TAKEN;
+      throw commit.reason;
+    }
     if (commit.value.command !== 'COMMIT') {
       throw new Error(`idempotency record ${scope}/${key}: the transaction rolled back at COMMIT (${commit.value.command})`);
     }
