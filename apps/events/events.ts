@@ -27,7 +27,6 @@ export const EVENT_PAYLOADS = {
   'transfer.compensated': TransferCompensatedV1,
 } as const;
 export type EventType = keyof typeof EVENT_PAYLOADS;
-export const EVENT_TYPES = Object.keys(EVENT_PAYLOADS) as EventType[];
 export const EVENT_VERSION = 1;
 
 const envelope = <T extends EventType>(type: T) =>

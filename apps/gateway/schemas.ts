@@ -25,7 +25,6 @@ export const refundRequestSchema = z.union([
 export type RefundRequest = z.output<typeof refundRequestSchema>;
 
 export const chargeStatusSchema = z.enum(['succeeded', 'declined', 'pending']);
-export type ChargeStatus = z.output<typeof chargeStatusSchema>;
 
 /** The body of every POST /charges answer (201 succeeded, 402 declined, 202 pending). */
 export const chargeSchema = z.object({
@@ -69,4 +68,3 @@ export type RefundResult = z.output<typeof refundResultSchema>;
 
 /** Every error answer: a stable `error` string, never a stack trace. */
 export const errorBodySchema = z.looseObject({ error: z.string(), message: z.string().optional() });
-export type ErrorBody = z.output<typeof errorBodySchema>;

@@ -19,7 +19,6 @@ const MoveInput = z.object({
   walletId: Id,
   amountCents: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
 });
-export type WalletMoveInput = z.infer<typeof MoveInput>;
 const ReverseInput = z.object({ forwardKey: z.string().min(1).max(255), transferId: Id, walletId: Id });
 export type WalletReverseInput = z.infer<typeof ReverseInput>;
 
@@ -32,7 +31,6 @@ const OutcomeInput = z.object({
   outcome: z.enum(['COMPLETED', 'COMPENSATED']),
   reason: z.string().max(1000).optional(),
 });
-export type TransferOutcomeInput = z.infer<typeof OutcomeInput>;
 
 export type WalletMove = { transferId: string; walletId: string; amountCents: number };
 type LedgerKind = 'debit' | 'credit' | 'debit-reversal' | 'credit-reversal';

@@ -1,8 +1,7 @@
 // The only module that creates a pg Pool. Transactions on it: withTransaction from idempotent-sagas/store.
-import { Pool, type PoolClient, type PoolConfig } from 'pg';
+import { Pool, type PoolConfig } from 'pg';
 
 export type Db = Pool;
-export type DbClient = PoolClient;
 
 export function createPool(connectionString: string, opts: { max?: number; onIdleError?: (err: Error) => void; applicationName?: string } = {}): Pool {
   const config: PoolConfig = {

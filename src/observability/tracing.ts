@@ -101,10 +101,4 @@ export function traceHeaders(): Record<string, string> {
   return headers;
 }
 
-/** The trace ID of the active span, for log lines; undefined outside a trace. */
-export function activeTraceId(): string | undefined {
-  const span = trace.getSpan(context.active());
-  return span?.spanContext().traceId;
-}
-
 export { SpanKind };

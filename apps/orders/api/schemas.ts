@@ -82,8 +82,6 @@ export const HealthSchema = z.object({ status: z.literal('ok') });
 const CheckSchema = z.string().regex(/^(ok|down: .*)$/s);
 export const ReadySchema = z.object({ status: z.enum(['ready', 'unavailable']), checks: z.object({ database: CheckSchema, temporal: CheckSchema }) });
 
-export const AuthHeadersSchema = z.looseObject({ authorization: z.string().optional().describe('Bearer <api key>') });
-
 export const CreateOrderHeadersSchema = z.looseObject({
   'idempotency-key': z.string().min(1).max(255).describe('1–255 printable ASCII characters; scoped per (tenant, method, route)'),
   prefer: z
