@@ -76,8 +76,11 @@ export class SupervisedChild {
       );
       const onData = (d: Buffer): void => {
         this.#log.write(d);
-        this.#tail = (this.#tail + d.toString()).slice(-TAIL_CHARS);
-        if (!ready && this.#tail.includes(spec.readyText)) {
+        const text = d.toString();
+        // Searched before the tail is cut: a chunk longer than the tail may carry readyText far from its end.
+        const searched = this.#tail.slice(-(spec.readyText.length - 1)) + text;
+        this.#tail = (this.#tail + text).slice(-TAIL_CHARS);
+        if (!ready && searched.includes(spec.readyText)) {
           ready = true;
           clearTimeout(timer);
           resolve();
