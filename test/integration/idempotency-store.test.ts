@@ -1,17 +1,7 @@
 // The store against a real Postgres: every case counts effect rows, not just "did not throw".
 import { Client, Pool, type PoolClient } from 'pg';
-import {
-  BusinessFailure,
-  EffectWithoutKeyError,
-  ErrorType,
-  FingerprintMismatchError,
-  InProgressError,
-  InvalidInputError,
-  KeyAbortedError,
-  SagaClosedError,
-  StaleEpochError,
-  IdempotencyStore,
-} from 'idempotent-sagas/store';
+import { BusinessFailure, EffectWithoutKeyError, ErrorType, IdempotencyStore } from 'idempotent-sagas/store';
+import { FingerprintMismatchError, InProgressError, InvalidInputError, KeyAbortedError, SagaClosedError, StaleEpochError } from 'idempotent-sagas/store';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 
 let db: TestDatabase;
@@ -31,6 +21,13 @@ beforeEach(() => {
 
 const effectRows = (tag: string): Promise<number> => db.count('SELECT count(*) AS n FROM effects WHERE tag = $1', [tag]);
 const keyRows = (key: string): Promise<number> => db.count('SELECT count(*) AS n FROM idempotency_keys WHERE key = $1', [key]);
+
+/** A promise and the function that resolves it: one test step waiting for another. */
+function signal(): { fired: Promise<void>; fire: () => void } {
+  let fire!: () => void;
+  const fired = new Promise<void>((resolve) => (fire = resolve));
+  return { fired, fire };
+}
 
 /** Waits until at least `n` backends of the test database wait on a lock. */
 async function waitForLockWait(n: number): Promise<void> {
@@ -250,6 +247,19 @@ describe("runOnce with expectNew: the key written last, in the effect's transact
     });
   }
 
+  beforeAll(() => db.pool.query('CREATE TABLE natural_effects (tag text PRIMARY KEY)'));
+
+  /** An effect with a natural key of its own: the row `tag` of natural_effects, which a second insert fails on. */
+  const insertNatural =
+    (tag: string) =>
+    async (client: PoolClient): Promise<{ tag: string }> => {
+      await client.query('INSERT INTO natural_effects (tag) VALUES ($1)', [tag]);
+      return { tag };
+    };
+  /** A retry's call (no expectNew): the key claimed before `effect` runs. */
+  const claimedAttempt = <T>(key: string, effect: (client: PoolClient) => Promise<T>) => store.runOnce({ scope: SCOPE, key, request: { n: 1 }, effect });
+  const naturalRows = (tag: string): Promise<number> => db.count('SELECT count(*) AS n FROM natural_effects WHERE tag = $1', [tag]);
+
   test('50 concurrent first attempts and a later one: the effect commits once, one caller executes, every caller gets its result', async () => {
     const outcomes = await Promise.all(Array.from({ length: 50 }, () => firstAttempt('last-concurrent', insertEffect('last-concurrent', 3))));
     const later = await firstAttempt('last-concurrent', insertEffect('last-concurrent', 3));
@@ -291,66 +301,42 @@ describe("runOnce with expectNew: the key written last, in the effect's transact
   });
 
   test("a duplicate committing first fails this attempt's effect on a natural key: the attempt answers from the duplicate's record", async () => {
-    await db.pool.query('CREATE TABLE natural_effects (tag text PRIMARY KEY)');
-    const insertNatural = async (client: PoolClient): Promise<{ tag: string }> => {
-      await client.query('INSERT INTO natural_effects (tag) VALUES ($1)', ['one']);
-      return { tag: 'one' };
-    };
     // A claimed duplicate holds its transaction open after its effect, until the first attempt is blocked behind it.
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let inserted!: () => void;
-    const didInsert = new Promise<void>((resolve) => (inserted = resolve));
-    const claimed = store.runOnce({
-      scope: SCOPE,
-      key: 'last-natural',
-      request: { n: 1 },
-      effect: async (client) => {
-        const out = await insertNatural(client);
-        inserted();
-        await held;
-        return out;
-      },
+    const held = signal();
+    const inserted = signal();
+    const claimed = claimedAttempt('last-natural', async (client) => {
+      const out = await insertNatural('one')(client);
+      inserted.fire();
+      await held.fired;
+      return out;
     });
-    await didInsert;
-    const attempt = firstAttempt('last-natural', insertNatural);
+    await inserted.fired;
+    const attempt = firstAttempt('last-natural', insertNatural('one'));
     await waitForLockWait(1);
-    release();
+    held.fire();
     expect(await claimed).toEqual({ result: { tag: 'one' }, replayed: false });
     expect(await attempt).toEqual({ result: { tag: 'one' }, replayed: true });
-    expect(await db.count('SELECT count(*) AS n FROM natural_effects')).toBe(1);
+    expect(await naturalRows('one')).toBe(1);
   });
 
   test('a claimed retry and a first attempt lock in opposite orders: the deadlock they meet ends with one effect and both answered', async () => {
-    await db.pool.query('CREATE TABLE natural_effects_2 (tag text PRIMARY KEY)');
-    const insertNatural = async (client: PoolClient): Promise<{ tag: string }> => {
-      await client.query('INSERT INTO natural_effects_2 (tag) VALUES ($1)', ['two']);
-      return { tag: 'two' };
-    };
     // The retry claims the key first and waits; the first attempt then applies its effect and blocks on the claim.
-    let go!: () => void;
-    const gate = new Promise<void>((resolve) => (go = resolve));
-    let claimedKey!: () => void;
-    const keyClaimed = new Promise<void>((resolve) => (claimedKey = resolve));
-    const retry = store.runOnce({
-      scope: SCOPE,
-      key: 'last-deadlock',
-      request: { n: 1 },
-      effect: async (client) => {
-        claimedKey();
-        await gate;
-        return insertNatural(client); // blocks on the first attempt's row: a cycle
-      },
+    const gate = signal();
+    const keyClaimed = signal();
+    const retry = claimedAttempt('last-deadlock', async (client) => {
+      keyClaimed.fire();
+      await gate.fired;
+      return insertNatural('two')(client); // blocks on the first attempt's row: a cycle
     });
-    await keyClaimed;
-    const attempt = firstAttempt('last-deadlock', insertNatural);
+    await keyClaimed.fired;
+    const attempt = firstAttempt('last-deadlock', insertNatural('two'));
     await waitForLockWait(1);
-    go();
+    gate.fire();
     const [r, a] = await Promise.all([retry, attempt]);
     expect([r.replayed, a.replayed].sort()).toEqual([false, true]);
     expect(r.result).toEqual({ tag: 'two' });
     expect(a.result).toEqual({ tag: 'two' });
-    expect(await db.count('SELECT count(*) AS n FROM natural_effects_2')).toBe(1);
+    expect(await naturalRows('two')).toBe(1);
   });
 
   test('without pipeline mode: a first attempt commits once and a stored key answers it', async () => {

@@ -21,25 +21,23 @@ function childWriting(name: string, script: string, readyTimeoutMs = 10_000): Su
   });
 }
 
-test('the ready text at the start of one write far longer than the kept tail still makes the child ready', async () => {
-  // One write: the ready line, then 64 KiB more (a server's start-up burst on a loaded machine).
-  const child = childWriting('burst', `process.stdout.write('{"msg":"history starting"}\\n' + 'x'.repeat(65536) + '\\n')`);
+/** Starts `child`, requires it running, and stops it. */
+async function expectReady(child: SupervisedChild): Promise<void> {
   try {
     await child.start();
     expect(child.running).toBe(true);
   } finally {
     await child.stop(1000);
   }
+}
+
+test('the ready text at the start of one write far longer than the kept tail still makes the child ready', async () => {
+  // One write: the ready line, then 64 KiB more (a server's start-up burst on a loaded machine).
+  await expectReady(childWriting('burst', `process.stdout.write('{"msg":"history starting"}\\n' + 'x'.repeat(65536) + '\\n')`));
 });
 
 test('the ready text split across two writes makes the child ready', async () => {
-  const child = childWriting('split', `process.stdout.write('{"msg":"histo'); setTimeout(() => process.stdout.write('ry starting"}\\n'), 200)`);
-  try {
-    await child.start();
-    expect(child.running).toBe(true);
-  } finally {
-    await child.stop(1000);
-  }
+  await expectReady(childWriting('split', `process.stdout.write('{"msg":"histo'); setTimeout(() => process.stdout.write('ry starting"}\\n'), 200)`));
 });
 
 test('without the ready text the start fails after its timeout, naming the child', async () => {
