@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createDatabase } from 'idempotent-sagas/testing';
+import { createDatabase, goBinDirs, goInstall, isExecutableFile } from 'idempotent-sagas/testing';
 import { StartupError } from '../errors';
 import type { ChildSpec } from '../stack/child-process';
 import { LATENCY_DYNAMIC_CONFIG } from './dev-server';
@@ -23,27 +23,33 @@ export type ClusterMember = { name: string; service: ClusterService; spec: Child
 
 export type ClusterBinaries = { server: string; sqlTool: string; schemaDir: string };
 
-/** The binaries, found in $(go env GOPATH)/bin or built with `go install`; a StartupError naming both ways otherwise. */
+/**
+ * The binaries, found in Go's bin directory (where `go install` writes: GOBIN, else GOPATH/bin) or built there
+ * with `go install`; a StartupError naming both ways otherwise. Never looked up on PATH: `server` and `sql`
+ * are names anything may have.
+ */
 export function findClusterBinaries(say: (line: string) => void = () => {}): ClusterBinaries {
-  const go = (args: string[]): string => execFileSync('go', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  let gopath: string;
-  try {
-    gopath = go(['env', 'GOPATH']);
-  } catch {
+  const [bin] = goBinDirs();
+  if (!bin) {
     throw new StartupError(
       `a Temporal cluster needs the server and its SQL tool (${SERVER_MODULE} v${TEMPORAL_SERVER_VERSION}): install Go, then \`npm run temporal:cluster\` builds them`,
     );
   }
-  const server = path.join(gopath.split(path.delimiter)[0]!, 'bin', 'server');
-  const sqlTool = path.join(gopath.split(path.delimiter)[0]!, 'bin', 'sql');
-  for (const [binary, pkg] of [
-    [server, 'cmd/server'],
-    [sqlTool, 'cmd/tools/sql'],
-  ] as const) {
-    if (existsSync(binary)) continue;
-    say(`temporal cluster: building ${SERVER_MODULE}/${pkg}@v${TEMPORAL_SERVER_VERSION} with go install (a few minutes, once)…`);
-    go(['install', `${SERVER_MODULE}/${pkg}@v${TEMPORAL_SERVER_VERSION}`]);
-  }
+  const built = (binary: string, pkg: string): string => {
+    const file = path.join(bin, binary);
+    if (isExecutableFile(file)) return file;
+    const module = `${SERVER_MODULE}/${pkg}@v${TEMPORAL_SERVER_VERSION}`;
+    try {
+      const installed = goInstall(module, binary, (line) => say(`temporal cluster: ${line}`));
+      if (installed) return installed;
+    } catch (err) {
+      throw new StartupError((err as Error).message);
+    }
+    throw new StartupError(`go install ${module} left no executable ${file}`);
+  };
+  const server = built('server', 'cmd/server');
+  const sqlTool = built('sql', 'cmd/tools/sql');
+  const go = (args: string[]): string => execFileSync('go', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
   const schemaDir = path.join(go(['env', 'GOMODCACHE']), `${SERVER_MODULE}@v${TEMPORAL_SERVER_VERSION}`, 'schema', 'postgresql', 'v12');
   if (!existsSync(schemaDir)) go(['mod', 'download', `${SERVER_MODULE}@v${TEMPORAL_SERVER_VERSION}`]);
   return { server, sqlTool, schemaDir };
